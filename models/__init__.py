@@ -1,0 +1,1 @@
+"""Demo and benchmark models; builders live in submodules so importing this stays light."""
