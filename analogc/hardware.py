@@ -1,0 +1,163 @@
+"""Hardware models: which noise terms, their constants, and what one analog pass costs.
+
+A hardware model is a preset name or a TOML/JSON file::
+
+    name = "my-photonic-chip"
+    description = "homodyne MZI mesh, shot-noise limited"
+    e1 = 1.0                 # energy of one pass per MAC, in energy_unit
+    energy_unit = "photons"  # "photons" (then wavelength_nm converts to joules) or any label
+    wavelength_nm = 1550
+
+    [noise]
+    shot = true
+    thermal = false
+    weight = false
+    k_t = 0.01
+    k_w = 0.1
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from analogc.errors import ConfigError
+from analogc.passes.plan import NoiseModel
+
+__all__ = ["PRESETS", "HardwareConfig", "load_hardware"]
+
+PLANCK = 6.62607015e-34  # J·s
+LIGHT = 2.99792458e8  # m/s
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareConfig:
+    """An analog accelerator as analogc sees it.
+
+    Attributes:
+        name: short identifier, shown in reports.
+        description: one line for humans.
+        noise: noise terms and constants (DESIGN §2).
+        e1: energy of one analog pass per MAC, in ``energy_unit``; E_l = repeats · e1.
+        energy_unit: ``photons`` for optics (photons per MAC), else a free label.
+        wavelength_nm: optical wavelength, converts photons to joules; None otherwise.
+    """
+
+    name: str
+    description: str = ""
+    noise: NoiseModel
+    e1: float = 1.0
+    energy_unit: str = "relative"
+    wavelength_nm: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.e1 > 0:
+            raise ConfigError(f"e1 (energy of one pass per MAC) must be > 0, got {self.e1}")
+        if self.wavelength_nm is not None and not self.wavelength_nm > 0:
+            raise ConfigError(f"wavelength_nm must be > 0, got {self.wavelength_nm}")
+
+    @property
+    def joules_per_unit(self) -> float | None:
+        """Joules per ``energy_unit`` (one photon at the wavelength), or None if not physical."""
+        if self.energy_unit == "photons" and self.wavelength_nm:
+            return PLANCK * LIGHT / (self.wavelength_nm * 1e-9)
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: str = "hardware config"
+    ) -> HardwareConfig:
+        allowed = {"name", "description", "e1", "energy_unit", "wavelength_nm", "noise"}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ConfigError(f"{source}: unknown keys {unknown}; allowed: {sorted(allowed)}")
+        noise = data.get("noise")
+        if not isinstance(noise, Mapping):
+            raise ConfigError(
+                f"{source}: needs a [noise] table with at least one of shot/thermal/weight = true"
+            )
+        noise_allowed = {"shot", "thermal", "weight", "k_t", "k_w"}
+        unknown = sorted(set(noise) - noise_allowed)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown keys in [noise] {unknown}; allowed: {sorted(noise_allowed)}"
+            )
+        try:
+            return cls(
+                name=str(data.get("name", source)),
+                description=str(data.get("description", "")),
+                noise=NoiseModel(**noise),
+                e1=float(data.get("e1", 1.0)),
+                energy_unit=str(data.get("energy_unit", "relative")),
+                wavelength_nm=None
+                if data.get("wavelength_nm") is None
+                else float(data["wavelength_nm"]),
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> HardwareConfig:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read hardware config ({exc.strerror})") from exc
+        try:
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})"
+            ) from exc
+        return cls.from_dict(data, source=str(path))
+
+
+PRESETS: dict[str, HardwareConfig] = {
+    "optical-shot": HardwareConfig(
+        name="optical-shot",
+        description="homodyne optical matrix unit, shot-noise limited; e1 = 1 photon/MAC per pass at 1550 nm",
+        noise=NoiseModel(shot=True),
+        e1=1.0,
+        energy_unit="photons",
+        wavelength_nm=1550.0,
+    ),
+    "electronic-thermal": HardwareConfig(
+        name="electronic-thermal",
+        description="analog electronic crossbar limited by signal-independent (thermal) noise, k_t = 0.01",
+        noise=NoiseModel(thermal=True, k_t=0.01),
+    ),
+    "weight-noise": HardwareConfig(
+        name="weight-noise",
+        description="analog memory whose weight reads are noisy, k_w = 0.1; one draw per run",
+        noise=NoiseModel(weight=True, k_w=0.1),
+    ),
+}
+
+
+def load_hardware(spec: str | Path | HardwareConfig) -> HardwareConfig:
+    """A preset by name, or a TOML/JSON file.
+
+    Raises:
+        ConfigError: if ``spec`` is neither a preset nor a readable, valid file.
+    """
+    if isinstance(spec, HardwareConfig):
+        return spec
+    if str(spec) in PRESETS:
+        return PRESETS[str(spec)]
+    path = Path(spec)
+    if path.suffix in (".toml", ".json") or path.exists():
+        if not path.exists():
+            raise ConfigError(f"{path}: no such hardware config file")
+        return HardwareConfig.from_file(path)
+    raise ConfigError(
+        f"unknown hardware '{spec}': use a preset ({', '.join(PRESETS)}) or a .toml/.json file"
+    )

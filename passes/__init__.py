@@ -1,0 +1,35 @@
+"""Pure graph-to-graph transforms: discovery, annotation, lowering, strip.
+
+Nothing here runs a model: this package imports onnx and numpy only.
+"""
+
+from ._io import infer_shapes, load_model, save_model
+from .annotate import SimInterface, SimLayer, annotate, lower_for_simulation, read_plan
+from .discover import Discovery, LayerInfo, discover, is_annotated
+from .naming import name_nodes
+from .ops import HANDLERS
+from .plan import LayerPlan, NoiseModel, Plan
+from .result import PassResult
+from .strip import strip
+
+__all__ = [
+    "HANDLERS",
+    "Discovery",
+    "LayerInfo",
+    "LayerPlan",
+    "NoiseModel",
+    "PassResult",
+    "Plan",
+    "SimInterface",
+    "SimLayer",
+    "annotate",
+    "discover",
+    "infer_shapes",
+    "is_annotated",
+    "load_model",
+    "lower_for_simulation",
+    "name_nodes",
+    "read_plan",
+    "save_model",
+    "strip",
+]

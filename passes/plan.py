@@ -1,0 +1,147 @@
+"""The plan: which noise model applies, and each analog layer's repeats and calibration facts.
+
+A plan is plain data (ORT quantization's "mark first, build later"): discovery and calibration
+produce it, the search edits repeats, and only :func:`analogc.passes.annotate` turns it into
+graph edits. It round-trips through JSON so that it can live in the annotated model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from analogc.errors import ConfigError
+
+__all__ = ["LayerPlan", "NoiseModel", "Plan"]
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoiseModel:
+    """Which noise terms an analog op suffers, with their constants (DESIGN §2).
+
+    Every term's standard deviation scales as 1/sqrt(E), E = repeats · e1 being the energy per
+    MAC of the layer; the constants are the values at E = 1.
+
+    Attributes:
+        shot: homodyne shot noise, ``σ = ‖x‖·‖w‖ / sqrt(D·E)``.
+        thermal: signal-independent noise, ``σ = k_t · r_w · r_x · sqrt(D) / sqrt(E)``.
+        weight: weight read noise, ``W += ε · k_w · r_w / sqrt(E)``, one draw per run.
+        k_t: thermal noise constant.
+        k_w: weight noise constant.
+    """
+
+    shot: bool = False
+    thermal: bool = False
+    weight: bool = False
+    k_t: float = 0.01
+    k_w: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (self.shot or self.thermal or self.weight):
+            raise ConfigError(
+                "noise model has no term: enable at least one of shot, thermal, weight"
+            )
+        if not self.k_t >= 0:
+            raise ConfigError(f"thermal k_t must be >= 0, got {self.k_t}")
+        if not self.k_w >= 0:
+            raise ConfigError(f"weight k_w must be >= 0, got {self.k_w}")
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Enabled terms, in a fixed order (used in names and reports)."""
+        return tuple(t for t in ("shot", "thermal", "weight") if getattr(self, t))
+
+    @property
+    def label(self) -> str:
+        return "+".join(self.terms)
+
+    @property
+    def output_noise(self) -> bool:
+        """True when noise is added at the op's output (shot or thermal)."""
+        return self.shot or self.thermal
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerPlan:
+    """One analog op's precision and the calibration facts its noise needs.
+
+    Attributes:
+        repeats: number of averaged analog passes, N >= 1.
+        r_x: robust range of the op's input on the calibration set (thermal noise).
+    """
+
+    repeats: int = 1
+    r_x: float = 1.0
+
+    def __post_init__(self) -> None:
+        if int(self.repeats) != self.repeats or self.repeats < 1:
+            raise ConfigError(f"repeats must be an integer >= 1, got {self.repeats}")
+        if not self.r_x >= 0:
+            raise ConfigError(f"input range r_x must be >= 0, got {self.r_x}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """The noise model, the energy of one pass, and a :class:`LayerPlan` per analog op.
+
+    Attributes:
+        noise: the noise terms and constants, shared by every analog op.
+        e1: energy of one analog pass per MAC (photons/MAC for optics, relative otherwise).
+        layers: analog op name -> its plan; ops not listed stay digital.
+        seed: base seed of the noise draws baked into the annotated model.
+    """
+
+    noise: NoiseModel
+    e1: float = 1.0
+    layers: Mapping[str, LayerPlan] = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.e1 > 0:
+            raise ConfigError(f"energy per pass e1 must be > 0, got {self.e1}")
+
+    def with_repeats(self, repeats: Mapping[str, int] | int) -> Plan:
+        """A copy with new repeats: one count for every layer, or a per-layer mapping."""
+        if isinstance(repeats, int):
+            repeats = dict.fromkeys(self.layers, repeats)
+        unknown = set(repeats) - set(self.layers)
+        if unknown:
+            raise ConfigError(f"repeats given for unknown layers: {sorted(unknown)}")
+        layers = {
+            name: replace(lp, repeats=int(repeats.get(name, lp.repeats)))
+            for name, lp in self.layers.items()
+        }
+        return replace(self, layers=layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "noise": asdict(self.noise),
+            "e1": self.e1,
+            "seed": self.seed,
+            "layers": {name: asdict(lp) for name, lp in self.layers.items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        if data.get("format") != PLAN_FORMAT:
+            raise ConfigError(
+                f"unsupported plan format {data.get('format')!r}; expected {PLAN_FORMAT}"
+            )
+        return cls(
+            noise=NoiseModel(**data["noise"]),
+            e1=float(data["e1"]),
+            seed=int(data["seed"]),
+            layers={name: LayerPlan(**lp) for name, lp in data["layers"].items()},
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        return cls.from_dict(json.loads(text))

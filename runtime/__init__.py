@@ -1,0 +1,1 @@
+"""Execution: the ai.analogc function library, sessions, calibration, noisy evaluation."""

@@ -1,0 +1,104 @@
+"""Score repeats configurations over several noise seeds, against the clean model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibrate import Calibration
+from .data import Dataset
+from .metrics import Metric
+from .simulate import Simulator
+from .stats import mean_ci95
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A metric over noise seeds (common random numbers: seed k is the same draw everywhere).
+
+    Attributes:
+        metric: the metric's name.
+        clean: its value without noise.
+        values: its value with noise, one per seed.
+        seeds: the noise seeds.
+    """
+
+    metric: str
+    clean: float
+    values: tuple[float, ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def ci95(self) -> float:
+        """Half-width of the 95% confidence interval of the mean."""
+        return mean_ci95(np.asarray(self.values))[1]
+
+    @property
+    def drops(self) -> np.ndarray:
+        return self.clean - np.asarray(self.values)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "metric": self.metric,
+            "clean": self.clean,
+            "mean": self.mean,
+            "ci95": self.ci95,
+            "values": list(self.values),
+            "seeds": list(self.seeds),
+        }
+
+
+class Evaluator:
+    """Holds the simulator, the batches and the clean reference; scores configurations.
+
+    Args:
+        simulator: a :class:`Simulator` over the analog layers.
+        dataset: the examples (the same ones calibration ran on).
+        calibration: clean outputs of those batches.
+        metric: what to score.
+    """
+
+    def __init__(
+        self, simulator: Simulator, dataset: Dataset, calibration: Calibration, metric: Metric
+    ) -> None:
+        self.simulator = simulator
+        self.metric = metric
+        self.batch_size = calibration.batch_size
+        self.batches = dataset.batches(self.batch_size)
+        self.clean_outputs = calibration.clean_outputs
+        labels = dataset.labels
+        self.labels = [
+            None if labels is None else labels[i * self.batch_size : (i + 1) * self.batch_size]
+            for i in range(len(self.batches))
+        ]
+        self.clean = self._score(self.clean_outputs)
+        self.runs = 0  # noisy batch evaluations so far (throughput accounting)
+
+    def _score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
+        scores = [
+            self.metric.score(out, clean, labels)
+            for out, clean, labels in zip(outputs, self.clean_outputs, self.labels, strict=True)
+        ]
+        return float(np.concatenate(scores).mean())
+
+    def outputs(self, scales: Mapping[str, float], seed: int) -> list[list[np.ndarray]]:
+        result = []
+        for b, feed in enumerate(self.batches):
+            result.append(self.simulator.run(feed, scales=scales, seed=seed, batch_index=b))
+            self.runs += 1
+        return result
+
+    def evaluate(self, repeats: Mapping[str, int] | int, seeds: Sequence[int]) -> Evaluation:
+        """The metric under noise at ``repeats``, once per seed."""
+        scales = self.simulator.scales(repeats)
+        return self.evaluate_scales(scales, seeds)
+
+    def evaluate_scales(self, scales: Mapping[str, float], seeds: Sequence[int]) -> Evaluation:
+        values = tuple(self._score(self.outputs(scales, seed)) for seed in seeds)
+        return Evaluation(self.metric.name, self.clean, values, tuple(seeds))

@@ -1,0 +1,369 @@
+"""The ``ai.analogc`` function library: ONNX function bodies that make the custom ops runnable.
+
+Each analog op family (AnalogMatMul, AnalogGemm, AnalogConv, AnalogGroupConv,
+AnalogConvTranspose) is an ONNX local function built from standard ops, so stock onnxruntime
+runs the annotated model with no extension. The noise follows DESIGN §2 exactly:
+
+* scale ``s = 1/sqrt(repeats · e1)``; every term's std is its E = 1 value times ``s``;
+* shot: ``σ = ‖x_(i)‖·‖w_i‖/sqrt(D)``; thermal: ``σ = k_t·r_w,i·r_x·sqrt(D)``; one Gaussian
+  per output element carries both (their variances add);
+* weight: ``W += ε·k_w·r_w,i``, one draw per run, before the product.
+
+Weight statistics (norms, ranges, border-aware tap norms) are computed in the body from ``W``;
+for constant weights onnxruntime folds them at session start, so they cost nothing per run.
+
+Two modes share one builder. ``standalone`` reads repeats and seeds from node attributes and
+draws ε with RandomNormalLike (the artifact users deploy). ``simulate`` takes the scale and the
+ε tensors as inputs, so one session serves every repeats configuration with common random
+numbers; with ``stats`` it also returns the mean output-referred noise variance at E = 1.
+
+This module needs only ``onnx``: :func:`analogc.passes.annotate` receives a library instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import onnx
+from analogc.passes.plan import NoiseModel
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+__all__ = ["DOMAIN", "FAMILIES", "SIM_DOMAIN", "FunctionLibrary"]
+
+DOMAIN = "ai.analogc"
+SIM_DOMAIN = "ai.analogc.sim"
+
+_CONV_ATTRS = ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"]
+_ATTR_TYPES = {
+    "auto_pad": AttributeProto.STRING,
+    "alpha": AttributeProto.FLOAT,
+    "beta": AttributeProto.FLOAT,
+    "transA": AttributeProto.INT,
+    "transB": AttributeProto.INT,
+    "repeats": AttributeProto.INT,
+    "group": AttributeProto.INT,
+    "e1": AttributeProto.FLOAT,
+    "fan_in": AttributeProto.FLOAT,
+    "k_t": AttributeProto.FLOAT,
+    "r_x": AttributeProto.FLOAT,
+    "k_w": AttributeProto.FLOAT,
+    "seed_y": AttributeProto.FLOAT,
+    "seed_w": AttributeProto.FLOAT,
+}  # every other attribute used here is a list of ints
+
+
+@dataclass(frozen=True)
+class _Family:
+    inputs: tuple[str, ...]
+    op_attrs: tuple[str, ...]
+
+
+FAMILIES: dict[str, _Family] = {
+    "AnalogMatMul": _Family(("X", "W"), ()),
+    "AnalogGemm": _Family(
+        ("X", "W", "C"), ("alpha", "beta", "transA", "transB", "x_axes", "w_axes")
+    ),
+    "AnalogConv": _Family(("X", "W", "B", "mask_shape", "ones_shape"), (*_CONV_ATTRS, "w_axes")),
+    "AnalogGroupConv": _Family(
+        ("X", "W", "B", "mask_shape", "ones_shape", "group_index"), (*_CONV_ATTRS, "w_axes")
+    ),
+    "AnalogConvTranspose": _Family(
+        ("X", "W", "B", "mask_shape", "ones_shape"),
+        (*_CONV_ATTRS, "output_padding", "output_shape", "w_axes"),
+    ),
+}
+
+
+def _ref(name: str, ref: str) -> AttributeProto:
+    attr = AttributeProto()
+    attr.name = name
+    attr.ref_attr_name = ref
+    attr.type = _ATTR_TYPES.get(ref, AttributeProto.INTS)
+    return attr
+
+
+class _Body:
+    """Appends nodes to a function body, naming each output uniquely."""
+
+    def __init__(self, opset: int) -> None:
+        self.opset = opset
+        self.nodes: list[onnx.NodeProto] = []
+
+    def op(
+        self, op_type: str, *inputs: str, refs: dict[str, str] | None = None, **attrs: object
+    ) -> str:
+        out = f"t{len(self.nodes)}_{op_type}"
+        node = helper.make_node(op_type, list(inputs), [out], **attrs)
+        for name, ref in (refs or {}).items():
+            node.attribute.append(_ref(name, ref))
+        self.nodes.append(node)
+        return out
+
+    def const(self, value: float | list[int]) -> str:
+        """A literal: a float scalar, or an int64 vector."""
+        if isinstance(value, list):
+            return self.op("Constant", value=numpy_helper.from_array(np.asarray(value, np.int64)))
+        return self.op("Constant", value=numpy_helper.from_array(np.asarray(value, np.float32)))
+
+    def attr_float(self, ref: str) -> str:
+        return self.op("Constant", refs={"value_float": ref})
+
+    def attr_int_as_float(self, ref: str) -> str:
+        return self.op("Cast", self.op("Constant", refs={"value_int": ref}), to=TensorProto.FLOAT)
+
+    def reduce(self, op_type: str, x: str, axes: list[int] | str, keepdims: int = 1) -> str:
+        """Reduce over literal axes or the axes held by attribute ``axes`` (a str ref)."""
+        if self.opset >= 18:
+            ax = (
+                self.op("Constant", refs={"value_ints": axes})
+                if isinstance(axes, str)
+                else self.const(axes)
+            )
+            return self.op(op_type, x, ax, keepdims=keepdims)
+        if isinstance(axes, str):
+            return self.op(op_type, x, refs={"axes": axes}, keepdims=keepdims)
+        return self.op(op_type, x, axes=axes, keepdims=keepdims)
+
+    def squeeze(self, x: str, axis: int) -> str:
+        if self.opset >= 13:
+            return self.op("Squeeze", x, self.const([axis]))
+        return self.op("Squeeze", x, axes=[axis])
+
+    def reduce_mean_all(self, x: str) -> str:
+        return self.op("ReduceMean", x, keepdims=0)
+
+
+class FunctionLibrary:
+    """Builds the ``ai.analogc`` function bodies for one noise model and opset.
+
+    Args:
+        noise: the noise terms; the bodies contain only the enabled ones.
+        opset: the model's default-domain opset (function bodies must use the same).
+        mode: ``standalone`` (attributes + RandomNormalLike) or ``simulate`` (inputs).
+        stats: in simulate mode, add an output with the mean noise variance at E = 1.
+    """
+
+    def __init__(
+        self,
+        *,
+        noise: NoiseModel,
+        opset: int,
+        mode: Literal["standalone", "simulate"] = "standalone",
+        stats: bool = False,
+    ) -> None:
+        if opset < 12:
+            raise ValueError(f"the analog function library needs opset >= 12, got {opset}")
+        if stats and mode != "simulate":
+            raise ValueError("stats outputs exist only in simulate mode")
+        self.noise = noise
+        self.opset = opset
+        self.mode = mode
+        self.stats = stats
+        self.domain = DOMAIN if mode == "standalone" else SIM_DOMAIN
+
+    # -- signatures -------------------------------------------------------------------------
+    def sim_inputs(self) -> list[str]:
+        """Inputs a simulate-mode call takes after the family's own ones."""
+        if self.mode != "simulate":
+            return []
+        names = ["scale"]
+        if self.noise.output_noise:
+            names.append("eps_y")
+        if self.noise.weight:
+            names.append("eps_w")
+        return names
+
+    def outputs(self) -> list[str]:
+        return ["Y", "var"] if self.stats else ["Y"]
+
+    def analog_attributes(self) -> list[str]:
+        """Attributes every analog node carries besides its op's own."""
+        names = ["fan_in"]
+        if self.mode == "standalone":
+            names += ["repeats", "e1"]
+        if self.noise.thermal:
+            names += ["k_t", "r_x"]
+        if self.noise.weight:
+            names.append("k_w")
+        if self.mode == "standalone" and self.noise.output_noise:
+            names.append("seed_y")
+        if self.mode == "standalone" and self.noise.weight:
+            names.append("seed_w")
+        return names
+
+    def attributes(self, family: str) -> list[str]:
+        return [*FAMILIES[family].op_attrs, *self.analog_attributes()]
+
+    # -- bodies -----------------------------------------------------------------------------
+    def function(self, family: str) -> onnx.FunctionProto:
+        spec = FAMILIES[family]
+        b = _Body(self.opset)
+        noise = self.noise
+        if self.mode == "simulate":
+            s = "scale"
+        else:
+            s = b.op(
+                "Reciprocal",
+                b.op("Sqrt", b.op("Mul", b.attr_int_as_float("repeats"), b.attr_float("e1"))),
+            )
+        w_clean = "W"
+        rw_w = rw_out = None
+        if noise.thermal or noise.weight or self.stats:
+            rw_w = b.op(
+                "Sub",
+                b.reduce("ReduceMax", "W", self._w_axes(family)),
+                b.reduce("ReduceMin", "W", self._w_axes(family)),
+            )
+            rw_out = self._to_output_layout(b, family, rw_w)
+        w = w_clean
+        if noise.weight:
+            assert rw_w is not None
+            eps_w = (
+                "eps_w"
+                if self.mode == "simulate"
+                else b.op("RandomNormalLike", "W", refs={"seed": "seed_w"})
+            )
+            sigma_w = b.op("Mul", rw_w, b.op("Mul", b.attr_float("k_w"), s))
+            w = b.op("Add", "W", b.op("Mul", eps_w, sigma_w))
+        y = self._core(b, family, w)
+
+        xn2 = wn2_d = None
+        if noise.shot or (self.stats and noise.weight):
+            xn2 = self._patch_norm2(b, family)
+        if noise.shot or self.stats:
+            wn2_d = b.op("Div", self._weight_norm2(b, family, w_clean), b.attr_float("fan_in"))
+        c_t = None
+        if noise.thermal:
+            c_t = b.op(
+                "Mul",
+                b.op("Mul", b.attr_float("k_t"), b.attr_float("r_x")),
+                b.op("Sqrt", b.attr_float("fan_in")),
+            )
+
+        out = y
+        if noise.output_noise:
+            if noise.shot and not noise.thermal:
+                assert xn2 is not None and wn2_d is not None
+                sigma = b.op("Mul", b.op("Sqrt", xn2), b.op("Mul", b.op("Sqrt", wn2_d), s))
+            elif noise.thermal and not noise.shot:
+                assert rw_out is not None and c_t is not None
+                sigma = b.op("Mul", rw_out, b.op("Mul", c_t, s))
+            else:
+                assert (
+                    xn2 is not None and wn2_d is not None and rw_out is not None and c_t is not None
+                )
+                th = b.op("Mul", rw_out, c_t)
+                var = b.op("Add", b.op("Mul", xn2, wn2_d), b.op("Mul", th, th))
+                sigma = b.op("Mul", b.op("Sqrt", var), s)
+            eps_y = (
+                "eps_y"
+                if self.mode == "simulate"
+                else b.op("RandomNormalLike", y, refs={"seed": "seed_y"})
+            )
+            out = b.op("Add", y, b.op("Mul", eps_y, sigma))
+        b.nodes.append(helper.make_node("Identity", [out], ["Y"]))  # onnxruntime drops it
+        if self.stats:
+            self._stats(b, family, y, xn2, wn2_d, rw_out, c_t)
+
+        inputs = [*spec.inputs, *self.sim_inputs()]
+        return helper.make_function(
+            self.domain,
+            family,
+            inputs,
+            self.outputs(),
+            b.nodes,
+            [helper.make_opsetid("", self.opset)],
+            attributes=self.attributes(family),
+            doc_string=f"{family} with {noise.label} noise (analogc, DESIGN §2).",
+        )
+
+    def _stats(
+        self,
+        b: _Body,
+        family: str,
+        y: str,
+        xn2: str | None,
+        wn2_d: str | None,
+        rw_out: str | None,
+        c_t: str | None,
+    ) -> None:
+        """Mean output-referred variance at E = 1, every enabled term included."""
+        noise = self.noise
+        parts: list[str] = []
+        if noise.shot:
+            assert xn2 is not None and wn2_d is not None
+            parts.append(b.op("Mul", xn2, wn2_d))
+        if noise.thermal:
+            assert rw_out is not None and c_t is not None
+            th = b.op("Mul", rw_out, c_t)
+            parts.append(b.op("Mul", th, th))
+        if noise.weight:
+            # Var(Σ_j x_j·δW_ij) = ‖x_(i)‖²·(k_w·r_w,i)², padding taps holding zeros.
+            assert xn2 is not None and rw_out is not None
+            sw = b.op("Mul", rw_out, b.attr_float("k_w"))
+            parts.append(b.op("Mul", xn2, b.op("Mul", sw, sw)))
+        total = parts[0]
+        for part in parts[1:]:
+            total = b.op("Add", total, part)
+        full = b.op("Expand", total, b.op("Shape", y))
+        b.nodes.append(helper.make_node("ReduceMean", [full], ["var"], keepdims=0))
+
+    # -- per-family pieces --------------------------------------------------------------------
+    @staticmethod
+    def _w_axes(family: str) -> list[int] | str:
+        """Axes of W that hold one output channel's weights (W's own layout)."""
+        return [-2] if family == "AnalogMatMul" else "w_axes"
+
+    def _to_output_layout(self, b: _Body, family: str, per_channel: str) -> str:
+        """Per-output-channel values (W layout, keepdims) reshaped to broadcast against Y."""
+        if family == "AnalogMatMul":
+            return per_channel
+        if family == "AnalogGemm":
+            row = b.op("Reshape", per_channel, b.const([1, -1]))
+            return b.op("Mul", row, b.op("Abs", b.attr_float("alpha")))
+        if family == "AnalogConvTranspose":
+            return b.squeeze(per_channel, 0)
+        return b.squeeze(per_channel, 1)
+
+    def _conv_refs(self, family: str) -> dict[str, str]:
+        return {a: a for a in FAMILIES[family].op_attrs if a != "w_axes"}
+
+    def _core(self, b: _Body, family: str, w: str) -> str:
+        if family == "AnalogMatMul":
+            return b.op("MatMul", "X", w)
+        if family == "AnalogGemm":
+            refs = {a: a for a in ("alpha", "beta", "transA", "transB")}
+            return b.op("Gemm", "X", w, "C", refs=refs)
+        op = "ConvTranspose" if family == "AnalogConvTranspose" else "Conv"
+        return b.op(op, "X", w, "B", refs=self._conv_refs(family))
+
+    def _patch_norm2(self, b: _Body, family: str) -> str:
+        """‖x_(i)‖², broadcastable against Y."""
+        if family == "AnalogMatMul":
+            return b.reduce("ReduceSumSquare", "X", [-1])
+        if family == "AnalogGemm":
+            return b.op("Reshape", b.reduce("ReduceSumSquare", "X", "x_axes"), b.const([-1, 1]))
+        op = "ConvTranspose" if family == "AnalogConvTranspose" else "Conv"
+        ones = b.op(
+            "ConstantOfShape", "ones_shape", value=numpy_helper.from_array(np.ones(1, np.float32))
+        )
+        n2 = b.op(op, b.op("Mul", "X", "X"), ones, refs=self._conv_refs(family))
+        if family == "AnalogGroupConv":
+            n2 = b.op("Gather", n2, "group_index", axis=1)
+        return n2
+
+    def _weight_norm2(self, b: _Body, family: str, w: str) -> str:
+        """‖w_i‖², broadcastable against Y; for convolutions only the taps meeting the input."""
+        if family == "AnalogMatMul":
+            return b.reduce("ReduceSumSquare", w, [-2])
+        if family == "AnalogGemm":
+            alpha = b.attr_float("alpha")
+            row = b.op("Reshape", b.reduce("ReduceSumSquare", w, "w_axes"), b.const([1, -1]))
+            return b.op("Mul", row, b.op("Mul", alpha, alpha))
+        op = "ConvTranspose" if family == "AnalogConvTranspose" else "Conv"
+        mask = b.op(
+            "ConstantOfShape", "mask_shape", value=numpy_helper.from_array(np.ones(1, np.float32))
+        )
+        return b.op(op, mask, b.op("Mul", w, w), refs=self._conv_refs(family))

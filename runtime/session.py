@@ -1,0 +1,40 @@
+"""The one place that creates onnxruntime sessions, so every setting lives here."""
+
+from __future__ import annotations
+
+import os
+
+import onnx
+import onnxruntime as ort
+
+
+def default_threads() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+def make_session(
+    model: onnx.ModelProto | str | os.PathLike[str],
+    *,
+    threads: int | None = None,
+    optimize: bool = True,
+) -> ort.InferenceSession:
+    """A CPU session. ``optimize=False`` runs the graph as written (calibration, debugging).
+
+    Args:
+        model: a ModelProto or a path to an .onnx file.
+        threads: intra-op threads; default: the CPUs this process may use.
+        optimize: onnxruntime graph optimizations (constant folding of weight statistics).
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if optimize
+        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,117 @@
+"""Noisy evaluation: one onnxruntime session for every repeats configuration.
+
+The lowered graph takes per-layer noise scales ``1/sqrt(repeats·e1)`` and the standard-normal
+draws as inputs. Draws are keyed by (noise seed, batch, layer), so every configuration compared
+sees the same noise (common random numbers) and a seeded run is reproducible bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import numpy as np
+import onnx
+from analogc.passes import Plan, lower_for_simulation
+from analogc.passes._index import GraphIndex
+
+from .calibrate import LayerShapes, Probe, Signature, signature
+from .functions import FunctionLibrary
+from .session import make_session
+
+_ZERO = np.zeros(1, np.float32)
+
+
+class Simulator:
+    """Runs the model with analog noise on the layers of ``plan``.
+
+    Args:
+        model: the original model (shape-inferred, nodes named).
+        plan: noise model, e1 and the analog layers (their repeats are not used here:
+            pass ``scales`` to :meth:`run`).
+        probe: a calibration probe, used to learn noise shapes for unseen batch shapes.
+        shapes: noise shapes already known per batch signature (from calibration).
+        stats: also return each layer's mean output-referred noise variance at E = 1.
+        threads: onnxruntime intra-op threads.
+    """
+
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        plan: Plan,
+        *,
+        probe: Probe | None = None,
+        shapes: Mapping[Signature, Mapping[str, LayerShapes]] | None = None,
+        stats: bool = False,
+        threads: int | None = None,
+    ) -> None:
+        self.plan = plan
+        self.layers = list(plan.layers)
+        self.n_outputs = len(model.graph.output)
+        lowered = copy.deepcopy(model)
+        library = FunctionLibrary(
+            noise=plan.noise, opset=GraphIndex(model).opset, mode="simulate", stats=stats
+        )
+        _, self.interface = lower_for_simulation(lowered, plan, library)
+        self.session = make_session(lowered, threads=threads)
+        self.output_names = [o.name for o in model.graph.output]
+        if stats:
+            self.output_names += [layer.var for layer in self.interface.layers if layer.var]
+        self._probe = probe
+        self._model = model
+        self._shapes: dict[Signature, dict[str, LayerShapes]] = {
+            k: dict(v) for k, v in (shapes or {}).items()
+        }
+
+    def scales(self, repeats: Mapping[str, int] | int | None) -> dict[str, float]:
+        """Noise scale per layer: 1/sqrt(N·e1); ``None`` means clean (all zero)."""
+        if repeats is None:
+            return dict.fromkeys(self.layers, 0.0)
+        if isinstance(repeats, int):
+            repeats = dict.fromkeys(self.layers, repeats)
+        return {name: float(1.0 / np.sqrt(repeats[name] * self.plan.e1)) for name in self.layers}
+
+    def noise_shapes(self, feed: Mapping[str, np.ndarray]) -> dict[str, LayerShapes]:
+        key = signature(feed)
+        if key not in self._shapes:
+            if self._probe is None:
+                self._probe = Probe(self._model, self.layers)
+            _, tensors = self._probe.run(feed)
+            self._shapes[key] = self._probe.shapes(tensors)
+        return self._shapes[key]
+
+    def run(
+        self,
+        feed: Mapping[str, np.ndarray],
+        *,
+        scales: Mapping[str, float],
+        seed: int,
+        batch_index: int,
+    ) -> list[np.ndarray]:
+        """Model outputs (then the variance outputs, with ``stats``) for one batch.
+
+        Args:
+            feed: the model inputs for this batch.
+            scales: per-layer noise scale; 0 switches the layer's noise off.
+            seed: noise seed; with ``batch_index`` it fixes every draw.
+            batch_index: position of this batch in the data set.
+        """
+        shapes = self.noise_shapes(feed)
+        inputs = dict(feed)
+        for position, layer in enumerate(self.interface.layers):
+            scale = float(scales.get(layer.name, 0.0))
+            inputs[layer.scale] = np.asarray(scale, np.float32)
+            rng = np.random.default_rng([seed, batch_index, position]) if scale > 0 else None
+            if layer.eps_y is not None:
+                inputs[layer.eps_y] = (
+                    _ZERO
+                    if rng is None
+                    else rng.standard_normal(shapes[layer.name].output, np.float32)
+                )
+            if layer.eps_w is not None:
+                inputs[layer.eps_w] = (
+                    _ZERO
+                    if rng is None
+                    else rng.standard_normal(shapes[layer.name].weight, np.float32)
+                )
+        return self.session.run(self.output_names, inputs)
