@@ -1,0 +1,298 @@
+"""The ``analogc`` command: a thin click layer over :mod:`analogc.pipeline`.
+
+Exit codes: 0 success; 1 the accuracy budget was not met (the best configuration found is
+still written); 2 a usage or input error (one line on stderr); 3 a bug (with its traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from analogc import __version__
+from analogc.errors import AnalogcError
+from analogc.hardware import PRESETS
+from analogc.report import EXIT_INTERNAL, EXIT_USAGE
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Group(click.Group):
+    """Turns user errors into one line and exit 2, bugs into a traceback and exit 3."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AnalogcError as exc:
+            if ctx.meta.get("analogc.debug"):
+                traceback.print_exc()
+            click.echo(f"analogc: error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo(
+                "analogc: interrupted; finished search trials are kept in the study storage",
+                err=True,
+            )
+            ctx.exit(130)
+        except Exception:
+            traceback.print_exc()
+            click.echo(
+                "analogc: internal error (a bug): please report it with the traceback above",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _setup_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("analogc: %(message)s"))
+    root = logging.getLogger("analogc")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version")
+@click.option("--debug", is_flag=True, help="Show tracebacks for user errors too.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Plan and simulate ONNX models on noisy analog hardware.
+
+    analogc finds every MatMul/Gemm/Conv, gives it a noise model (shot, thermal, weight) and a
+    precision (repeats: N averaged analog passes divide the noise variance by N), searches the
+    per-layer repeats that use the least energy within an accuracy budget, and writes an ONNX
+    model that stock onnxruntime runs noisily.
+
+    \b
+    Start with:  analogc compile --demo
+    """
+    ctx.meta["analogc.debug"] = debug
+
+
+@cli.command("inspect")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the JSON document instead of the table."
+)
+def inspect_cmd(model: Path, as_json: bool) -> None:
+    """List the matrix-product ops of MODEL: analog or digital (and why), fan-in D, MACs."""
+    from analogc.pipeline import inspect_model, inspect_text
+
+    report = inspect_model(model)
+    click.echo(report.to_json() if as_json else inspect_text(report))
+
+
+@cli.command("compile")
+@click.argument("model", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--demo", is_flag=True, help="Use the bundled digits ResNet and its calibration data."
+)
+@click.option(
+    "--hardware",
+    "-H",
+    default="optical-shot",
+    show_default=True,
+    help=f"Preset ({', '.join(PRESETS)}) or a .toml/.json hardware file.",
+)
+@click.option(
+    "--data",
+    "-d",
+    help="Calibration data: .npz (arrays named like the inputs, optional 'labels') "
+    "or demo:calib. Without it, random inputs are synthesised.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory [default: ./<model>.analogc].",
+)
+@click.option(
+    "--repeats",
+    "-n",
+    type=click.IntRange(min=1),
+    help="Same repeats in every layer: skip the search.",
+)
+@click.option(
+    "--max-drop",
+    default="1%",
+    show_default=True,
+    help="Allowed metric drop vs the clean model: absolute (0.01) or relative (1%).",
+)
+@click.option(
+    "--metric",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "accuracy", "agreement", "cosine", "sqnr"]),
+    help="auto: accuracy with labels, else top-1 agreement with the clean model.",
+)
+@click.option(
+    "--trials", default=60, show_default=True, type=click.IntRange(min=1), help="Optuna trials."
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), help="Stop the search after this many seconds."
+)
+@click.option(
+    "--seed", default=0, show_default=True, help="Seed of the sampler and of the model's noise."
+)
+@click.option(
+    "--seeds",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Noise seeds per evaluation (common to all configurations).",
+)
+@click.option(
+    "--pareto", is_flag=True, help="Multi-objective search (NSGA-II): the energy/accuracy front."
+)
+@click.option("--storage", help="Optuna storage URL [default: sqlite in the output directory].")
+@click.option(
+    "--study-name",
+    help="Study name in the storage [default: derived from model, data and settings].",
+)
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--quiet", "-q", is_flag=True, help="Only the result: no progress, no log lines.")
+@click.pass_context
+def compile_cmd(
+    ctx: click.Context,
+    model: Path | None,
+    demo: bool,
+    hardware: str,
+    data: str | None,
+    output: Path | None,
+    repeats: int | None,
+    max_drop: str,
+    metric: str,
+    trials: int,
+    timeout: float | None,
+    seed: int,
+    seeds: int,
+    pareto: bool,
+    storage: str | None,
+    study_name: str | None,
+    batch_size: int,
+    quiet: bool,
+) -> None:
+    """Plan per-layer precision for MODEL and write the annotated model and a report.
+
+    \b
+    Writes to the output directory:
+      <model>.analog.onnx   ai.analogc ops that stock onnxruntime runs with noise
+      report.json/.md       per-layer repeats, energy, effective bits; uniform baseline; saving
+      tradeoff.png          accuracy vs energy: uniform vs per-layer
+      precision.png         per-layer repeats and effective bits
+      study.db              the Optuna study (rerun the same command to resume it)
+
+    Exit code 1 when the best configuration found does not meet --max-drop.
+    """
+    from analogc.pipeline import DEMO_MODEL, compile_model, demo_file
+    from analogc.search import SearchSettings
+
+    _setup_logging(quiet)
+    if demo:
+        if model is not None:
+            raise click.UsageError("give either MODEL or --demo, not both")
+        model = demo_file(DEMO_MODEL)
+        data = data or "demo:calib"
+        output = output or Path.cwd() / "digits_resnet.analogc"
+    if model is None:
+        raise click.UsageError("missing MODEL (or use --demo)")
+    settings = SearchSettings(
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        seeds=seeds,
+        pareto=pareto,
+        storage=storage,
+        study_name=study_name,
+        progress=not quiet,
+    )
+    report = compile_model(
+        model,
+        hardware=hardware,
+        data=data,
+        output_dir=output,
+        repeats=repeats,
+        metric=metric,
+        max_drop=max_drop,
+        search=settings,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    click.echo(report.to_text())
+    if report.return_code:
+        click.echo(
+            "analogc: the accuracy budget was NOT met; the best configuration found was written",
+            err=True,
+        )
+    ctx.exit(report.return_code)
+
+
+@cli.command("eval")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data", "-d", required=True, help="Evaluation data: .npz or demo:test / demo:calib."
+)
+@click.option(
+    "--seeds", default=10, show_default=True, type=click.IntRange(min=1), help="Noise seeds."
+)
+@click.option(
+    "--metric",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "accuracy", "agreement", "cosine", "sqnr"]),
+)
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document.")
+def eval_cmd(
+    model: Path, data: str, seeds: int, metric: str, batch_size: int, as_json: bool
+) -> None:
+    """Metric of an annotated MODEL under its noise plan: mean ± 95% CI over noise seeds.
+
+    Accuracy against the data's 'labels', or top-1 agreement with the clean model without them.
+    """
+    from analogc.pipeline import eval_text, evaluate_model
+
+    _setup_logging(True)
+    report = evaluate_model(model, data=data, seeds=seeds, metric=metric, batch_size=batch_size)
+    click.echo(report.to_json() if as_json else eval_text(report))
+
+
+@cli.command("strip")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the model with its original ops.",
+)
+def strip_cmd(model: Path, output: Path) -> None:
+    """Give back the original ops of an annotated MODEL, keeping the plan as node metadata."""
+    from analogc.pipeline import strip_model
+
+    click.echo(f"wrote {strip_model(model, output)}")
+
+
+@cli.command("presets")
+def presets_cmd() -> None:
+    """List the built-in hardware presets."""
+    for name, hw in PRESETS.items():
+        click.echo(
+            f"{name:20s} {hw.noise.label:8s} e1={hw.e1:g} {hw.energy_unit}/MAC  {hw.description}"
+        )
+
+
+def main() -> None:
+    cli(prog_name="analogc")

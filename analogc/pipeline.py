@@ -1,0 +1,593 @@
+"""The Python API behind every CLI command: inspect, compile, evaluate, strip."""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections.abc import Mapping
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from analogc import __version__
+from analogc.budget import Acceptance, Budget
+from analogc.errors import ConfigError, DataError, ModelError
+from analogc.hardware import HardwareConfig, load_hardware
+from analogc.passes import annotate, read_plan, save_model, strip
+from analogc.passes._io import load_model, write_bytes_atomic
+from analogc.passes.annotate import META_PREFIX, _set_model_meta
+from analogc.plots import precision_plot, tradeoff_plot
+from analogc.report import Report
+from analogc.runtime.data import Dataset, input_specs, load_npz, synthesize
+from analogc.runtime.functions import FunctionLibrary
+from analogc.runtime.metrics import METRICS, Metric, default_metric
+from analogc.search import SearchSettings, run_search
+from analogc.workbench import Prepared, Workbench, prepare, prepare_model
+
+log = logging.getLogger(__name__)
+
+HARDWARE_KEY = META_PREFIX + "hardware"
+DEMO_MODEL = "digits_resnet.onnx"
+DEMO_DATA = {"demo:calib": "digits_calib.npz", "demo:test": "digits_test.npz"}
+
+
+def demo_file(name: str) -> Path:
+    """A file shipped in ``analogc.models`` (the demo model and its data)."""
+    path = Path(str(resources.files("analogc.models").joinpath(name)))
+    if not path.exists():
+        raise ModelError(f"demo file {name} is missing from the installation ({path})")
+    return path
+
+
+def load_data(
+    data: str | Path | Dataset | None, model: onnx.ModelProto, *, examples: int = 64, seed: int = 0
+) -> Dataset:
+    """Resolve ``--data``: an .npz, ``demo:calib``/``demo:test``, a Dataset, or None (synthetic)."""
+    specs = input_specs(model)
+    if isinstance(data, Dataset):
+        from analogc.runtime.data import validate
+
+        validate(data, specs)
+        return data
+    if data is None:
+        return synthesize(specs, examples=examples, seed=seed)
+    text = str(data)
+    if text in DEMO_DATA:
+        return load_npz(demo_file(DEMO_DATA[text]), specs)
+    path = Path(text)
+    if path.suffix == ".npz" or path.is_file():
+        return load_npz(path, specs)
+    raise DataError(
+        f"{text}: no such data file (give an .npz with arrays named like the model inputs, or demo:calib)"
+    )
+
+
+def resolve_metric(name: str, dataset: Dataset) -> Metric:
+    if name == "auto":
+        return default_metric(dataset.labels is not None)
+    if name not in METRICS:
+        raise ConfigError(f"unknown metric {name!r}; choose from auto, {', '.join(METRICS)}")
+    metric = METRICS[name]
+    if metric.needs_labels and dataset.labels is None:
+        raise DataError(
+            f"metric {name!r} needs labels: add a 'labels' array to the data, or use --metric agreement"
+        )
+    return metric
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("onnx", "onnxruntime", "optuna", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "?"
+    return out
+
+
+def _data_fingerprint(dataset: Dataset) -> str:
+    h = hashlib.sha256()
+    for name in sorted(dataset.inputs):
+        a = np.ascontiguousarray(dataset.inputs[name])
+        h.update(name.encode())
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    if dataset.labels is not None:
+        h.update(np.ascontiguousarray(dataset.labels).tobytes())
+    return h.hexdigest()
+
+
+def _digital_summary(prepared: Prepared) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    digital = [
+        {"name": x.name, "op_type": x.op_type, "reason": x.reason, "macs": x.macs, "where": x.where}
+        for x in prepared.discovery.digital
+    ]
+    macs = {
+        "digital": int(sum(x["macs"] or 0 for x in digital)),
+        "digital_unknown": sum(1 for x in digital if x["macs"] is None),
+    }
+    return digital, macs
+
+
+# -- inspect --------------------------------------------------------------------------------------
+def inspect_model(model: str | Path) -> Report:
+    """Every matrix-product op of the model: analog or digital (with the reason), D, MACs."""
+    prepared = prepare(model)
+    rows = [
+        {
+            "name": x.name,
+            "op_type": x.op_type,
+            "analog": x.analog,
+            "fan_in": x.fan_in,
+            "macs": x.macs,
+            "operand": x.operand,
+            "reason": x.reason,
+            "where": x.where,
+        }
+        for x in prepared.discovery.layers
+    ]
+    analog = sum(r["macs"] or 0 for r in rows if r["analog"])
+    digital = sum(r["macs"] or 0 for r in rows if not r["analog"])
+    unknown = [r["name"] for r in rows if r["macs"] is None]
+    return Report(
+        {
+            "command": "inspect",
+            "model": {
+                "path": str(prepared.path),
+                "sha256": prepared.sha256,
+                "opset": prepared.opset,
+            },
+            "layers": rows,
+            "macs": {"analog": analog, "digital": digital, "unknown": unknown},
+        }
+    )
+
+
+def inspect_text(report: Report) -> str:
+    from analogc.report import table
+
+    d = report.data
+    rows = [
+        [
+            r["name"],
+            r["op_type"],
+            "analog" if r["analog"] else "digital",
+            r["fan_in"],
+            r["macs"],
+            r["operand"] or "",
+            r["reason"] or "",
+        ]
+        for r in d["layers"]
+    ]
+    text = table(["layer", "op", "runs", "D", "MACs/ex", "2nd operand", "why digital"], rows)
+    m = d["macs"]
+    total = m["analog"] + m["digital"]
+    share = f" ({100 * m['analog'] / total:.1f}% of known MACs)" if total else ""
+    text += f"\n\n{sum(r['analog'] for r in d['layers'])} analog ops, {m['analog']:,} analog MACs per example{share}"
+    if m["digital"]:
+        text += f"; {m['digital']:,} MACs stay digital"
+    if m["unknown"]:
+        text += (
+            f"; MACs of {len(m['unknown'])} ops depend on run-time shapes (known after calibration)"
+        )
+    return text
+
+
+# -- compile --------------------------------------------------------------------------------------
+def compile_model(
+    model: str | Path,
+    *,
+    hardware: str | Path | HardwareConfig = "optical-shot",
+    data: str | Path | Dataset | None = None,
+    output_dir: str | Path | None = None,
+    repeats: int | None = None,
+    metric: str = "auto",
+    max_drop: str | float = "1%",
+    search: SearchSettings | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    threads: int | None = None,
+    plots: bool = True,
+) -> Report:
+    """Plan per-layer repeats for ``model`` and write the annotated model and the report.
+
+    Args:
+        model: path of the ONNX model (only read).
+        hardware: a preset name, a TOML/JSON file, or a :class:`HardwareConfig`.
+        data: calibration data (.npz, ``demo:calib``, a Dataset); None synthesises inputs.
+        output_dir: where to write; default ``./<model stem>.analogc``.
+        repeats: one repeats count for every layer instead of a search.
+        metric: ``auto`` (accuracy with labels, else agreement), or a name in ``METRICS``.
+        max_drop: allowed metric drop: absolute (``0.01``) or relative (``"1%"``).
+        search: search settings (trials, seeds, storage, ...); defaults if None.
+        batch_size: examples per onnxruntime run.
+        seed: seed of the noise draws baked into the annotated model.
+        threads: onnxruntime threads.
+        plots: write the trade-off and precision plots.
+
+    Returns:
+        The report; ``report.return_code`` is 1 when the budget was not met.
+    """
+    t0 = time.perf_counter()
+    model_path = Path(model)
+    prepared = prepare(model_path)
+    hw = load_hardware(hardware)
+    budget = Budget.parse(max_drop)
+    settings = search or SearchSettings()
+    if repeats is not None and (int(repeats) != repeats or repeats < 1):
+        raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
+    out_dir = (
+        Path(output_dir) if output_dir is not None else Path.cwd() / f"{model_path.stem}.analogc"
+    )
+    out_model = out_dir / f"{model_path.stem}.analog.onnx"
+    if out_model.resolve() == model_path.resolve():
+        raise ConfigError(f"output {out_model} would overwrite the input model; choose another -o")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output directory {out_dir} exists and is not a directory")
+    dataset = load_data(data, prepared.model, seed=seed)
+    if dataset.synthetic:
+        log.warning(
+            "no --data given: synthesising %d random examples from the input specs; "
+            "the metric is agreement with the clean model on random inputs",
+            len(dataset),
+        )
+    metric_obj = resolve_metric(metric, dataset)
+
+    bench = Workbench(
+        prepared, hw, dataset, metric=metric_obj, batch_size=batch_size, seed=seed, threads=threads
+    )
+    t_cal = time.perf_counter()
+    acceptance = Acceptance(budget.allowed_drop(bench.evaluator.clean), settings.confidence)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
+
+    result = None
+    if repeats is None:
+        if settings.storage is None:
+            settings = _with(settings, storage=f"sqlite:///{(out_dir / 'study.db').resolve()}")
+        if settings.study_name is None:
+            settings = _with(
+                settings,
+                study_name=_study_name(
+                    model_path, prepared, hw, dataset, metric_obj, budget, settings, batch_size
+                ),
+            )
+        result = run_search(bench, acceptance, settings, on_step=lambda msg: log.info("%s", msg))
+        chosen = result.repeats
+        uniform_n = result.uniform_repeats
+    else:
+        chosen = dict.fromkeys(bench.names, int(repeats))
+        uniform_n = int(repeats)
+    t_search = time.perf_counter()
+
+    fresh = settings.fresh_seeds
+    evaluation = bench.evaluate(chosen, fresh)
+    dyn_acc = bench.account(chosen)
+    budget_met = acceptance.feasible(evaluation) if result is None else result.feasible
+    data_doc: dict[str, Any] = {
+        "analogc": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": "compile",
+        "mode": "fixed" if result is None else "search",
+        "versions": _versions(),
+        "model": {"path": str(model_path), "sha256": prepared.sha256, "opset": prepared.opset},
+        "hardware": hw.to_dict(),
+        "noise": hw.noise.label,
+        "data": {
+            "source": dataset.source,
+            "examples": len(dataset),
+            "synthetic": dataset.synthetic,
+            "batch_size": batch_size,
+        },
+        "metric": {
+            "name": metric_obj.name,
+            "clean": bench.evaluator.clean,
+            "unit": metric_obj.unit,
+        },
+        "budget": {
+            "max_drop": str(budget),
+            "allowed_drop": acceptance.allowed,
+            "rule": acceptance.rule,
+            "confidence": acceptance.confidence,
+            "seeds": settings.seeds,
+        },
+    }
+    uniform_acc = bench.account(uniform_n)
+    layers = []
+    for info, acc, uacc in zip(bench.layers, dyn_acc.layers, uniform_acc.layers, strict=True):
+        row = {
+            "name": info.name,
+            "op_type": info.op_type,
+            "fan_in": info.fan_in,
+            "macs": acc.macs,
+            "operand": info.operand,
+            "r_x": bench.base_plan.layers[info.name].r_x,
+            "repeats": acc.repeats,
+            "energy_per_mac": acc.energy_per_mac,
+            "energy_share": acc.energy_share,
+            "sigma": acc.sigma,
+            "enob": acc.enob,
+            "snr_db": acc.snr_db,
+            "uniform_repeats": uniform_n,
+            "uniform_enob": uacc.enob,
+        }
+        if result is not None:
+            row.update(
+                analytic_repeats=result.analytic[info.name],
+                sensitivity=result.sensitivity[info.name],
+                sensitivity_drop=result.sensitivity_drop[info.name],
+            )
+        layers.append(row)
+    digital, macs = _digital_summary(prepared)
+    data_doc["layers"] = layers
+    data_doc["digital"] = digital
+    data_doc["macs"] = {"analog": dyn_acc.analog_macs, **macs}
+    dyn_doc = {**_totals(dyn_acc.to_dict()), "evaluation": evaluation.to_dict()}
+    if result is not None:
+        uniform_eval = bench.evaluate(uniform_n, fresh)
+        trial = next((p for p in result.trials if p.repeats == chosen), None)
+        dyn_doc.update(
+            search_metric=trial.metric if trial else None,
+            margin=trial.margin if trial else None,
+            feasible=result.feasible,
+        )
+        data_doc["uniform"] = {
+            **_totals(uniform_acc.to_dict()),
+            "repeats": uniform_n,
+            "feasible": result.uniform_feasible,
+            "evaluation": uniform_eval.to_dict(),
+        }
+        data_doc["saving"] = (
+            1.0 - dyn_acc.energy_per_mac / uniform_acc.energy_per_mac
+            if result.uniform_feasible
+            else None
+        )
+        data_doc["analytic"] = {
+            "repeats": result.analytic,
+            "energy_per_mac": bench.energy(result.analytic),
+        }
+        feasible_trials = sum(1 for p in result.trials if p.feasible)
+        data_doc["search"] = {
+            "sampler": result.sampler,
+            "trials": len(result.trials),
+            "feasible_trials": feasible_trials,
+            "evaluations": result.evaluations,
+            "wall_s": result.wall_s,
+            "evals_per_s": result.evaluations / result.wall_s if result.wall_s > 0 else None,
+            "study_name": result.study_name,
+            "storage": result.storage,
+            "seed": settings.seed,
+            "seeds": settings.seeds,
+            "validation_seeds": settings.validation_seeds,
+            "max_repeats": settings.max_repeats,
+            "span": settings.span,
+            "pareto": settings.pareto,
+            "front": [
+                {
+                    "energy_per_mac": p.energy,
+                    "metric": p.metric,
+                    "margin": p.margin,
+                    "repeats": p.repeats,
+                }
+                for p in result.front
+            ],
+        }
+    data_doc["dynamic"] = dyn_doc
+    data_doc["budget_met"] = bool(budget_met)
+
+    # -- outputs, each written atomically; the model last but one, the report last
+    plan = bench.plan(chosen)
+    annotated = copy.deepcopy(prepared.model)
+    annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=prepared.opset))
+    _set_model_meta(annotated, HARDWARE_KEY, json.dumps(hw.to_dict()))
+    outputs = {
+        "model": str(out_model),
+        "report_json": str(out_dir / "report.json"),
+        "report_md": str(out_dir / "report.md"),
+    }
+    if plots and result is not None:
+        outputs.update(
+            tradeoff_plot=str(out_dir / "tradeoff.png"),
+            precision_plot=str(out_dir / "precision.png"),
+        )
+        _plots(out_dir, bench, result, chosen, uniform_n, dyn_acc, uniform_acc, acceptance)
+    data_doc["outputs"] = outputs
+    data_doc["timing"] = {
+        "calibration_s": t_cal - t0,
+        "search_s": t_search - t_cal,
+        "total_s": time.perf_counter() - t0,
+    }
+    report = Report(data_doc)
+    save_model(annotated, out_model)
+    write_bytes_atomic(out_dir / "report.md", report.to_markdown().encode())
+    write_bytes_atomic(out_dir / "report.json", report.to_json().encode())
+    return report
+
+
+def _with(settings: SearchSettings, **changes: Any) -> SearchSettings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def _totals(acc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in acc.items() if k != "layers"}
+
+
+def _study_name(
+    path: Path,
+    prepared: Prepared,
+    hw: HardwareConfig,
+    dataset: Dataset,
+    metric: Metric,
+    budget: Budget,
+    settings: SearchSettings,
+    batch_size: int,
+) -> str:
+    """Same command, same study (so a rerun resumes); any setting that changes results, new study."""
+    key = json.dumps(
+        [
+            prepared.sha256,
+            hw.to_dict(),
+            _data_fingerprint(dataset),
+            metric.name,
+            str(budget),
+            settings.seeds,
+            settings.max_repeats,
+            settings.span,
+            settings.confidence,
+            settings.pareto,
+            settings.seed,
+            batch_size,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return f"{path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _plots(
+    out_dir: Path,
+    bench: Workbench,
+    result: Any,
+    chosen: Mapping[str, int],
+    uniform_n: int,
+    dyn_acc: Any,
+    uniform_acc: Any,
+    acceptance: Acceptance,
+) -> None:
+    clean = bench.evaluator.clean
+    chosen_point = next((p for p in result.trials if p.repeats == dict(chosen)), None)
+    uniform_point = next(
+        (p for p in result.uniform_curve if p.repeats[bench.names[0]] == uniform_n), None
+    )
+    tradeoff_plot(
+        out_dir / "tradeoff.png",
+        uniform=[(p.energy, p.metric) for p in result.uniform_curve],
+        trials=[(p.energy, p.metric, p.feasible) for p in result.trials if p.source != "inferred"],
+        front=[(p.energy, p.metric) for p in result.front],
+        chosen=(dyn_acc.energy_per_mac, chosen_point.metric if chosen_point else clean),
+        uniform_chosen=(
+            uniform_acc.energy_per_mac,
+            uniform_point.metric if uniform_point else clean,
+        ),
+        clean=clean,
+        floor=clean - acceptance.allowed,
+        unit=bench.hardware.energy_unit,
+        metric=bench.metric.name,
+    )
+    precision_plot(
+        out_dir / "precision.png",
+        layers=bench.names,
+        dynamic=chosen,
+        uniform=uniform_n,
+        enob={a.name: a.enob for a in dyn_acc.layers},
+        enob_uniform={a.name: a.enob for a in uniform_acc.layers},
+        energy_share={a.name: a.energy_share for a in dyn_acc.layers},
+    )
+
+
+# -- evaluate -------------------------------------------------------------------------------------
+def evaluate_model(
+    model: str | Path,
+    *,
+    data: str | Path | Dataset | None,
+    seeds: int = 10,
+    metric: str = "auto",
+    batch_size: int = 256,
+    threads: int | None = None,
+) -> Report:
+    """Metric of an annotated model under its own noise plan: mean ± 95% CI over noise seeds."""
+    path = Path(model)
+    annotated = load_model(path)
+    plan = read_plan(annotated)
+    if plan is None:
+        raise ModelError(
+            f"{path}: carries no analogc plan; evaluate the output of `analogc compile`"
+        )
+    hw_meta = next((e.value for e in annotated.metadata_props if e.key == HARDWARE_KEY), None)
+    hw = (
+        HardwareConfig.from_dict(json.loads(hw_meta))
+        if hw_meta
+        else HardwareConfig(name="from-plan", noise=plan.noise, e1=plan.e1)
+    )
+    original = copy.deepcopy(annotated)
+    strip(original)
+    prepared = prepare_model(
+        original, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    dataset = load_data(data, prepared.model)
+    metric_obj = resolve_metric(metric, dataset)
+    missing = [n for n in plan.layers if n not in {x.name for x in prepared.discovery.analog}]
+    if missing:
+        raise ModelError(
+            f"{path}: planned layers {missing} are not analog ops of the stripped model"
+        )
+    bench = Workbench(
+        prepared,
+        hw,
+        dataset,
+        metric=metric_obj,
+        batch_size=batch_size,
+        r_x={n: lp.r_x for n, lp in plan.layers.items()},
+        seed=plan.seed,
+        threads=threads,
+    )
+    repeats = {n: lp.repeats for n, lp in plan.layers.items()}
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    evaluation = bench.evaluate(repeats, list(range(seeds)))
+    acc = bench.account(repeats)
+    return Report(
+        {
+            "command": "eval",
+            "model": {"path": str(path)},
+            "hardware": hw.to_dict(),
+            "data": {
+                "source": dataset.source,
+                "examples": len(dataset),
+                "synthetic": dataset.synthetic,
+            },
+            "metric": {"name": metric_obj.name, "clean": evaluation.clean, "unit": metric_obj.unit},
+            "evaluation": evaluation.to_dict(),
+            "dynamic": _totals(acc.to_dict()),
+        }
+    )
+
+
+def eval_text(report: Report) -> str:
+    d = report.data
+    ev = d["evaluation"]
+    line = report._eval_line(ev)
+    unit = d["hardware"]["energy_unit"]
+    energy = f"Ē = {d['dynamic']['energy_per_mac']:.4g} {unit}/MAC"
+    if d["dynamic"].get("attojoules_per_mac") is not None:
+        energy += f" ({d['dynamic']['attojoules_per_mac']:.4g} aJ/MAC)"
+    src = d["data"]["source"]
+    return (
+        f"{d['metric']['name']} on {d['data']['examples']} examples ({src}):\n"
+        f"  clean  {report._metric_fmt(ev['clean'])}\n  noisy  {line}\n  {energy}"
+    )
+
+
+# -- strip ----------------------------------------------------------------------------------------
+def strip_model(model: str | Path, output: str | Path) -> Path:
+    """Write the original ops back, keeping the plan as metadata (for hardware toolchains)."""
+    path, out = Path(model), Path(output)
+    if out.resolve() == path.resolve():
+        raise ConfigError(f"output {out} would overwrite the input; choose another -o")
+    m = load_model(path)
+    if not strip(m).modified:
+        raise ModelError(f"{path}: has no ai.analogc ops to strip")
+    save_model(m, out)
+    return out

@@ -1,0 +1,195 @@
+"""Everything needed to price and score repeats configurations of one model on one data set."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from analogc.accounting import Accounting, LayerFacts, account, mean_energy_per_mac
+from analogc.errors import UnsupportedModelError
+from analogc.hardware import HardwareConfig
+from analogc.passes import (
+    Discovery,
+    LayerPlan,
+    Plan,
+    discover,
+    infer_shapes,
+    is_annotated,
+    load_model,
+    name_nodes,
+)
+from analogc.runtime.calibrate import Calibration, calibrate
+from analogc.runtime.data import Dataset
+from analogc.runtime.evaluate import Evaluation, Evaluator
+from analogc.runtime.metrics import Metric
+from analogc.runtime.simulate import Simulator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A loaded model ready for analysis: shape-inferred, nodes named, ops discovered.
+
+    Attributes:
+        path: the file it came from (never written to).
+        model: analogc's working copy.
+        discovery: every matrix-product op, analog or digital with the reason.
+        sha256: hash of the file's bytes (identifies the model in studies and reports).
+    """
+
+    path: Path
+    model: onnx.ModelProto
+    discovery: Discovery
+    sha256: str
+
+    @property
+    def opset(self) -> int:
+        return next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def prepare(path: str | Path, *, allow_annotated: bool = False) -> Prepared:
+    """Load, check, shape-infer, name and discover; the file itself is only read."""
+    path = Path(path)
+    model = load_model(path)
+    if is_annotated(model) and not allow_annotated:
+        raise UnsupportedModelError(
+            f"{path}: already annotated by analogc; pass the original model, or run `analogc strip` first"
+        )
+    model = infer_shapes(model)
+    name_nodes(model)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Prepared(path, model, discover(model), digest)
+
+
+def prepare_model(model: onnx.ModelProto, *, path: Path, sha256: str) -> Prepared:
+    """As :func:`prepare`, for a model already in memory (e.g. a stripped annotated model)."""
+    model = infer_shapes(model)
+    name_nodes(model)
+    return Prepared(path, model, discover(model), sha256)
+
+
+class Workbench:
+    """Calibrates once, then prices (energy, bits) and scores (metric under noise) any repeats.
+
+    Args:
+        prepared: the model.
+        hardware: noise model and energy of one pass.
+        dataset: calibration/evaluation examples.
+        metric: what "accuracy" means for this model.
+        batch_size: examples per onnxruntime run.
+        r_x: input ranges to use instead of the calibrated ones (to evaluate a saved plan).
+        seed: base seed of the plan (noise draws baked into the annotated model).
+        threads: onnxruntime intra-op threads.
+    """
+
+    def __init__(
+        self,
+        prepared: Prepared,
+        hardware: HardwareConfig,
+        dataset: Dataset,
+        *,
+        metric: Metric,
+        batch_size: int = 256,
+        r_x: Mapping[str, float] | None = None,
+        seed: int = 0,
+        threads: int | None = None,
+    ) -> None:
+        self.prepared = prepared
+        self.hardware = hardware
+        self.dataset = dataset
+        self.metric = metric
+        self.layers = list(prepared.discovery.analog)
+        if not self.layers:
+            raise UnsupportedModelError(
+                f"{prepared.path}: no op can run analog (nothing to plan); `analogc inspect` lists the reasons"
+            )
+        names = [layer.name for layer in self.layers]
+        log.info("calibrating %d analog layers on %d examples", len(names), len(dataset))
+        self.calibration: Calibration
+        self.calibration, probe = calibrate(
+            prepared.model, names, dataset, batch_size=batch_size, seed=seed
+        )
+        ranges = (
+            dict(r_x) if r_x is not None else {n: s.r_x for n, s in self.calibration.layers.items()}
+        )
+        self.base_plan = Plan(
+            noise=hardware.noise,
+            e1=hardware.e1,
+            layers={n: LayerPlan(repeats=1, r_x=float(ranges[n])) for n in names},
+            seed=seed,
+        )
+        sigma1 = self._noise_levels(probe, threads)
+        self.simulator = Simulator(
+            prepared.model,
+            self.base_plan,
+            probe=probe,
+            shapes=self.calibration.shapes,
+            threads=threads,
+        )
+        self.evaluator = Evaluator(self.simulator, dataset, self.calibration, metric)
+        self.facts = [
+            LayerFacts(
+                name=layer.name,
+                op_type=layer.op_type,
+                macs=self.calibration.layers[layer.name].macs,
+                fan_in=float(layer.fan_in or 0.0),
+                sigma1=sigma1[layer.name],
+                r_y=self.calibration.layers[layer.name].r_y,
+                y_ms=self.calibration.layers[layer.name].y_ms,
+            )
+            for layer in self.layers
+        ]
+        self.macs = {f.name: f.macs for f in self.facts}
+
+    def _noise_levels(self, probe: object, threads: int | None) -> dict[str, float]:
+        """RMS output noise std of each layer at E = 1, on clean inputs."""
+        sim = Simulator(
+            self.prepared.model,
+            self.base_plan,
+            probe=probe,  # type: ignore[arg-type]
+            shapes=self.calibration.shapes,
+            stats=True,
+            threads=threads,
+        )
+        names = list(self.base_plan.layers)
+        clean = sim.scales(None)
+        total = np.zeros(len(names))
+        count = 0
+        for b, feed in enumerate(self.dataset.batches(self.calibration.batch_size)):
+            outputs = sim.run(feed, scales=clean, seed=0, batch_index=b)
+            n = len(next(iter(feed.values())))
+            total += n * np.array([float(v) for v in outputs[sim.n_outputs :]])
+            count += n
+        return {
+            name: float(np.sqrt(max(v / count, 0.0))) for name, v in zip(names, total, strict=True)
+        }
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.facts]
+
+    def plan(self, repeats: Mapping[str, int] | int) -> Plan:
+        return self.base_plan.with_repeats(repeats)
+
+    def energy(self, repeats: Mapping[str, int] | int) -> float:
+        """Ē, the network's energy per MAC in the hardware's unit."""
+        if isinstance(repeats, int):
+            repeats = dict.fromkeys(self.names, repeats)
+        return mean_energy_per_mac(self.macs, repeats, self.hardware.e1)
+
+    def account(self, repeats: Mapping[str, int] | int) -> Accounting:
+        if isinstance(repeats, int):
+            repeats = dict.fromkeys(self.names, repeats)
+        return account(
+            self.facts, repeats, e1=self.hardware.e1, joules_per_unit=self.hardware.joules_per_unit
+        )
+
+    def evaluate(self, repeats: Mapping[str, int] | int, seeds: Sequence[int]) -> Evaluation:
+        return self.evaluator.evaluate(repeats, seeds)
