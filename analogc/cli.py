@@ -108,8 +108,9 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
 @click.option(
     "--data",
     "-d",
-    help="Calibration data: .npz (arrays named like the inputs, optional 'labels') "
-    "or demo:calib. Without it, random inputs are synthesised.",
+    help="Calibration data: .npz (arrays named like the inputs, optional 'labels'), a folder of "
+    ".npy/.npz files, a reader module:function, or demo:calib. Without it, random inputs are "
+    "synthesised.",
 )
 @click.option(
     "--output",
@@ -134,8 +135,8 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "--metric",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "accuracy", "agreement", "cosine", "sqnr"]),
-    help="auto: accuracy with labels, else top-1 agreement with the clean model.",
+    help="auto (accuracy with labels, else top-1 agreement with the clean model), accuracy, "
+    "agreement, cosine, sqnr, or module:function returning per-example scores.",
 )
 @click.option(
     "--trials", default=60, show_default=True, type=click.IntRange(min=1), help="Optuna trials."
@@ -242,7 +243,7 @@ def compile_cmd(
 @cli.command("eval")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--data", "-d", required=True, help="Evaluation data: .npz or demo:test / demo:calib."
+    "--data", "-d", required=True, help="Evaluation data (as for compile), e.g. demo:test."
 )
 @click.option(
     "--seeds", default=10, show_default=True, type=click.IntRange(min=1), help="Noise seeds."
@@ -251,7 +252,7 @@ def compile_cmd(
     "--metric",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "accuracy", "agreement", "cosine", "sqnr"]),
+    help="auto, accuracy, agreement, cosine, sqnr, or module:function.",
 )
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document.")

@@ -26,9 +26,16 @@ from analogc.passes._io import load_model, write_bytes_atomic
 from analogc.passes.annotate import META_PREFIX, _set_model_meta
 from analogc.plots import precision_plot, tradeoff_plot
 from analogc.report import Report
-from analogc.runtime.data import Dataset, input_specs, load_npz, synthesize
+from analogc.runtime.data import (
+    Dataset,
+    input_specs,
+    load_directory,
+    load_npz,
+    load_reader,
+    synthesize,
+)
 from analogc.runtime.functions import FunctionLibrary
-from analogc.runtime.metrics import METRICS, Metric, default_metric
+from analogc.runtime.metrics import METRICS, Metric, custom_metric, default_metric
 from analogc.search import SearchSettings, run_search
 from analogc.workbench import Prepared, Workbench, prepare, prepare_model
 
@@ -63,18 +70,27 @@ def load_data(
     if text in DEMO_DATA:
         return load_npz(demo_file(DEMO_DATA[text]), specs)
     path = Path(text)
+    if path.is_dir():
+        return load_directory(path, specs)
     if path.suffix == ".npz" or path.is_file():
         return load_npz(path, specs)
+    if ":" in text and not path.suffix:
+        return load_reader(text, specs)
     raise DataError(
-        f"{text}: no such data file (give an .npz with arrays named like the model inputs, or demo:calib)"
+        f"{text}: no such data file or folder (give an .npz with arrays named like the model inputs, "
+        "a folder of .npy/.npz files, a reader module:function, or demo:calib)"
     )
 
 
 def resolve_metric(name: str, dataset: Dataset) -> Metric:
     if name == "auto":
         return default_metric(dataset.labels is not None)
+    if ":" in name:
+        return custom_metric(name)
     if name not in METRICS:
-        raise ConfigError(f"unknown metric {name!r}; choose from auto, {', '.join(METRICS)}")
+        raise ConfigError(
+            f"unknown metric {name!r}; choose from auto, {', '.join(METRICS)}, or module:function"
+        )
     metric = METRICS[name]
     if metric.needs_labels and dataset.labels is None:
         raise DataError(

@@ -115,6 +115,77 @@ def load_npz(path: str | os.PathLike[str], specs: Sequence[InputSpec]) -> Datase
     return dataset
 
 
+def load_directory(path: str | os.PathLike[str], specs: Sequence[InputSpec]) -> Dataset:
+    """A folder of ``<input>.npy`` files (plus optional ``labels.npy``), or of .npz chunks
+    that are concatenated along the example axis in file-name order."""
+    path = Path(path)
+    npy = sorted(path.glob("*.npy"))
+    npz = sorted(path.glob("*.npz"))
+    if npy and npz:
+        raise DataError(f"{path}: holds both .npy and .npz files; use one kind")
+    if npy:
+        arrays = {f.stem: np.load(f, allow_pickle=False) for f in npy}
+        labels = arrays.pop(LABELS, None)
+        dataset = Dataset(arrays, labels, source=str(path))
+    elif npz:
+        parts = [load_npz(f, specs) for f in npz]
+        dataset = _concat(parts, source=str(path))
+    else:
+        raise DataError(f"{path}: no .npy or .npz files in this folder")
+    validate(dataset, specs)
+    return dataset
+
+
+def load_reader(spec: str, specs: Sequence[InputSpec]) -> Dataset:
+    """``module:function``: a function (no arguments) returning an iterable of batches, each a
+    dict of input name -> array, optionally with ``labels``. The module is imported from the
+    current directory or the Python path."""
+    import importlib
+    import sys
+
+    module_name, _, func_name = spec.partition(":")
+    if not module_name or not func_name:
+        raise DataError(f"{spec!r}: a data reader is given as module:function")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise DataError(f"cannot load data reader {spec!r}: {exc}") from exc
+    parts = []
+    for i, batch in enumerate(func()):
+        if not isinstance(batch, Mapping):
+            raise DataError(
+                f"data reader {spec!r}: batch {i} is a {type(batch).__name__}, expected a dict of arrays"
+            )
+        arrays = {k: np.asarray(v) for k, v in batch.items()}
+        labels = arrays.pop(LABELS, None)
+        parts.append(Dataset(arrays, labels, source=spec))
+    if not parts:
+        raise DataError(f"data reader {spec!r} yielded no batches")
+    dataset = _concat(parts, source=spec)
+    validate(dataset, specs)
+    return dataset
+
+
+def _concat(parts: Sequence[Dataset], *, source: str) -> Dataset:
+    names = set(parts[0].inputs)
+    for i, part in enumerate(parts):
+        if set(part.inputs) != names:
+            raise DataError(
+                f"{source}: part {i} has arrays {sorted(part.inputs)}, the first has {sorted(names)}"
+            )
+    has_labels = {part.labels is not None for part in parts}
+    if len(has_labels) > 1:
+        raise DataError(f"{source}: some parts have 'labels' and some do not")
+    try:
+        inputs = {name: np.concatenate([part.inputs[name] for part in parts]) for name in names}
+    except ValueError as exc:
+        raise DataError(f"{source}: parts do not stack along the example axis ({exc})") from exc
+    labels = np.concatenate([part.labels for part in parts]) if True in has_labels else None  # type: ignore[misc]
+    return Dataset(inputs, labels, source=source)
+
+
 def validate(dataset: Dataset, specs: Sequence[InputSpec]) -> None:
     """Check names, dtypes, ranks, static dims and values against the model's inputs.
 

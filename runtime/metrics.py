@@ -92,3 +92,31 @@ METRICS: dict[str, Metric] = {
 
 def default_metric(has_labels: bool) -> Metric:
     return METRICS["accuracy" if has_labels else "agreement"]
+
+
+def custom_metric(spec: str) -> Metric:
+    """``module:function`` scoring each example: ``f(noisy_outputs, clean_outputs, labels)``
+    gets lists of output arrays (one per model output, batch first) and labels or None, and
+    returns one score per example, higher is better."""
+    import importlib
+    import sys
+
+    module_name, _, func_name = spec.partition(":")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise DataError(f"cannot load metric {spec!r}: {exc}") from exc
+
+    def scores(
+        noisy: Sequence[np.ndarray], clean: Sequence[np.ndarray], labels: np.ndarray | None
+    ) -> np.ndarray:
+        values = np.asarray(func(list(noisy), list(clean), labels), dtype=np.float64).reshape(-1)
+        if len(values) != len(noisy[0]):
+            raise DataError(
+                f"metric {spec!r} returned {len(values)} scores for a batch of {len(noisy[0])} examples"
+            )
+        return values
+
+    return Metric(spec, scores, unit="")
