@@ -140,6 +140,8 @@ class _Scorer:
     def inferred(self, repeats: Mapping[str, int]) -> tuple[float, float] | None:
         """A verdict implied by monotonicity: more repeats everywhere than a feasible
         configuration is feasible; fewer everywhere than an infeasible one is infeasible."""
+        if self.key(repeats) in self.memo:
+            return None  # evaluated exactly: not an inference
         key = np.array(self.key(repeats))
         for known, (metric, margin) in self.memo.items():
             k = np.array(known)

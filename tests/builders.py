@@ -163,8 +163,10 @@ def conv(
     pads: Sequence[int],
     dilations: Sequence[int] | None = None,
     bias: bool = True,
+    dynamic_spatial: bool = False,
 ) -> Case:
-    """Conv x [N, c_in, *spatial] with W [c_out, c_in/group, *kernel]."""
+    """Conv x [N, c_in, *spatial] with W [c_out, c_in/group, *kernel]; with
+    ``dynamic_spatial`` the spatial dims are symbols, unknown until run time."""
     nd = len(spatial)
     dilations = list(dilations or [1] * nd)
     gen = rng()
@@ -189,9 +191,12 @@ def conv(
         pads=list(pads),
         dilations=dilations,
     )
-    model = make_model(
-        [node], [_vi("x", [BATCH, c_in, *spatial])], [_vi("y", [BATCH, c_out, *out])], inits
-    )
+    in_shape: list[int | str] = [BATCH, c_in, *spatial]
+    out_shape: list[int | str] = [BATCH, c_out, *out]
+    if dynamic_spatial:
+        in_shape = [BATCH, c_in, *(f"S{i}" for i in range(nd))]
+        out_shape = [BATCH, c_out, *(f"O{i}" for i in range(nd))]
+    model = make_model([node], [_vi("x", in_shape)], [_vi("y", out_shape)], inits)
     return Case(name, model, inputs={"x": (c_in, *spatial)})
 
 
@@ -224,6 +229,22 @@ def conv2d_group() -> Case:
     )
 
 
+def conv2d_group_dynamic() -> Case:
+    """``conv2d_group`` with input [N, 4, S0, S1]: the border maps come from Shape(x)."""
+    return conv(
+        "conv2d_group_dynamic",
+        c_in=4,
+        c_out=6,
+        group=2,
+        spatial=(7, 7),
+        kernel=(3, 3),
+        strides=(2, 2),
+        pads=(1, 1, 1, 1),
+        bias=False,
+        dynamic_spatial=True,
+    )
+
+
 def conv2d_depthwise(multiplier: int = 1) -> Case:
     """Depthwise conv (group = C_in = 4), channel multiplier 1 or 2."""
     return conv(
@@ -253,30 +274,32 @@ def conv1d() -> Case:
     )
 
 
-def conv_transpose2d() -> Case:
-    """ConvTranspose x [N, 3, 4, 4], W [3, 2, 3, 3], stride 2, pad 1, output_padding 1 -> 8x8."""
+def conv_transpose2d(*, output_padding: int = 0, dynamic_spatial: bool = False) -> Case:
+    """ConvTranspose x [N, 3, 4, 4], W [3, 2, 3, 3], stride 2, pad 1 -> 7x7 (8x8 with
+    output_padding 1). Some products fall in the cropped padding, so the average fan-in
+    MACs / output elements (54·16/(2·49) = 8.82) differs from C_in·prod(k)/prod(strides) = 6.75.
+    """
     gen = rng()
-    c_in, c_out, k, s, p, op = 3, 2, 3, 2, 1, 1
+    c_in, c_out, k, s, p, op = 3, 2, 3, 2, 1, output_padding
     w = _weights(gen, (c_in, c_out, k, k), channel_axis=1)
     b = gen.standard_normal(c_out).astype(np.float32)
     out = conv_transpose_out(4, k, s, p, p, op, 1)
-    node = helper.make_node(
-        "ConvTranspose",
-        ["x", "W", "B"],
-        ["y"],
-        name=LAYER,
-        kernel_shape=[k, k],
-        strides=[s, s],
-        pads=[p, p, p, p],
-        output_padding=[op, op],
-    )
+    attrs: dict[str, object] = {"kernel_shape": [k, k], "strides": [s, s], "pads": [p, p, p, p]}
+    if op:
+        attrs["output_padding"] = [op, op]
+    node = helper.make_node("ConvTranspose", ["x", "W", "B"], ["y"], name=LAYER, **attrs)
+    in_shape: list[int | str] = [BATCH, c_in, 4, 4]
+    out_shape: list[int | str] = [BATCH, c_out, out, out]
+    if dynamic_spatial:
+        in_shape, out_shape = [BATCH, c_in, "H", "W"], [BATCH, c_out, "H_out", "W_out"]
     model = make_model(
         [node],
-        [_vi("x", [BATCH, c_in, 4, 4])],
-        [_vi("y", [BATCH, c_out, out, out])],
+        [_vi("x", in_shape)],
+        [_vi("y", out_shape)],
         [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
     )
-    return Case("conv_transpose2d", model, inputs={"x": (c_in, 4, 4)})
+    name = "conv_transpose2d" + ("_outpad" if op else "") + ("_dynamic" if dynamic_spatial else "")
+    return Case(name, model, inputs={"x": (c_in, 4, 4)})
 
 
 CASES: dict[str, Callable[[], Case]] = {
@@ -284,12 +307,14 @@ CASES: dict[str, Callable[[], Case]] = {
     "matmul_batched": matmul_batched,
     "matmul_act": matmul_act,
     "gemm": gemm,
+    "gemm_neg_alpha": lambda: gemm(alpha=-0.75, beta=2.0),
     "conv2d": conv2d,
     "conv2d_group": conv2d_group,
     "conv2d_depthwise": conv2d_depthwise,
     "conv2d_depthwise_x2": lambda: conv2d_depthwise(2),
     "conv1d": conv1d,
     "conv_transpose2d": conv_transpose2d,
+    "conv_transpose2d_outpad": lambda: conv_transpose2d(output_padding=1),
 }
 """Every single-op builder, by case name."""
 
@@ -330,3 +355,130 @@ def chain_matmuls(k: int = 16) -> onnx.ModelProto:
 
 def prod(values: Sequence[int]) -> int:
     return math.prod(values)
+
+
+def _typed(name: str, dtype: int, shape: Sequence[int | str] | None) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def einsum_model() -> onnx.ModelProto:
+    """Einsum 'bij,jk->bik' with a constant right operand."""
+    w = _weights(rng(), (16, 8), channel_axis=1)
+    node = helper.make_node("Einsum", ["x", "W"], ["y"], name="einsum", equation="bij,jk->bik")
+    return make_model(
+        [node],
+        [_vi("x", [BATCH, 4, 16])],
+        [_vi("y", [BATCH, 4, 8])],
+        [numpy_helper.from_array(w, "W")],
+    )
+
+
+def lstm_model(seq: int = 5, features: int = 8, hidden: int = 6) -> onnx.ModelProto:
+    gen = rng()
+    w = gen.standard_normal((1, 4 * hidden, features)).astype(np.float32)
+    r = gen.standard_normal((1, 4 * hidden, hidden)).astype(np.float32)
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm", hidden_size=hidden)
+    return make_model(
+        [node],
+        [_vi("x", [seq, BATCH, features])],
+        [_vi("y", [seq, 1, BATCH, hidden])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R")],
+    )
+
+
+def if_model(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    """If(cond) with a MatMul in each branch (outer-scope weights)."""
+    gen = rng()
+    w_then = _weights(gen, (k, n), channel_axis=1)
+    w_else = _weights(gen, (k, n), channel_axis=1)
+    branches = {}
+    for label in ("then", "else"):
+        branches[label] = helper.make_graph(
+            [helper.make_node("MatMul", ["x", f"W_{label}"], [f"{label}_y"], name=f"mm_{label}")],
+            f"{label}_branch",
+            [],
+            [_vi(f"{label}_y", [BATCH, n])],
+        )
+    node = helper.make_node(
+        "If",
+        ["cond"],
+        ["y"],
+        name="if",
+        then_branch=branches["then"],
+        else_branch=branches["else"],
+    )
+    return make_model(
+        [node],
+        [_typed("cond", TensorProto.BOOL, []), _vi("x", [BATCH, k])],
+        [_vi("y", [BATCH, n])],
+        [numpy_helper.from_array(w_then, "W_then"), numpy_helper.from_array(w_else, "W_else")],
+    )
+
+
+def loop_model(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    """Loop accumulating x @ W over trip_count iterations (MatMul in the body)."""
+    w = _weights(rng(), (k, n), channel_axis=1)
+    body = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["prod"], name="mm_body"),
+            helper.make_node("Add", ["acc_in", "prod"], ["acc_out"], name="add_body"),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="id_body"),
+        ],
+        "body",
+        [
+            _typed("iter", TensorProto.INT64, []),
+            _typed("cond_in", TensorProto.BOOL, []),
+            _vi("acc_in", [BATCH, n]),
+        ],
+        [_typed("cond_out", TensorProto.BOOL, []), _vi("acc_out", [BATCH, n])],
+    )
+    node = helper.make_node("Loop", ["trips", "", "acc0"], ["y"], name="loop", body=body)
+    return make_model(
+        [node],
+        [
+            _typed("trips", TensorProto.INT64, []),
+            _vi("x", [BATCH, k]),
+            _vi("acc0", [BATCH, n]),
+        ],
+        [_vi("y", [BATCH, n])],
+        [numpy_helper.from_array(w, "W")],
+    )
+
+
+def matmul_1d(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    """x [K] @ W [K, n]: a 1-D left operand."""
+    w = _weights(rng(), (k, n), channel_axis=1)
+    node = helper.make_node("MatMul", ["x", "W"], ["y"], name="vec")
+    return make_model([node], [_vi("x", [k])], [_vi("y", [n])], [numpy_helper.from_array(w, "W")])
+
+
+def matmul_fp16(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    w = _weights(rng(), (k, n), channel_axis=1).astype(np.float16)
+    node = helper.make_node("MatMul", ["x", "W"], ["y"], name="half")
+    return make_model(
+        [node],
+        [_typed("x", TensorProto.FLOAT16, [BATCH, k])],
+        [_typed("y", TensorProto.FLOAT16, [BATCH, n])],
+        [numpy_helper.from_array(w, "W")],
+    )
+
+
+def matmul_constant_node(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    """The weight comes from a Constant node rather than an initializer."""
+    w = _weights(rng(), (k, n), channel_axis=1)
+    nodes = [
+        helper.make_node("Constant", [], ["W"], name="w", value=numpy_helper.from_array(w)),
+        helper.make_node("MatMul", ["x", "W"], ["y"], name=LAYER),
+    ]
+    return make_model(nodes, [_vi("x", [BATCH, k])], [_vi("y", [BATCH, n])])
+
+
+def grouped_conv_transpose() -> onnx.ModelProto:
+    w = _weights(rng(), (4, 1, 3, 3), channel_axis=0)
+    node = helper.make_node("ConvTranspose", ["x", "W"], ["y"], name="convt_g", group=2)
+    return make_model(
+        [node],
+        [_vi("x", [BATCH, 4, 5, 5])],
+        [_vi("y", [BATCH, 2, 7, 7])],
+        [numpy_helper.from_array(w, "W")],
+    )

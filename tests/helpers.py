@@ -110,13 +110,13 @@ def assert_standard_normal(
 
     # Per element, over the draws.
     std_e, mean_e = z.std(axis=0), z.mean(axis=0)
-    worst = np.unravel_index(np.argmax(np.abs(std_e - 1)), std_e.shape)
+    worst = _index(np.argmax(np.abs(std_e - 1)), std_e.shape)
     assert abs(std_e[worst] - 1) < std_bound(n), (
         f"{what}: element {worst} has noise std {std_e[worst]:.3f} x expected "
         f"(bound ±{std_bound(n):.3f} for {n} draws); per-element ratios range "
         f"{std_e.min():.3f}..{std_e.max():.3f}"
     )
-    worst = np.unravel_index(np.argmax(np.abs(mean_e)), mean_e.shape)
+    worst = _index(np.argmax(np.abs(mean_e)), mean_e.shape)
     assert abs(mean_e[worst]) < mean_bound(n), (
         f"{what}: element {worst} has noise mean {mean_e[worst]:.3f} sigma "
         f"(bound ±{mean_bound(n):.3f} for {n} draws)"
@@ -138,6 +138,10 @@ def assert_standard_normal(
         )
 
 
+def _index(flat: np.intp, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
+
+
 def border_groups(taps: np.ndarray) -> dict[str, np.ndarray]:
     """Element groups by how many (input, weight) pairs meet the input: borders vs interior."""
     values = np.unique(taps)
@@ -146,6 +150,18 @@ def border_groups(taps: np.ndarray) -> dict[str, np.ndarray]:
     groups = {f"elements with {v} taps meeting the input": taps == v for v in values}
     groups["interior (all taps)"] = taps == values.max()
     groups["border (some taps in padding)"] = taps < values.max()
+    return groups
+
+
+def sigma_groups(sigma: np.ndarray, bins: int = 4) -> dict[str, np.ndarray]:
+    """Elements split into ``bins`` groups by expected sigma (quantiles)."""
+    edges = np.quantile(sigma, np.linspace(0, 1, bins + 1))
+    groups = {}
+    for i in range(bins):
+        upper = sigma <= edges[i + 1] if i == bins - 1 else sigma < edges[i + 1]
+        mask = (sigma >= edges[i]) & upper
+        if mask.any():
+            groups[f"sigma quantile bin {i} [{edges[i]:.3g}, {edges[i + 1]:.3g}]"] = mask
     return groups
 
 

@@ -125,13 +125,13 @@ def _gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray | None, attrs: dict[str, A
 
 
 def _conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str, Any]) -> Terms:
-    n, c_in, *spatial = x.shape
+    n, _, *spatial = x.shape
     c_out, c_per_group, *kernel = w.shape
     nd = len(spatial)
     group = int(attrs.get("group", 1))
     strides = list(attrs.get("strides", [1] * nd))
     dil = list(attrs.get("dilations", [1] * nd))
-    pads = list(attrs.get("pads", [0] * (2 * nd)))
+    pads = _conv_pads(attrs, spatial, kernel, strides, dil)
     out = [
         (spatial[i] + pads[i] + pads[i + nd] - ((kernel[i] - 1) * dil[i] + 1)) // strides[i] + 1
         for i in range(nd)
@@ -167,6 +167,31 @@ def _conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str
         np.broadcast_to(taps, y.shape),
         fan_in,
     )
+
+
+def _conv_pads(
+    attrs: dict[str, Any],
+    spatial: list[int],
+    kernel: list[int],
+    strides: list[int],
+    dil: list[int],
+) -> list[int]:
+    """Explicit pads [begin..., end...], resolving auto_pad SAME_UPPER/SAME_LOWER/VALID."""
+    nd = len(spatial)
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("NOTSET", ""):
+        return list(attrs.get("pads", [0] * (2 * nd)))
+    if auto == "VALID":
+        return [0] * (2 * nd)
+    begin, end = [], []
+    for i in range(nd):
+        out = -(-spatial[i] // strides[i])
+        total = max((out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - spatial[i], 0)
+        small, large = total // 2, total - total // 2
+        begin.append(small if auto == "SAME_UPPER" else large)
+        end.append(large if auto == "SAME_UPPER" else small)
+    return begin + end
 
 
 def _conv_transpose(

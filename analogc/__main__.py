@@ -1,0 +1,5 @@
+"""``python -m analogc`` runs the CLI."""
+
+from analogc.cli import main
+
+main()

@@ -1,0 +1,188 @@
+"""discover(): which ops run analog, their MACs and fan-in, and why the others stay digital."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from analogc.passes import discover, is_annotated, name_nodes
+from builders import (
+    CASES,
+    einsum_model,
+    grouped_conv_transpose,
+    if_model,
+    loop_model,
+    lstm_model,
+    make_model,
+    matmul_1d,
+    matmul_constant_node,
+    matmul_fp16,
+)
+from helpers import prepare
+from onnx import TensorProto, helper
+
+# Hand-computed per-example MACs and fan-in D (DESIGN §2 "Energy and cost accounting"):
+#   Conv: (C_in/group)·prod(kernel)·C_out·prod(out_spatial), D = (C_in/group)·prod(kernel)
+#   MatMul/Gemm: K · output elements, D = K
+#   ConvTranspose: every input pixel meets every tap: C_in·C_out·prod(kernel)·prod(in_spatial),
+#   D = MACs / output elements (per example).
+EXPECTED = {
+    # x [N,16] @ W[16,8]
+    "matmul": (16 * 8, 16.0),
+    # x [N,4,16] @ W[16,8]
+    "matmul_batched": (16 * 4 * 8, 16.0),
+    # a [N,4,12] @ b [N,12,5]
+    "matmul_act": (12 * 4 * 5, 12.0),
+    # x [N,16] · B[8,16]ᵀ
+    "gemm": (16 * 8, 16.0),
+    "gemm_neg_alpha": (16 * 8, 16.0),
+    # C_in 3, 3x3, C_out 4, stride 2 pad 1: 7x7 -> 4x4
+    "conv2d": (3 * 9 * 4 * 16, 27.0),
+    # C_in 4, group 2 -> 2 channels per group, C_out 6, 4x4 out
+    "conv2d_group": (2 * 9 * 6 * 16, 18.0),
+    # depthwise: 1 channel per group
+    "conv2d_depthwise": (1 * 9 * 4 * 16, 9.0),
+    "conv2d_depthwise_x2": (1 * 9 * 8 * 16, 9.0),
+    # 1-D: C_in 3, kernel 3 (dilation 2), C_out 5, pads (2, 1): 10 -> 9
+    "conv1d": (3 * 3 * 5 * 9, 9.0),
+    # C_in 3, C_out 2, 3x3, input 4x4 -> output 7x7: 864 MACs over 2·49 outputs
+    "conv_transpose2d": (3 * 2 * 9 * 16, 3 * 2 * 9 * 16 / (2 * 49)),
+    # ... and 8x8 with output_padding 1
+    "conv_transpose2d_outpad": (3 * 2 * 9 * 16, 3 * 2 * 9 * 16 / (2 * 64)),
+}
+
+
+def test_every_case_has_expected_values() -> None:
+    assert set(EXPECTED) == set(CASES), "add the hand-computed values for new builders"
+
+
+@pytest.mark.parametrize("case_name", list(CASES))
+def test_macs_and_fan_in(case_name: str) -> None:
+    case = CASES[case_name]()
+    found = discover(prepare(case.model))
+    assert len(found.layers) == 1, f"{case_name}: found {found.layers}"
+    layer = found.layers[0]
+    macs, fan_in = EXPECTED[case_name]
+    assert layer.analog and layer.reason is None, f"{case_name}: digital because {layer.reason}"
+    assert layer.name == case.layer
+    assert layer.where == "main graph"
+    assert layer.macs == macs, f"{case_name}: {layer.macs} MACs, hand count {macs}"
+    assert layer.fan_in == pytest.approx(fan_in), f"{case_name}: D = {layer.fan_in}, not {fan_in}"
+
+
+@pytest.mark.parametrize("case_name", list(CASES))
+def test_operand_kind(case_name: str) -> None:
+    case = CASES[case_name]()
+    layer = discover(prepare(case.model)).layers[0]
+    expected = "constant" if case.constant_weight else "activation"
+    assert layer.operand == expected, f"{case_name}: operand {layer.operand}, not {expected}"
+
+
+def test_constant_node_weight_is_a_constant_operand() -> None:
+    found = discover(prepare(matmul_constant_node()))
+    assert [(x.name, x.analog, x.operand) for x in found.layers] == [("layer", True, "constant")]
+
+
+def test_macs_do_not_depend_on_the_batch() -> None:
+    """Per example: the same layer with a static batch of 1 counts the same MACs."""
+    case = CASES["conv2d_group"]()
+    dynamic = discover(prepare(case.model)).layers[0]
+    static = prepare(case.model)
+    for vi in (*static.graph.input, *static.graph.output):
+        vi.type.tensor_type.shape.dim[0].dim_value = 1
+    assert discover(prepare(static)).layers[0].macs == dynamic.macs
+
+
+# -- ops that stay digital ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("builder", "op_type", "words"),
+    [
+        (einsum_model, "Einsum", "einsum"),
+        (lstm_model, "LSTM", "lstm"),
+        (matmul_1d, "MatMul", "1-d"),
+        (matmul_fp16, "MatMul", "float16"),
+        (grouped_conv_transpose, "ConvTranspose", "group"),
+    ],
+    ids=["Einsum", "LSTM", "1-D MatMul", "float16 MatMul", "grouped ConvTranspose"],
+)
+def test_digital_ops_carry_a_reason(builder, op_type: str, words: str) -> None:
+    found = discover(prepare(builder()))
+    assert len(found.layers) == 1, f"expected one matrix-product op, found {found.layers}"
+    layer = found.layers[0]
+    assert layer.op_type == op_type
+    assert not layer.analog, f"{op_type} should stay digital"
+    assert found.digital == (layer,) and not found.analog
+    assert layer.reason and words in layer.reason.lower(), (
+        f"{op_type}: reason {layer.reason!r} does not mention {words!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("builder", "expected_layers"),
+    [(if_model, {"mm_then", "mm_else"}), (loop_model, {"mm_body"})],
+    ids=["If", "Loop"],
+)
+def test_matmul_inside_a_subgraph_stays_digital(builder, expected_layers: set[str]) -> None:
+    model = prepare(builder())
+    found = discover(model)
+    assert {x.name for x in found.layers} == expected_layers, f"found {found.layers}"
+    control = model.graph.node[0].op_type
+    for layer in found.layers:
+        assert not layer.analog, f"{layer.name} inside {control} was marked analog"
+        assert layer.reason and "subgraph" in layer.reason, f"{layer.name}: {layer.reason!r}"
+        assert control in layer.where and layer.where != "main graph", layer.where
+
+
+def test_discovery_keeps_graph_order_and_splits_analog_from_digital() -> None:
+    """A model mixing an analog MatMul, an Einsum and a second MatMul."""
+    w = onnx.numpy_helper.from_array(np.ones((16, 16), np.float32), "W")
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["a"], name="first"),
+        helper.make_node("Einsum", ["a", "W"], ["b"], name="mid", equation="ij,jk->ik"),
+        helper.make_node("MatMul", ["b", "W"], ["y"], name="last"),
+    ]
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 16]) for n in ("x", "y")]
+    found = discover(prepare(make_model(nodes, vi[:1], vi[1:], [w])))
+    assert [x.name for x in found.layers] == ["first", "mid", "last"]
+    assert [x.name for x in found.analog] == ["first", "last"]
+    assert [x.name for x in found.digital] == ["mid"]
+
+
+def test_plain_model_is_not_annotated() -> None:
+    assert not is_annotated(prepare(CASES["conv2d"]().model))
+
+
+# -- name_nodes --------------------------------------------------------------------------------
+def _relu_chain(names: list[str]) -> onnx.ModelProto:
+    tensors = ["x", *[f"t{i}" for i in range(len(names) - 1)], "y"]
+    nodes = [
+        helper.make_node("Relu", [tensors[i]], [tensors[i + 1]], name=name)
+        for i, name in enumerate(names)
+    ]
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 4]) for n in ("x", "y")]
+    model = make_model(nodes, vi[:1], vi[1:])
+    for node, name in zip(model.graph.node, names, strict=True):
+        node.name = name  # make_node drops an empty name; keep duplicates as given
+    return model
+
+
+def test_name_nodes_names_unnamed_and_duplicate_nodes() -> None:
+    model = _relu_chain(["", "dup", "keep", "dup", "", "Relu_0"])
+    result = name_nodes(model)
+    names = [n.name for n in model.graph.node]
+    assert result.modified and result.model is model
+    assert all(names), f"a node is still unnamed: {names}"
+    assert len(set(names)) == len(names), f"names are not unique: {names}"
+    assert names[2] == "keep", f"a unique name was changed: {names}"
+    assert names[5] == "Relu_0", f"a unique name was changed: {names}"
+
+
+def test_name_nodes_keeps_unique_names_and_is_idempotent() -> None:
+    model = _relu_chain(["a", "b", "c"])
+    assert not name_nodes(model).modified, "renamed a model whose names were all unique"
+    assert [n.name for n in model.graph.node] == ["a", "b", "c"]
+    model = _relu_chain(["", "", "c"])
+    assert name_nodes(model).modified
+    first = [n.name for n in model.graph.node]
+    assert not name_nodes(model).modified, "a second pass renamed nodes again"
+    assert [n.name for n in model.graph.node] == first
