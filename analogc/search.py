@@ -387,6 +387,7 @@ def run_search(
             callbacks=[
                 optuna.study.MaxTrialsCallback(settings.trials, states=None),
                 bar.update,
+                *([] if settings.pareto else [_LocalMoves(bench, bounds).after_trial]),
             ],
             catch=(),
         )
@@ -463,6 +464,34 @@ def _front(points: Sequence[Point]) -> list[Point]:
             front.append(p)
             best_metric = p.metric
     return front
+
+
+class _LocalMoves:
+    """Coordinate descent interleaved with the sampler: whenever a trial becomes the best
+    feasible one, enqueue its neighbours with one layer's repeats cut by a quarter, starting
+    with the layers that spend the most energy. Enqueued trials run before sampled ones."""
+
+    FACTOR = 0.75
+    MAX_LAYERS = 8
+
+    def __init__(self, bench: Workbench, bounds: Mapping[str, tuple[int, int]]) -> None:
+        self.bench = bench
+        self.bounds = bounds
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state != optuna.trial.TrialState.COMPLETE or trial.user_attrs.get("inferred"):
+            return
+        if trial.user_attrs.get("margin", 1.0) > 0 or _best_feasible_energy(study) != trial.user_attrs["energy"]:
+            return
+        repeats = {k[len("repeats[") : -1]: int(v) for k, v in trial.params.items()}
+        macs = self.bench.macs
+        order = sorted(repeats, key=lambda n: -repeats[n] * macs[n])[: self.MAX_LAYERS]
+        for name in order:  # waiting trials run first-in, first-out: biggest spender first
+            lo = self.bounds[name][0]
+            cut = max(lo, min(repeats[name] - 1, math.floor(repeats[name] * self.FACTOR)))
+            if cut < repeats[name]:
+                params = {_param(n): (cut if n == name else v) for n, v in repeats.items()}
+                study.enqueue_trial(params, user_attrs={"source": "local"}, skip_if_exists=True)
 
 
 class _ProgressBar:
