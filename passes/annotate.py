@@ -54,6 +54,8 @@ class SimLayer:
     var: str | None
     output: str
     weight: str
+    output_rank: int
+    weight_rank: int
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ def _rewrite(
                 var,
                 node.output[0],
                 node.input[1],
+                index.rank(node.output[0]) or 0,
+                index.rank(node.input[1]) or 0,
             )
             sim_layers.append(sim)
 
@@ -198,11 +202,11 @@ def _rewrite(
 def _add_sim_io(model: onnx.ModelProto, layers: list[SimLayer], index: GraphIndex) -> None:
     for layer in layers:
         model.graph.input.append(helper.make_tensor_value_info(layer.scale, TensorProto.FLOAT, []))
-        for eps in (layer.eps_y, layer.eps_w):
+        for eps, rank in ((layer.eps_y, layer.output_rank), (layer.eps_w, layer.weight_rank)):
             if eps is not None:
-                model.graph.input.append(
-                    helper.make_tensor_value_info(eps, TensorProto.FLOAT, None)
-                )
+                # Rank-only shapes: draws have the tensor's shape, or all ones (broadcast zero).
+                dims = [f"{eps}_d{i}" for i in range(rank)]
+                model.graph.input.append(helper.make_tensor_value_info(eps, TensorProto.FLOAT, dims))
         if layer.var is not None:
             model.graph.output.append(
                 helper.make_tensor_value_info(layer.var, TensorProto.FLOAT, [])

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+from onnx import helper
+
 from analogc.passes import HANDLERS
 from analogc.passes._index import GraphIndex
-from onnx import helper
 
 from .data import Dataset
 from .session import make_session

@@ -27,8 +27,9 @@ from typing import Literal
 
 import numpy as np
 import onnx
-from analogc.passes.plan import NoiseModel
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+from analogc.passes.plan import NoiseModel
 
 __all__ = ["DOMAIN", "FAMILIES", "SIM_DOMAIN", "FunctionLibrary"]
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import onnx
+
 from analogc.passes import Plan, lower_for_simulation
 from analogc.passes._index import GraphIndex
 
@@ -19,7 +20,10 @@ from .calibrate import LayerShapes, Probe, Signature, signature
 from .functions import FunctionLibrary
 from .session import make_session
 
-_ZERO = np.zeros(1, np.float32)
+
+def _zeros(rank: int) -> np.ndarray:
+    """A zero that broadcasts against a tensor of this rank (noise off, no draws made)."""
+    return np.zeros((1,) * rank, np.float32)
 
 
 class Simulator:
@@ -104,13 +108,13 @@ class Simulator:
             rng = np.random.default_rng([seed, batch_index, position]) if scale > 0 else None
             if layer.eps_y is not None:
                 inputs[layer.eps_y] = (
-                    _ZERO
+                    _zeros(layer.output_rank)
                     if rng is None
                     else rng.standard_normal(shapes[layer.name].output, np.float32)
                 )
             if layer.eps_w is not None:
                 inputs[layer.eps_w] = (
-                    _ZERO
+                    _zeros(layer.weight_rank)
                     if rng is None
                     else rng.standard_normal(shapes[layer.name].weight, np.float32)
                 )

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import onnx
 import onnxruntime as ort
+
 from analogc.passes import LayerPlan, NoiseModel, Plan, annotate, infer_shapes, name_nodes
 from analogc.runtime.functions import FunctionLibrary
 

@@ -32,7 +32,8 @@ def branches_model(seed: int = 7) -> tuple[onnx.ModelProto, list[np.ndarray]]:
         outs.append(f"s{i}")
     nodes.append(helper.make_node("Concat", outs, ["out"], axis=1, name="concat"))
     graph = helper.make_graph(
-        nodes, "branches",
+        nodes,
+        "branches",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", K])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", sum(WIDTHS)])],
         inits,
@@ -42,13 +43,17 @@ def branches_model(seed: int = 7) -> tuple[onnx.ModelProto, list[np.ndarray]]:
     return model, weights
 
 
-def cosine_drop_coefficients(weights: list[np.ndarray], x: np.ndarray, r_x: dict[str, float]) -> dict[str, float]:
+def cosine_drop_coefficients(
+    weights: list[np.ndarray], x: np.ndarray, r_x: dict[str, float]
+) -> dict[str, float]:
     """a_l such that E[1 − cos(y, y + n)] ≈ Σ_l a_l / N_l (thermal noise, e1 = 1).
 
     To first order 1 − cos ≈ ‖n_⊥‖² / (2‖y‖²); the component of isotropic noise orthogonal to
     y carries (d − 1)/d of its power.
     """
-    y = np.concatenate([c * (x @ w) for w, c in zip(weights, GAINS, strict=True)], axis=1).astype(np.float64)
+    y = np.concatenate([c * (x @ w) for w, c in zip(weights, GAINS, strict=True)], axis=1).astype(
+        np.float64
+    )
     d = y.shape[1]
     inv = np.mean(1.0 / (2.0 * (y * y).sum(axis=1)))
     a = {}
@@ -61,7 +66,9 @@ def cosine_drop_coefficients(weights: list[np.ndarray], x: np.ndarray, r_x: dict
     return a
 
 
-def optimum(a: dict[str, float], macs: dict[str, int], budget: float) -> tuple[dict[str, float], float]:
+def optimum(
+    a: dict[str, float], macs: dict[str, int], budget: float
+) -> tuple[dict[str, float], float]:
     """Continuous Lagrange optimum: per-layer N and the energy per MAC it costs (e1 = 1)."""
     s = sum(math.sqrt(a[n] * macs[n]) for n in a)
     repeats = {n: math.sqrt(a[n] / macs[n]) * s / budget for n in a}

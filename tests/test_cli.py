@@ -46,8 +46,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
 
 def test_demo_compile_prints_table_and_writes_outputs(demo_run: tuple[Path, Result]) -> None:
     out, result = demo_run
-    for name in ("digits_resnet.analog.onnx", "report.json", "report.md", "tradeoff.png", "precision.png",
-                 "study.db"):
+    for name in (
+        "digits_resnet.analog.onnx",
+        "report.json",
+        "report.md",
+        "tradeoff.png",
+        "precision.png",
+        "study.db",
+    ):
         assert (out / name).exists(), name
     text = result.stdout
     assert "/block1/conv2/Conv" in text and "uniform baseline" in text and "energy saving" in text
@@ -62,21 +68,38 @@ def test_annotated_demo_runs_in_plain_onnxruntime(demo_run: tuple[Path, Result])
     onnx.checker.check_model(model, full_check=True)
     assert {n.op_type for n in model.graph.node} >= {"AnalogConv", "AnalogGroupConv", "AnalogGemm"}
     data = np.load(MODELS / "digits_test.npz")
-    session = ort.InferenceSession(str(out / "digits_resnet.analog.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(out / "digits_resnet.analog.onnx"), providers=["CPUExecutionProvider"]
+    )
     logits = session.run(None, {"image": data["image"]})[0]
     assert (logits.argmax(1) == data["labels"]).mean() > 0.9
 
 
 def test_eval_reports_mean_and_ci(demo_run: tuple[Path, Result]) -> None:
     out, _ = demo_run
-    result = invoke(["eval", str(out / "digits_resnet.analog.onnx"), "--data", "demo:test", "--seeds", "4"])
+    result = invoke(
+        ["eval", str(out / "digits_resnet.analog.onnx"), "--data", "demo:test", "--seeds", "4"]
+    )
     assert "noisy" in result.stdout and "± " in result.stdout and "95% CI, 4 seeds" in result.stdout
-    doc = json.loads(invoke(["eval", str(out / "digits_resnet.analog.onnx"), "-d", "demo:test", "--seeds", "3",
-                             "--json"]).stdout)
+    doc = json.loads(
+        invoke(
+            [
+                "eval",
+                str(out / "digits_resnet.analog.onnx"),
+                "-d",
+                "demo:test",
+                "--seeds",
+                "3",
+                "--json",
+            ]
+        ).stdout
+    )
     assert len(doc["evaluation"]["values"]) == 3 and doc["metric"]["name"] == "accuracy"
 
 
-def test_strip_round_trip_gives_back_original_ops(demo_run: tuple[Path, Result], tmp_path: Path) -> None:
+def test_strip_round_trip_gives_back_original_ops(
+    demo_run: tuple[Path, Result], tmp_path: Path
+) -> None:
     out, _ = demo_run
     stripped = tmp_path / "stripped.onnx"
     invoke(["strip", str(out / "digits_resnet.analog.onnx"), "-o", str(stripped)])
@@ -91,27 +114,55 @@ def test_strip_round_trip_gives_back_original_ops(demo_run: tuple[Path, Result],
 
 def test_inspect_lists_layers() -> None:
     result = invoke(["inspect", str(MODELS / "digits_cnn.onnx")])
-    assert "/conv2/Conv" in result.stdout and "/fc1/Gemm" in result.stdout and "4 analog ops" in result.stdout
+    assert (
+        "/conv2/Conv" in result.stdout
+        and "/fc1/Gemm" in result.stdout
+        and "4 analog ops" in result.stdout
+    )
     doc = json.loads(invoke(["inspect", str(MODELS / "digits_cnn.onnx"), "--json"]).stdout)
     assert [x["macs"] for x in doc["layers"]] == [9 * 16 * 64, 144 * 32 * 16, 512 * 64, 64 * 10]
 
 
-@pytest.mark.parametrize("command", [[], ["inspect"], ["compile"], ["eval"], ["strip"], ["presets"]])
+@pytest.mark.parametrize(
+    "command", [[], ["inspect"], ["compile"], ["eval"], ["strip"], ["presets"]]
+)
 def test_help(command: list[str]) -> None:
     result = invoke([*command, "--help"])
     assert "Usage:" in result.stdout
 
 
 def test_fixed_repeats_over_budget_exits_1(tmp_path: Path) -> None:
-    result = invoke(["compile", str(MODELS / "digits_cnn.onnx"), "-d", "demo:calib", "--repeats", "1",
-                     "-o", str(tmp_path / "o"), "-q"], exit_code=EXIT_BUDGET_NOT_MET)
+    result = invoke(
+        [
+            "compile",
+            str(MODELS / "digits_cnn.onnx"),
+            "-d",
+            "demo:calib",
+            "--repeats",
+            "1",
+            "-o",
+            str(tmp_path / "o"),
+            "-q",
+        ],
+        exit_code=EXIT_BUDGET_NOT_MET,
+    )
     assert "NOT MET" in result.stdout and "NOT met" in result.stderr
     assert (tmp_path / "o" / "digits_cnn.analog.onnx").exists()
 
 
 def test_without_data_synthesises_and_says_so(tmp_path: Path) -> None:
-    result = invoke(["compile", str(MODELS / "digits_cnn.onnx"), "--repeats", "4096", "-H", "electronic-thermal",
-                     "-o", str(tmp_path / "o")])
+    result = invoke(
+        [
+            "compile",
+            str(MODELS / "digits_cnn.onnx"),
+            "--repeats",
+            "4096",
+            "-H",
+            "electronic-thermal",
+            "-o",
+            str(tmp_path / "o"),
+        ]
+    )
     assert "synthesising" in result.stderr and "SYNTHETIC" in result.stdout
 
 
@@ -144,15 +195,22 @@ def test_user_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path
     np.savez(bad_npz, image=np.zeros((4, 1, 8, 8)))
     hw_bad = tmp_path / "hw.toml"
     hw_bad.write_text("photons = 3\n[noise]\nshot = true\n")
-    values = {"broken": str(_bad_model(tmp_path)), "cnn": str(MODELS / "digits_cnn.onnx"), "bad_npz": str(bad_npz),
-              "tmp": str(tmp_path), "hw_bad": str(hw_bad)}
+    values = {
+        "broken": str(_bad_model(tmp_path)),
+        "cnn": str(MODELS / "digits_cnn.onnx"),
+        "bad_npz": str(bad_npz),
+        "tmp": str(tmp_path),
+        "hw_bad": str(hw_bad),
+    }
     result = invoke([a.format(**values) for a in args], exit_code=EXIT_USAGE)
     assert message in one_line_error(result)
 
 
 def test_annotated_model_is_refused_by_compile(demo_run: tuple[Path, Result]) -> None:
     out, _ = demo_run
-    result = invoke(["compile", str(out / "digits_resnet.analog.onnx"), "-n", "4"], exit_code=EXIT_USAGE)
+    result = invoke(
+        ["compile", str(out / "digits_resnet.analog.onnx"), "-n", "4"], exit_code=EXIT_USAGE
+    )
     assert "already annotated" in one_line_error(result)
 
 
@@ -160,5 +218,8 @@ def test_input_file_is_never_modified(tmp_path: Path) -> None:
     src = tmp_path / "m.onnx"
     src.write_bytes((MODELS / "digits_cnn.onnx").read_bytes())
     before = src.read_bytes()
-    invoke(["compile", str(src), "-d", "demo:calib", "-n", "64", "-o", str(tmp_path / "o"), "-q"], exit_code=EXIT_OK)
+    invoke(
+        ["compile", str(src), "-d", "demo:calib", "-n", "64", "-o", str(tmp_path / "o"), "-q"],
+        exit_code=EXIT_OK,
+    )
     assert src.read_bytes() == before

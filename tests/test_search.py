@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import onnx
 import optuna
 import pytest
-from synthetic import K, K_T, branches_model, cosine_drop_coefficients, optimum
+from synthetic import K_T, K, branches_model, cosine_drop_coefficients, optimum
 
 from analogc.hardware import HardwareConfig
 from analogc.passes import NoiseModel
@@ -33,8 +34,15 @@ def branches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.nd
 
 def _compile(path: Path, data: Dataset, out: Path, **search: object):
     settings = SearchSettings(**{"trials": 40, "seeds": 4, "validation_seeds": 4, **search})  # type: ignore[arg-type]
-    return compile_model(path, hardware=THERMAL, data=data, metric="cosine", max_drop=BUDGET, output_dir=out,
-                         search=settings)
+    return compile_model(
+        path,
+        hardware=THERMAL,
+        data=data,
+        metric="cosine",
+        max_drop=BUDGET,
+        output_dir=out,
+        search=settings,
+    )
 
 
 def test_search_lands_near_the_closed_form_optimum(branches, tmp_path: Path) -> None:
@@ -52,7 +60,9 @@ def test_search_lands_near_the_closed_form_optimum(branches, tmp_path: Path) -> 
     assert report.return_code == EXIT_OK and d["budget_met"]
     # Integer repeats, a one-sided bound over 4 seeds and the first-order drop model: 10%.
     assert found == pytest.approx(best_e, rel=0.10), (found, best_e)
-    assert analytic == pytest.approx(best_e, rel=0.10), "the analytic warm start alone should be close"
+    assert analytic == pytest.approx(best_e, rel=0.10), (
+        "the analytic warm start alone should be close"
+    )
     assert found <= analytic + 1e-9, "the search must never end worse than its warm start"
     assert d["uniform"]["repeats"] == pytest.approx(uniform_e, rel=0.10)
     assert d["saving"] == pytest.approx(1 - best_e / uniform_e, abs=0.08)
@@ -99,9 +109,29 @@ def test_killed_search_resumes(branches, tmp_path: Path) -> None:
     hw = tmp_path / "hw.toml"
     hw.write_text(f"name = 'thermal-test'\n[noise]\nthermal = true\nk_t = {K_T}\n")
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "analogc", "compile", str(path), "-d", str(npz), "-H", str(hw), "-o", str(out),
-            "--metric", "cosine", "--max-drop", str(BUDGET), "--seeds", "4", "-q"]
-    proc = subprocess.Popen([*args, "--trials", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        sys.executable,
+        "-m",
+        "analogc",
+        "compile",
+        str(path),
+        "-d",
+        str(npz),
+        "-H",
+        str(hw),
+        "-o",
+        str(out),
+        "--metric",
+        "cosine",
+        "--max-drop",
+        str(BUDGET),
+        "--seeds",
+        "4",
+        "-q",
+    ]
+    proc = subprocess.Popen(
+        [*args, "--trials", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     db = out / "study.db"
     storage = f"sqlite:///{db.resolve()}"
     deadline = time.time() + 120
@@ -112,7 +142,9 @@ def test_killed_search_resumes(branches, tmp_path: Path) -> None:
             continue
         try:  # read-only, so this test never creates the schema under the running process
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-                done = con.execute("SELECT COUNT(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')").fetchone()[0]
+                done = con.execute(
+                    "SELECT COUNT(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')"
+                ).fetchone()[0]
         except sqlite3.Error:
             continue
     proc.kill()
@@ -151,5 +183,5 @@ def test_pareto_front_is_non_dominated(branches, tmp_path: Path) -> None:
     energies = [p["energy_per_mac"] for p in front]
     metrics = [p["metric"] for p in front]
     assert energies == sorted(energies)
-    assert all(m2 > m1 for m1, m2 in zip(metrics, metrics[1:], strict=False)), "cheaper points must be worse"
+    assert all(m2 > m1 for m1, m2 in itertools.pairwise(metrics)), "cheaper points must be worse"
     assert math.isfinite(d["dynamic"]["energy_per_mac"])

@@ -130,6 +130,9 @@ class ConvTransposeHandler(ConvHandler):
     def check(self, node: onnx.NodeProto, index: GraphIndex) -> str | None:
         if int(attribute_values(node).get("group", 1)) != 1:  # type: ignore[call-overload]
             return "grouped ConvTranspose is not handled yet"
+        x, y = index.per_example_shape(node.input[0]), index.per_example_shape(node.output[0])
+        if x is None or y is None:
+            return "ConvTranspose with run-time spatial size: its average fan-in is not static"
         return super().check(node, index)
 
     def fan_in(self, node: onnx.NodeProto, index: GraphIndex) -> float | None:
@@ -139,8 +142,7 @@ class ConvTransposeHandler(ConvHandler):
         if w is None:
             return None
         if x is None or y is None:
-            strides = attribute_values(node).get("strides") or [1] * (len(w) - 2)
-            return float(w[0] * numel(w[2:]) / numel(strides))  # type: ignore[arg-type]
+            return None
         return float(numel(w) * numel(x[2:]) / numel(y[1:]))
 
     def macs(self, node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:

@@ -8,6 +8,11 @@ import json
 import numpy as np
 import onnx
 import pytest
+from builders import CASES, chain_matmuls, make_model, rng
+from helpers import annotated, opset_of, plain_session, plan_for, prepare, run_plain
+from onnx import TensorProto, helper, numpy_helper
+
+from analogc.errors import ConfigError, UnsupportedModelError
 from analogc.passes import (
     LayerPlan,
     NoiseModel,
@@ -21,11 +26,6 @@ from analogc.passes import (
 )
 from analogc.runtime.functions import FunctionLibrary
 from analogc.runtime.simulate import Simulator
-from builders import CASES, chain_matmuls, make_model, rng
-from helpers import annotated, opset_of, plain_session, plan_for, prepare, run_plain
-from onnx import TensorProto, helper, numpy_helper
-
-from analogc.errors import ConfigError, UnsupportedModelError
 
 NOISE_MODELS = {
     "shot": NoiseModel(shot=True),
@@ -145,13 +145,6 @@ def test_lowered_simulation_graph_interface(case_name: str) -> None:
         assert name in inputs, f"simulation input {name} is not a graph input"
 
 
-@pytest.mark.xfail(
-    reason="BUG: passes/annotate.py _add_sim_io declares the eps_y/eps_w graph inputs with "
-    "shape=None (no TensorShapeProto), which onnx.checker rejects ('Field shape of type is "
-    "required but missing'): the lowered simulation graph is not a valid ONNX model and "
-    "cannot go through save_model/load_model",
-    strict=True,
-)
 def test_lowered_simulation_graph_passes_the_checker() -> None:
     case = CASES["matmul"]()
     model = prepare(case.model)

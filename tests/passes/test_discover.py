@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from analogc.passes import discover, is_annotated, name_nodes
 from builders import (
     CASES,
     einsum_model,
@@ -20,6 +19,8 @@ from builders import (
 )
 from helpers import prepare
 from onnx import TensorProto, helper
+
+from analogc.passes import discover, is_annotated, name_nodes
 
 # Hand-computed per-example MACs and fan-in D (DESIGN §2 "Energy and cost accounting"):
 #   Conv: (C_in/group)·prod(kernel)·C_out·prod(out_spatial), D = (C_in/group)·prod(kernel)

@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 import pytest
-from analogc.passes import NoiseModel
-from analogc.runtime.simulate import Simulator
 from builders import CASES, matmul, parallel_matmuls, rng
 from helpers import annotated, correlation, plain_session, plan_for, prepare, run_plain
 from reference import terms
+
+from analogc.passes import NoiseModel
+from analogc.runtime.simulate import Simulator
 
 ALL = NoiseModel(shot=True, thermal=True, weight=True, k_t=0.1, k_w=0.25)
 SHOT = NoiseModel(shot=True)
