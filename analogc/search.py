@@ -481,7 +481,10 @@ class _LocalMoves:
     def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trial.state != optuna.trial.TrialState.COMPLETE or trial.user_attrs.get("inferred"):
             return
-        if trial.user_attrs.get("margin", 1.0) > 0 or _best_feasible_energy(study) != trial.user_attrs["energy"]:
+        if (
+            trial.user_attrs.get("margin", 1.0) > 0
+            or _best_feasible_energy(study) != trial.user_attrs["energy"]
+        ):
             return
         repeats = {k[len("repeats[") : -1]: int(v) for k, v in trial.params.items()}
         macs = self.bench.macs

@@ -206,7 +206,9 @@ def _add_sim_io(model: onnx.ModelProto, layers: list[SimLayer], index: GraphInde
             if eps is not None:
                 # Rank-only shapes: draws have the tensor's shape, or all ones (broadcast zero).
                 dims = [f"{eps}_d{i}" for i in range(rank)]
-                model.graph.input.append(helper.make_tensor_value_info(eps, TensorProto.FLOAT, dims))
+                model.graph.input.append(
+                    helper.make_tensor_value_info(eps, TensorProto.FLOAT, dims)
+                )
         if layer.var is not None:
             model.graph.output.append(
                 helper.make_tensor_value_info(layer.var, TensorProto.FLOAT, [])
