@@ -8,17 +8,19 @@ sees the same noise (common random numbers) and a seeded run is reproducible bit
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import onnx
 
-from analogc.passes import Plan, lower_for_simulation
+from analogc.passes import Plan, SimLayer, lower_for_simulation
 from analogc.passes._index import GraphIndex
 
 from .calibrate import LayerShapes, Probe, Signature, signature
 from .functions import FunctionLibrary
-from .session import make_session
+from .session import default_threads, make_session
 
 
 def _zeros(rank: int) -> np.ndarray:
@@ -36,7 +38,9 @@ class Simulator:
         probe: a calibration probe, used to learn noise shapes for unseen batch shapes.
         shapes: noise shapes already known per batch signature (from calibration).
         stats: also return each layer's mean output-referred noise variance at E = 1.
-        threads: onnxruntime intra-op threads.
+        threads: onnxruntime intra-op threads, and threads drawing the noise.
+        cache_bytes: memory for keeping draws between runs (each (seed, batch, layer) draw
+            is reused by every configuration evaluated on it); 0 disables the cache.
     """
 
     def __init__(
@@ -48,6 +52,7 @@ class Simulator:
         shapes: Mapping[Signature, Mapping[str, LayerShapes]] | None = None,
         stats: bool = False,
         threads: int | None = None,
+        cache_bytes: int = 1 << 30,
     ) -> None:
         self.plan = plan
         self.layers = list(plan.layers)
@@ -66,6 +71,11 @@ class Simulator:
         self._shapes: dict[Signature, dict[str, LayerShapes]] = {
             k: dict(v) for k, v in (shapes or {}).items()
         }
+        self.cache_bytes = cache_bytes
+        self._cache: dict[tuple[object, ...], tuple[np.ndarray | None, np.ndarray | None]] = {}
+        self._cached_bytes = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=threads or default_threads())
 
     def scales(self, repeats: Mapping[str, int] | int | None) -> dict[str, float]:
         """Noise scale per layer: 1/sqrt(N·e1); ``None`` means clean (all zero)."""
@@ -83,6 +93,25 @@ class Simulator:
             _, tensors = self._probe.run(feed)
             self._shapes[key] = self._probe.shapes(tensors)
         return self._shapes[key]
+
+    def _draws(
+        self, seed: int, batch_index: int, position: int, layer: SimLayer, shapes: LayerShapes
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The standard-normal draws of one layer for one (seed, batch): the same for every
+        configuration (common random numbers), so they are kept while memory allows."""
+        key = (seed, batch_index, position, shapes.output, shapes.weight)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        rng = np.random.default_rng([seed, batch_index, position])
+        eps_y = rng.standard_normal(shapes.output, np.float32) if layer.eps_y is not None else None
+        eps_w = rng.standard_normal(shapes.weight, np.float32) if layer.eps_w is not None else None
+        size = sum(a.nbytes for a in (eps_y, eps_w) if a is not None)
+        with self._lock:
+            if self._cached_bytes + size <= self.cache_bytes:
+                self._cache[key] = (eps_y, eps_w)
+                self._cached_bytes += size
+        return eps_y, eps_w
 
     def run(
         self,
@@ -102,20 +131,21 @@ class Simulator:
         """
         shapes = self.noise_shapes(feed)
         inputs = dict(feed)
+        wanted: list[tuple[int, SimLayer, LayerShapes]] = []
         for position, layer in enumerate(self.interface.layers):
             scale = float(scales.get(layer.name, 0.0))
             inputs[layer.scale] = np.asarray(scale, np.float32)
-            rng = np.random.default_rng([seed, batch_index, position]) if scale > 0 else None
+            if scale > 0:
+                wanted.append((position, layer, shapes[layer.name]))
+            else:
+                if layer.eps_y is not None:
+                    inputs[layer.eps_y] = _zeros(layer.output_rank)
+                if layer.eps_w is not None:
+                    inputs[layer.eps_w] = _zeros(layer.weight_rank)
+        draws = self._pool.map(lambda item: self._draws(seed, batch_index, *item), wanted)
+        for (_, layer, _), (eps_y, eps_w) in zip(wanted, draws, strict=True):
             if layer.eps_y is not None:
-                inputs[layer.eps_y] = (
-                    _zeros(layer.output_rank)
-                    if rng is None
-                    else rng.standard_normal(shapes[layer.name].output, np.float32)
-                )
+                inputs[layer.eps_y] = eps_y
             if layer.eps_w is not None:
-                inputs[layer.eps_w] = (
-                    _zeros(layer.weight_rank)
-                    if rng is None
-                    else rng.standard_normal(shapes[layer.name].weight, np.float32)
-                )
+                inputs[layer.eps_w] = eps_w
         return self.session.run(self.output_names, inputs)
