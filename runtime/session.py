@@ -31,6 +31,9 @@ def make_session(
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Idle worker threads must not spin: analogc alternates sessions (probe, simulator) and
+    # numpy threads drawing noise, which spinning threads would starve.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = (
         ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if optimize
