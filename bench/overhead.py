@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as dt
 import platform
@@ -76,7 +77,9 @@ def digits_case(batch: int) -> Case:
     model = _prepared(load_model(ROOT / "models" / "digits_resnet.onnx"))
     image = np.load(ROOT / "models" / "digits_test.npz")["image"]
     reps = -(-batch // len(image))
-    return Case(f"digits ResNet, batch {batch}", model, {"image": np.tile(image, (reps, 1, 1, 1))[:batch]})
+    return Case(
+        f"digits ResNet, batch {batch}", model, {"image": np.tile(image, (reps, 1, 1, 1))[:batch]}
+    )
 
 
 def optional_cases(smoke: bool) -> list[Case]:
@@ -127,7 +130,8 @@ def measure(case: Case, noise_name: str, *, runs: int, warmup: int) -> dict[str,
     _, tensors = probe.run(case.feed)
     shapes = probe.shapes(tensors)
     per_run = sum(
-        (int(np.prod(s.output)) if noise.output_noise else 0) + (int(np.prod(s.weight)) if noise.weight else 0)
+        (int(np.prod(s.output)) if noise.output_noise else 0)
+        + (int(np.prod(s.weight)) if noise.weight else 0)
         for s in shapes.values()
     )
     del probe, tensors
@@ -162,17 +166,19 @@ def _opset(model: onnx.ModelProto) -> int:
 def _versions() -> str:
     parts = [f"python {platform.python_version()}"]
     for pkg in ("onnxruntime", "onnx", "numpy", "analogc"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             parts.append(f"{pkg} {metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            pass
     return ", ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI (seconds)")
-    parser.add_argument("--runs", type=int, default=9, help="timed runs per variant (median reported)")
+    parser.add_argument(
+        "--runs", type=int, default=9, help="timed runs per variant (median reported)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown results file")
     args = parser.parse_args(argv)
     runs, warmup = (2, 1) if args.smoke else (args.runs, 2)
@@ -207,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         "drawing's share of standalone overhead",
     ]
     table = "\n".join(
-        ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + ["| " + " | ".join(r) + " |" for r in rows]
+        ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        + ["| " + " | ".join(r) + " |" for r in rows]
     )
     text = f"""# Noisy vs clean onnxruntime latency
 
