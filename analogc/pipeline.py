@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import platform
+import re
 import time
 from collections.abc import Mapping
 from importlib import metadata, resources
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 HARDWARE_KEY = META_PREFIX + "hardware"
 DEMO_MODEL = "digits_resnet.onnx"
+READER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module.path:function
 DEMO_DATA = {"demo:calib": "digits_calib.npz", "demo:test": "digits_test.npz"}
 
 
@@ -74,7 +76,7 @@ def load_data(
         return load_directory(path, specs)
     if path.suffix == ".npz" or path.is_file():
         return load_npz(path, specs)
-    if ":" in text and not path.suffix:
+    if READER.fullmatch(text) and not path.exists():
         return load_reader(text, specs)
     raise DataError(
         f"{text}: no such data file or folder (give an .npz with arrays named like the model inputs, "
@@ -292,7 +294,6 @@ def compile_model(
     budget_met = acceptance.feasible(evaluation) if result is None else result.feasible
     data_doc: dict[str, Any] = {
         "analogc": __version__,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": "compile",
         "mode": "fixed" if result is None else "search",
         "versions": _versions(),
@@ -372,14 +373,12 @@ def compile_model(
             "repeats": result.analytic,
             "energy_per_mac": bench.energy(result.analytic),
         }
-        feasible_trials = sum(1 for p in result.trials if p.feasible)
         data_doc["search"] = {
             "sampler": result.sampler,
-            "trials": len(result.trials),
-            "feasible_trials": feasible_trials,
-            "evaluations": result.evaluations,
-            "wall_s": result.wall_s,
-            "evals_per_s": result.evaluations / result.wall_s if result.wall_s > 0 else None,
+            "trials": result.finished_trials,
+            "evaluated_trials": len(result.trials),
+            "skipped_trials": result.skipped_trials,
+            "feasible_trials": sum(1 for p in result.trials if p.feasible),
             "study_name": result.study_name,
             "storage": result.storage,
             "seed": settings.seed,
@@ -418,10 +417,21 @@ def compile_model(
         )
         _plots(out_dir, bench, result, chosen, uniform_n, dyn_acc, uniform_acc, acceptance)
     data_doc["outputs"] = outputs
-    data_doc["timing"] = {
-        "calibration_s": t_cal - t0,
-        "search_s": t_search - t_cal,
-        "total_s": time.perf_counter() - t0,
+    # Everything that differs between two identical runs lives here, and only here.
+    data_doc["run"] = {
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "timing": {
+            "calibration_s": t_cal - t0,
+            "search_s": t_search - t_cal,
+            "total_s": time.perf_counter() - t0,
+        },
+        "search": None
+        if result is None
+        else {
+            "evaluations": result.evaluations,
+            "wall_s": result.wall_s,
+            "evals_per_s": result.evaluations / result.wall_s if result.wall_s > 0 else None,
+        },
     }
     report = Report(data_doc)
     save_model(annotated, out_model)

@@ -205,8 +205,9 @@ class Report:
         if s:
             lines += ["## Search", ""]
             lines += [
-                f"- sampler {s['sampler']}, {s['trials']} trials ({s['feasible_trials']} within budget), "
-                f"{s['evaluations']} noisy batch evaluations in {s['wall_s']:.1f} s ({s['evals_per_s']:.1f}/s)"
+                f"- sampler {s['sampler']}, {s['trials']} trials: {s['evaluated_trials']} evaluated "
+                f"({s['feasible_trials']} within budget), {s['skipped_trials']} skipped as not cheaper "
+                "than the best so far"
             ]
             lines += [
                 f"- study `{s['study_name']}` in `{s['storage']}`; sampler seed {s['seed']}, "
@@ -216,5 +217,14 @@ class Report:
         outs = d.get("outputs") or {}
         if outs.get("tradeoff_plot"):
             lines += ["![trade-off](tradeoff.png)", "", "![precision](precision.png)", ""]
-        lines += [f"_analogc {d['analogc']}, {d['created']}_", ""]
+        run = d.get("run") or {}
+        line = f"_analogc {d['analogc']}, {run.get('created', '')}"
+        if run.get("timing"):
+            line += f", {run['timing']['total_s']:.1f} s"
+        if run.get("search"):
+            rs = run["search"]
+            line += f"; search: {rs['evaluations']} noisy batch evaluations in {rs['wall_s']:.1f} s"
+            if rs.get("evals_per_s"):
+                line += f" ({rs['evals_per_s']:.1f}/s)"
+        lines += [line + "_", ""]
         return "\n".join(lines)

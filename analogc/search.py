@@ -28,11 +28,17 @@ import numpy as np
 import optuna
 
 from analogc.budget import Acceptance
+from analogc.storage import open_storage
 from analogc.workbench import Workbench
 
 log = logging.getLogger(__name__)
 
 SETUP_KEY = "analogc_setup"
+_FINISHED = (
+    optuna.trial.TrialState.COMPLETE,
+    optuna.trial.TrialState.PRUNED,
+    optuna.trial.TrialState.FAIL,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +114,8 @@ class SearchResult:
     study_name: str
     storage: str | None
     sampler: str
+    finished_trials: int
+    skipped_trials: int
     evaluations: int
     wall_s: float
     settings: SearchSettings
@@ -295,7 +303,7 @@ def run_search(
         directions = ["minimize"]
     study_name = settings.study_name or "analogc"
     study = optuna.create_study(
-        storage=settings.storage,
+        storage=open_storage(settings.storage),
         study_name=study_name,
         sampler=sampler,
         directions=directions,
@@ -385,7 +393,7 @@ def run_search(
             n_trials=remaining,
             timeout=settings.timeout,
             callbacks=[
-                optuna.study.MaxTrialsCallback(settings.trials, states=None),
+                optuna.study.MaxTrialsCallback(settings.trials, states=_FINISHED),
                 bar.update,
                 *([] if settings.pareto else [_LocalMoves(bench, bounds).after_trial]),
             ],
@@ -394,6 +402,9 @@ def run_search(
         bar.close()
 
     trials = _points(study)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    finished_trials = sum(state in _FINISHED for state in states)
+    skipped_trials = sum(state == optuna.trial.TrialState.PRUNED for state in states)
     feasible = [p for p in trials if p.feasible and p.source != "inferred"]
     if feasible:
         chosen = min(feasible, key=lambda p: (p.energy, p.margin))
@@ -416,6 +427,8 @@ def run_search(
         study_name=study_name,
         storage=settings.storage,
         sampler=type(sampler).__name__,
+        finished_trials=finished_trials,
+        skipped_trials=skipped_trials,
         evaluations=bench.evaluator.runs - runs_before,
         wall_s=time.perf_counter() - start,
         settings=settings,

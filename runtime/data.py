@@ -124,7 +124,12 @@ def load_directory(path: str | os.PathLike[str], specs: Sequence[InputSpec]) -> 
     if npy and npz:
         raise DataError(f"{path}: holds both .npy and .npz files; use one kind")
     if npy:
-        arrays = {f.stem: np.load(f, allow_pickle=False) for f in npy}
+        arrays = {}
+        for f in npy:
+            try:
+                arrays[f.stem] = np.load(f, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise DataError(f"{f}: not a readable .npy file ({exc})") from exc
         labels = arrays.pop(LABELS, None)
         dataset = Dataset(arrays, labels, source=str(path))
     elif npz:

@@ -70,7 +70,9 @@ def _cosine(
 ) -> np.ndarray:
     a, b = _flat(noisy[0]), _flat(clean[0])
     denom = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return np.divide((a * b).sum(axis=1), denom, out=np.ones(len(a)), where=denom > 0)
+    # Two zero vectors agree perfectly; a zero against a non-zero vector does not.
+    both_zero = (np.linalg.norm(a, axis=1) == 0) & (np.linalg.norm(b, axis=1) == 0)
+    return np.divide((a * b).sum(axis=1), denom, out=both_zero.astype(np.float64), where=denom > 0)
 
 
 def _sqnr(
