@@ -24,6 +24,7 @@ from analogc.passes import (
     load_model,
     name_nodes,
 )
+from analogc.passes._scope import locate
 from analogc.runtime.calibrate import Calibration, calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation, Evaluator
@@ -75,6 +76,38 @@ def prepare_model(model: onnx.ModelProto, *, path: Path, sha256: str) -> Prepare
     return Prepared(path, model, discover(model), sha256)
 
 
+DEFAULT_MEMORY_BUDGET = 512 << 20
+
+
+def fit_batch_size(
+    model: onnx.ModelProto, layers: Sequence[str], requested: int, budget: int
+) -> int:
+    """The largest batch up to ``requested`` whose noisy run fits ``budget`` bytes.
+
+    A simulated run holds, per example, each analog op's input (calibration exposes it), its
+    output's noise draw and about two more output-sized temporaries: ~4 bytes × (X + 3·Y).
+    Unknown shapes leave the request as it is.
+    """
+    found = locate(model)  # analog ops may sit in If/Loop/Scan bodies
+    elements = 0
+    for name in layers:
+        index, node = found[name].index, found[name].node
+        x = index.per_example_shape(node.input[0])
+        y = index.per_example_shape(node.output[0])
+        if x is None or y is None:
+            return requested
+        elements += int(np.prod(x)) + 3 * int(np.prod(y))
+    fitted = max(1, min(requested, budget // max(4 * elements, 1)))
+    if fitted < requested:
+        log.info(
+            "batch size %d -> %d: a noisy run holds ~%.0f MB per example",
+            requested,
+            fitted,
+            4 * elements / 1e6,
+        )
+    return fitted
+
+
 class Workbench:
     """Calibrates once, then prices (energy, bits) and scores (metric under noise) any repeats.
 
@@ -83,10 +116,11 @@ class Workbench:
         hardware: noise model and energy of one pass.
         dataset: calibration/evaluation examples.
         metric: what "accuracy" means for this model.
-        batch_size: examples per onnxruntime run.
+        batch_size: examples per onnxruntime run (lowered to fit ``memory_budget``).
         r_x: input ranges to use instead of the calibrated ones (to evaluate a saved plan).
         seed: base seed of the plan (noise draws baked into the annotated model).
         threads: onnxruntime intra-op threads.
+        memory_budget: bytes one noisy run may hold in activations and noise draws.
     """
 
     def __init__(
@@ -100,6 +134,7 @@ class Workbench:
         r_x: Mapping[str, float] | None = None,
         seed: int = 0,
         threads: int | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         self.prepared = prepared
         self.hardware = hardware
@@ -111,6 +146,7 @@ class Workbench:
                 f"{prepared.path}: no op can run analog (nothing to plan); `analogc inspect` lists the reasons"
             )
         names = [layer.name for layer in self.layers]
+        batch_size = fit_batch_size(prepared.model, names, batch_size, memory_budget)
         log.info("calibrating %d analog layers on %d examples", len(names), len(dataset))
         self.calibration: Calibration
         self.calibration, probe = calibrate(
@@ -125,11 +161,11 @@ class Workbench:
             layers={n: LayerPlan(repeats=1, r_x=float(ranges[n])) for n in names},
             seed=seed,
         )
-        sigma1 = self._noise_levels(probe, threads)
+        del probe  # noise shapes are known for the calibration batches; free its session
+        sigma1 = self._noise_levels(threads)
         self.simulator = Simulator(
             prepared.model,
             self.base_plan,
-            probe=probe,
             shapes=self.calibration.shapes,
             threads=threads,
         )
@@ -148,12 +184,11 @@ class Workbench:
         ]
         self.macs = {f.name: f.macs for f in self.facts}
 
-    def _noise_levels(self, probe: object, threads: int | None) -> dict[str, float]:
+    def _noise_levels(self, threads: int | None) -> dict[str, float]:
         """RMS output noise std of each layer at E = 1, on clean inputs."""
         sim = Simulator(
             self.prepared.model,
             self.base_plan,
-            probe=probe,  # type: ignore[arg-type]
             shapes=self.calibration.shapes,
             stats=True,
             threads=threads,

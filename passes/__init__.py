@@ -3,7 +3,7 @@
 Nothing here runs a model: this package imports onnx and numpy only.
 """
 
-from ._io import infer_shapes, load_model, save_model
+from ._io import external_data_dir, infer_shapes, load_model, save_model
 from .annotate import SimInterface, SimLayer, annotate, lower_for_simulation, read_plan
 from .discover import Discovery, LayerInfo, discover, is_annotated
 from .naming import name_nodes
@@ -11,6 +11,7 @@ from .ops import HANDLERS
 from .plan import LayerPlan, NoiseModel, Plan
 from .result import PassResult
 from .strip import strip
+from .upgrade import upgrade_model
 
 __all__ = [
     "HANDLERS",
@@ -24,6 +25,7 @@ __all__ = [
     "SimLayer",
     "annotate",
     "discover",
+    "external_data_dir",
     "infer_shapes",
     "is_annotated",
     "load_model",
@@ -32,4 +34,5 @@ __all__ = [
     "read_plan",
     "save_model",
     "strip",
+    "upgrade_model",
 ]

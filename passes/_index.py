@@ -1,8 +1,13 @@
-"""Read-only lookups over a ModelProto's main graph: shapes, constants, opset, batch symbols."""
+"""Read-only lookups over one graph of a ModelProto: shapes, constants, opset, batch symbols.
+
+A subgraph's index (an If branch, a Loop or Scan body) also sees the enclosing graphs' values,
+as ONNX's outer-scope rule does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -10,6 +15,17 @@ from onnx import numpy_helper
 
 Dim = int | str | None
 Shape = tuple[Dim, ...]
+
+EXTERNAL_DIR_KEY = "pkg.analogc.external_data_dir"
+"""Model metadata: the folder external-data locations are relative to (see ``_io``)."""
+
+FLOAT_TYPES = (
+    onnx.TensorProto.FLOAT,
+    onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.BFLOAT16,
+    onnx.TensorProto.DOUBLE,
+)
+"""Element types analog ops accept (the noise itself is always computed in float32)."""
 
 
 def _shape_of(type_proto: onnx.TypeProto) -> Shape | None:
@@ -27,20 +43,37 @@ def _shape_of(type_proto: onnx.TypeProto) -> Shape | None:
 
 
 class GraphIndex:
-    """Lookups over ``model.graph`` after shape inference. Never mutates the model."""
+    """Lookups over one graph after shape inference. Never mutates the model.
 
-    def __init__(self, model: onnx.ModelProto) -> None:
-        graph = model.graph
+    Args:
+        model: the model (opset, external data folder, and the main graph by default).
+        graph: a subgraph of ``model`` to index instead of the main graph.
+        outer: the index of the graph enclosing ``graph`` (its values are visible inside).
+    """
+
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        graph: onnx.GraphProto | None = None,
+        outer: GraphIndex | None = None,
+    ) -> None:
+        graph = model.graph if graph is None else graph
         self.model = model
+        self.graph = graph
+        self.outer = outer
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-        self.initializers = {t.name: t for t in graph.initializer}
-        self.constant_nodes = {
+        meta = next((e.value for e in model.metadata_props if e.key == EXTERNAL_DIR_KEY), None)
+        self.external_dir = Path(meta) if meta else None
+        own_inits = {t.name: t for t in graph.initializer}
+        own_consts = {
             n.output[0]: n
             for n in graph.node
             if n.op_type == "Constant" and n.domain in ("", "ai.onnx")
         }
-        self.shapes: dict[str, Shape | None] = {}
-        self.dtypes: dict[str, int] = {}
+        self.initializers = {**(outer.initializers if outer else {}), **own_inits}
+        self.constant_nodes = {**(outer.constant_nodes if outer else {}), **own_consts}
+        self.shapes: dict[str, Shape | None] = dict(outer.shapes) if outer else {}
+        self.dtypes: dict[str, int] = dict(outer.dtypes) if outer else {}
         for vi in [*graph.input, *graph.value_info, *graph.output]:
             self.shapes[vi.name] = _shape_of(vi.type)
             if vi.type.HasField("tensor_type"):
@@ -48,13 +81,31 @@ class GraphIndex:
         for t in graph.initializer:
             self.shapes[t.name] = tuple(int(d) for d in t.dims)
             self.dtypes[t.name] = t.data_type
-        self.graph_inputs = [i.name for i in graph.input if i.name not in self.initializers]
-        self.batch_symbols: set[str] = set()
-        for name in self.graph_inputs:
-            shape = self.shapes.get(name)
-            if shape and isinstance(shape[0], str):
-                self.batch_symbols.add(shape[0])
-        self.producers = {out: n for n in graph.node for out in n.output if out}
+        for name, node in own_consts.items():
+            attr = node.attribute[0] if node.attribute else None
+            if attr is not None and attr.name == "value":
+                self.shapes[name] = tuple(int(d) for d in attr.t.dims)
+                self.dtypes[name] = attr.t.data_type
+        if outer is None:
+            self.graph_inputs = [i.name for i in graph.input if i.name not in own_inits]
+            # The batch: a symbol leading a graph input, or leading a graph output and found
+            # in an input (time-major recurrent models have it second in their inputs).
+            self.batch_symbols: set[str] = set()
+            in_inputs: set[str] = set()
+            for name in self.graph_inputs:
+                shape = self.shapes.get(name) or ()
+                in_inputs.update(d for d in shape if isinstance(d, str))
+                if shape and isinstance(shape[0], str):
+                    self.batch_symbols.add(shape[0])
+            for output in graph.output:
+                shape = self.shapes.get(output.name)
+                if shape and isinstance(shape[0], str) and shape[0] in in_inputs:
+                    self.batch_symbols.add(shape[0])
+        else:
+            self.graph_inputs = list(outer.graph_inputs)
+            self.batch_symbols = set(outer.batch_symbols)
+        own_producers = {out: n for n in graph.node for out in n.output if out}
+        self.producers = {**(outer.producers if outer else {}), **own_producers}
 
     def is_constant(self, name: str) -> bool:
         return name in self.initializers or name in self.constant_nodes
@@ -62,7 +113,12 @@ class GraphIndex:
     def constant(self, name: str) -> np.ndarray | None:
         """The value of an initializer or Constant-node output, else None."""
         if name in self.initializers:
-            return numpy_helper.to_array(self.initializers[name])
+            tensor = self.initializers[name]
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                if self.external_dir is None:
+                    return None
+                return numpy_helper.to_array(tensor, base_dir=str(self.external_dir))
+            return numpy_helper.to_array(tensor)
         node = self.constant_nodes.get(name)
         if node is not None and node.attribute and node.attribute[0].name == "value":
             return numpy_helper.to_array(node.attribute[0].t)
@@ -70,6 +126,13 @@ class GraphIndex:
 
     def shape(self, name: str) -> Shape | None:
         return self.shapes.get(name)
+
+    def static_shape(self, name: str) -> tuple[int, ...] | None:
+        """The shape if every dimension is a known integer, else None."""
+        shape = self.shapes.get(name)
+        if shape is None or not all(isinstance(d, int) for d in shape):
+            return None
+        return tuple(int(d) for d in shape)  # type: ignore[arg-type]
 
     def rank(self, name: str) -> int | None:
         shape = self.shapes.get(name)

@@ -1,22 +1,59 @@
-"""The one place that reads and writes model files."""
+"""The one place that reads and writes model files.
+
+Weights stored as external data are never copied into memory: the working copy keeps the
+tensors' references and records the folder they live in (model metadata
+``pkg.analogc.external_data_dir``), so models over protobuf's 2 GB limit load, shape-infer,
+annotate and save like small ones. :func:`save_model` copies the referenced data next to the
+output (holes in sparse files stay holes), writes everything into a temporary folder, checks
+the result by path, then renames the files into place.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
+from onnx import external_data_helper, numpy_helper
 
-from analogc.errors import ModelError
+from analogc.errors import ConfigError, ModelError
+
+from ._contrib import contrib_value_infos
+from ._index import EXTERNAL_DIR_KEY
+from .upgrade import MAX_OPSET, MIN_OPSET, upgrade_model
+
+__all__ = [
+    "EXTERNAL_DIR_KEY",
+    "PROTOBUF_LIMIT",
+    "external_data_dir",
+    "infer_shapes",
+    "load_model",
+    "save_model",
+    "write_bytes_atomic",
+]
+
+PROTOBUF_LIMIT = (1 << 31) - 1
+"""Largest message protobuf serialises: bigger models must keep their weights external."""
+
+_ALIGN = 4096  # offsets of tensors in a data file analogc writes (lets onnxruntime map pages)
 
 
-def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
-    """Load and check an ONNX file, with one-line errors for the usual ways it goes wrong.
+def load_model(path: str | os.PathLike[str], *, upgrade: bool = True) -> onnx.ModelProto:
+    """Load and check an ONNX file; with ``upgrade``, make it annotatable (see below).
+
+    External data stays on disk (see the module docstring). With ``upgrade``, opsets 7-11 are
+    converted to opset 13, opsets 22+ to 21 where possible, and IR < 4 graphs lose their
+    initializer inputs, in memory only: :func:`analogc.passes.upgrade_model`. The file itself
+    is only read.
 
     Raises:
-        ModelError: if the file is missing, not ONNX, truncated, or fails the ONNX checker.
+        ModelError: if the file is missing, not ONNX, truncated, uses an opset analogc does not
+            read, references external data that is missing, fails the ONNX checker, or cannot
+            be converted to a supported opset.
     """
     path = Path(path)
     if not path.exists():
@@ -24,34 +61,340 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     if path.is_dir():
         raise ModelError(f"{path}: is a directory, expected an .onnx file")
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError) as exc:
-        raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from exc
+        raise ModelError(
+            f"{path}: not a readable ONNX model ({_first_line(exc)}); is the file complete?"
+        ) from exc
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({_first_line(exc)})") from exc
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{path}: not an ONNX model (empty or truncated file)")
+    _check_opset(model, path)
+    external = _check_external_data(model, path)
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(str(path))  # by path: external data and > 2 GB alike
     except onnx.checker.ValidationError as exc:
         raise ModelError(f"{path}: fails the ONNX checker: {_first_line(exc)}") from exc
+    if external:
+        _set_meta(model, EXTERNAL_DIR_KEY, str(path.parent.resolve()))
+    if upgrade:
+        try:
+            upgrade_model(model)
+        except ModelError as exc:
+            raise ModelError(f"{path}: {exc}") from exc
     return model
 
 
+def _check_opset(model: onnx.ModelProto, path: Path) -> None:
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        if any(n.domain in ("", "ai.onnx") for n in model.graph.node):
+            raise ModelError(f"{path}: uses standard ONNX ops but imports no default opset")
+        return
+    if opset < MIN_OPSET:
+        raise ModelError(
+            f"{path}: uses ONNX opset {opset}; analogc reads opsets {MIN_OPSET} to {MAX_OPSET}: "
+            f"re-export the model with opset {MIN_OPSET} or newer"
+        )
+    if opset > MAX_OPSET:
+        raise ModelError(
+            f"{path}: uses ONNX opset {opset}, newer than the installed onnx "
+            f"{onnx.__version__} knows (up to {MAX_OPSET}): upgrade onnx and onnxruntime, or "
+            f"export with opset {MAX_OPSET} or older"
+        )
+
+
+def _check_external_data(model: onnx.ModelProto, path: Path) -> bool:
+    """True if any tensor keeps its data in another file; each such file must be there."""
+    found = False
+    base = path.parent.resolve()
+    for tensor in external_tensors(model):
+        found = True
+        info = external_data_helper.ExternalDataInfo(tensor)
+        where = (base / info.location).resolve()
+        if Path(info.location).is_absolute() or not where.is_relative_to(base):
+            raise ModelError(
+                f"{path}: tensor '{tensor.name}' keeps its data at {info.location!r}, outside "
+                "the model's folder; external data must sit next to the model"
+            )
+        if not where.is_file():
+            raise ModelError(
+                f"{path}: tensor '{tensor.name}' keeps its data in {info.location!r}, which is "
+                f"missing; copy that file next to the model (into {base})"
+            )
+        end = (info.offset or 0) + (info.length or 0)
+        if info.length and where.stat().st_size < end:
+            raise ModelError(
+                f"{path}: external data file {info.location!r} is truncated: tensor "
+                f"'{tensor.name}' needs bytes up to {end}, the file has {where.stat().st_size}"
+            )
+    return found
+
+
+def external_data_dir(model: onnx.ModelProto) -> Path | None:
+    """The folder the model's external-data locations are relative to (None if none)."""
+    value = _get_meta(model, EXTERNAL_DIR_KEY)
+    return Path(value) if value else None
+
+
+def external_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor of the model (initializers, attributes, subgraphs, functions) kept outside."""
+    for tensor in _all_tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            yield tensor
+
+
+def _all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    yield from _graph_tensors(model.graph)
+    for function in model.functions:
+        for node in function.node:
+            yield from _node_tensors(node)
+
+
+def _graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        yield from _node_tensors(node)
+
+
+def _node_tensors(node: onnx.NodeProto) -> Iterator[onnx.TensorProto]:
+    for attr in node.attribute:
+        if attr.HasField("t"):
+            yield attr.t
+        yield from attr.tensors
+        if attr.HasField("g"):
+            yield from _graph_tensors(attr.g)
+        for g in attr.graphs:
+            yield from _graph_tensors(g)
+
+
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Shape inference with data propagation (shapes computed from Shape/Reshape chains)."""
+    """Shape inference with data propagation (shapes computed from Shape/Reshape chains).
+
+    Weights kept as external data are not read, so this works for models over 2 GB. Common
+    ``com.microsoft`` ops, which onnx does not know, get their output types from
+    :mod:`analogc.passes._contrib`, so inference carries on past them.
+    """
+    inferred = _infer(model)
+    for _ in range(len(model.graph.node)):
+        extra = contrib_value_infos(inferred.graph)
+        if not extra:
+            break
+        inferred.graph.value_info.extend(extra)
+        inferred = _infer(inferred)
+    return inferred
+
+
+def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except ValueError as exc:
+        if "2GB" in str(exc) or "too large" in str(exc):
+            raise ModelError(
+                "the model is over 2 GB in memory: save it with its weights as external data "
+                "(onnx.save_model(model, path, save_as_external_data=True)) and pass the file"
+            ) from exc
+        raise ModelError(f"shape inference failed: {_first_line(exc)}") from exc
     except Exception as exc:  # onnx raises several types here; all mean "cannot infer"
         raise ModelError(f"shape inference failed: {_first_line(exc)}") from exc
 
 
-def save_model(model: onnx.ModelProto, path: str | os.PathLike[str], *, check: bool = True) -> None:
-    """Check, then write atomically: a temporary file in the same folder, then a rename."""
+def save_model(
+    model: onnx.ModelProto,
+    path: str | os.PathLike[str],
+    *,
+    check: bool = True,
+    inline_limit: int = PROTOBUF_LIMIT,
+) -> None:
+    """Check, then write atomically; weights go to ``<name>.data`` when they must.
+
+    A model without external data whose serialised size is under ``inline_limit`` is written
+    as one file (a temporary file in the same folder, then a rename). Otherwise every tensor
+    kept outside, and the largest inline tensors until the rest fits, go to one data file
+    ``<path name>.data`` next to it; both files are written into a temporary folder, checked
+    there by path (``full_check``), then renamed into place, the model last. ``model`` itself
+    is never changed.
+
+    Raises:
+        ConfigError: if ``path`` cannot be written.
+        onnx.checker.ValidationError: if the model fails the checker (a bug in analogc).
+    """
     path = Path(path)
-    if check:
-        onnx.checker.check_model(model, full_check=True)
-    write_bytes_atomic(path, model.SerializeToString())
+    external = list(external_tensors(model))
+    try:
+        if not external and _serialised_size(model) <= inline_limit:
+            if _get_meta(model, EXTERNAL_DIR_KEY) is not None:
+                model = _without_meta(model, EXTERNAL_DIR_KEY)
+            if check:
+                onnx.checker.check_model(model, full_check=True)
+            write_bytes_atomic(path, model.SerializeToString())
+            return
+        _save_with_external_data(model, path, check=check, inline_limit=inline_limit)
+    except OSError as exc:  # a missing or read-only folder, a file in the way, a full disk
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot write {path}: {reason}; choose another output") from exc
+
+
+def _save_with_external_data(
+    model: onnx.ModelProto, path: Path, *, check: bool, inline_limit: int
+) -> None:
+    source_dir = external_data_dir(model)
+    out = _without_meta(model, EXTERNAL_DIR_KEY)
+    data_name = f"{path.name}.data"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp_dir:
+        tmp = Path(tmp_dir)
+        with open(tmp / data_name, "wb") as data:
+            offset = _copy_external(out, source_dir, data, data_name)
+            offset = _externalise_inline(out, data, data_name, offset, inline_limit)
+            data.truncate(offset)
+        (tmp / path.name).write_bytes(out.SerializeToString())
+        if check:
+            onnx.checker.check_model(str(tmp / path.name), full_check=True)
+        os.replace(tmp / data_name, path.parent / data_name)
+        os.replace(tmp / path.name, path)
+
+
+def _copy_external(out: onnx.ModelProto, source_dir: Path | None, data, data_name: str) -> int:
+    """Copy each source file the model's external tensors use into ``data``; repoint them."""
+    bases: dict[str, int] = {}
+    offset = 0
+    for tensor in external_tensors(out):
+        info = external_data_helper.ExternalDataInfo(tensor)
+        if source_dir is None:
+            raise ModelError(
+                f"tensor '{tensor.name}' refers to external data {info.location!r}, but the "
+                "model does not say where that file is: load it with analogc.passes.load_model"
+            )
+        if not (source_dir / info.location).is_file():
+            raise ModelError(
+                f"tensor '{tensor.name}' keeps its data in {source_dir / info.location}, which "
+                "is gone; it was there when the model was loaded"
+            )
+        if info.location not in bases:
+            bases[info.location] = offset
+            size = _copy_sparse(source_dir / info.location, data, offset)
+            offset = _aligned(offset + size)
+        length = info.length or (source_dir / info.location).stat().st_size - (info.offset or 0)
+        _point(tensor, data_name, bases[info.location] + (info.offset or 0), length)
+    return offset
+
+
+def _externalise_inline(
+    out: onnx.ModelProto, data, data_name: str, offset: int, inline_limit: int
+) -> int:
+    """Move the largest inline tensors into ``data`` until the model fits ``inline_limit``."""
+    if _serialised_size(out) <= inline_limit:
+        return offset
+    tensors = [
+        t
+        for t in _all_tensors(out)
+        if t.data_location != onnx.TensorProto.EXTERNAL and t.data_type != onnx.TensorProto.STRING
+    ]
+    tensors.sort(key=_tensor_bytes, reverse=True)
+    excess = _serialised_size(out) - inline_limit
+    for tensor in tensors:
+        if excess <= 0:
+            break
+        raw = (
+            tensor.raw_data
+            if tensor.HasField("raw_data")
+            else numpy_helper.to_array(tensor).tobytes()
+        )
+        data.seek(offset)
+        data.write(raw)
+        excess -= len(raw)
+        for field in _TYPED_FIELDS:
+            tensor.ClearField(field)
+        tensor.ClearField("raw_data")
+        _point(tensor, data_name, offset, len(raw))
+        offset = _aligned(offset + len(raw))
+    return offset
+
+
+def _point(tensor: onnx.TensorProto, location: str, offset: int, length: int) -> None:
+    """Make ``tensor`` refer to ``length`` bytes at ``offset`` of file ``location``."""
+    del tensor.external_data[:]
+    for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+
+
+_TYPED_FIELDS = (
+    "float_data",
+    "int32_data",
+    "string_data",
+    "int64_data",
+    "double_data",
+    "uint64_data",
+)
+
+
+def _tensor_bytes(tensor: onnx.TensorProto) -> int:
+    if tensor.HasField("raw_data"):
+        return len(tensor.raw_data)
+    return tensor.ByteSize()
+
+
+def _serialised_size(model: onnx.ModelProto) -> int:
+    """Bytes the model would serialise to (computed without serialising it)."""
+    try:
+        return model.ByteSize()
+    except Exception:  # some protobuf builds refuse sizes over 2 GB
+        return PROTOBUF_LIMIT + 1
+
+
+def _aligned(offset: int) -> int:
+    return -(-offset // _ALIGN) * _ALIGN
+
+
+def _copy_sparse(source: Path, data, offset: int) -> int:
+    """Copy ``source`` into the open file ``data`` at ``offset``; holes stay holes. Its size."""
+    size = source.stat().st_size
+    with open(source, "rb") as src:
+        fd_in, fd_out = src.fileno(), data.fileno()
+        try:
+            pos = 0
+            while pos < size:
+                try:
+                    start = os.lseek(fd_in, pos, os.SEEK_DATA)
+                except OSError:  # no data after pos: the rest is a hole
+                    break
+                end = os.lseek(fd_in, start, os.SEEK_HOLE)
+                _copy_range(fd_in, fd_out, start, offset + start, end - start)
+                pos = end
+        except (AttributeError, OSError):  # no SEEK_DATA here: a plain copy, zeros skipped
+            src.seek(0)
+            data.seek(offset)
+            _copy_skipping_zeros(src, data)
+            data.flush()  # the next copy writes through the file descriptor
+    return size
+
+
+def _copy_range(fd_in: int, fd_out: int, src: int, dst: int, count: int) -> None:
+    while count > 0:
+        if hasattr(os, "copy_file_range"):
+            done = os.copy_file_range(fd_in, fd_out, count, src, dst)
+        else:
+            chunk = os.pread(fd_in, min(count, 1 << 24), src)
+            done = os.pwrite(fd_out, chunk, dst)
+        if done <= 0:
+            raise OSError(f"short copy of external data at byte {src}")
+        src, dst, count = src + done, dst + done, count - done
+
+
+def _copy_skipping_zeros(src, dst, chunk_size: int = 1 << 20) -> None:
+    zeros = bytes(chunk_size)
+    while chunk := src.read(chunk_size):
+        if chunk == zeros[: len(chunk)]:
+            dst.seek(len(chunk), os.SEEK_CUR)
+        else:
+            dst.write(chunk)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -64,6 +407,26 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _get_meta(model: onnx.ModelProto, key: str) -> str | None:
+    return next((e.value for e in model.metadata_props if e.key == key), None)
+
+
+def _set_meta(model: onnx.ModelProto, key: str, value: str) -> None:
+    for entry in model.metadata_props:
+        if entry.key == key:
+            entry.value = value
+            return
+    model.metadata_props.add(key=key, value=value)
+
+
+def _without_meta(model: onnx.ModelProto, key: str) -> onnx.ModelProto:
+    out = copy.deepcopy(model)
+    kept = [e for e in out.metadata_props if e.key != key]
+    del out.metadata_props[:]
+    out.metadata_props.extend(kept)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:

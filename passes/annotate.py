@@ -7,6 +7,13 @@ Two forms come out of the same rewrite:
 * :func:`lower_for_simulation` — analogc's own evaluation graph: per-layer noise scales and the
   Gaussian draws are graph inputs, so one onnxruntime session evaluates every repeats
   configuration with common random numbers.
+
+Planned ops may sit in subgraphs (If branches, a Loop or Scan body): the calls there use the
+same model-local functions. In the simulation graph their scales and draws are main-graph
+inputs too (outer-scope values are visible inside subgraphs). As a subgraph's op may run any
+number of times per run, its draws come from a flat pool: the call takes the values at
+``iteration × size`` onwards (wrapping around if the pool is short), the iteration being the
+Loop's counter or a counter analogc adds to the Scan.
 """
 
 from __future__ import annotations
@@ -17,18 +24,19 @@ from typing import Any, Protocol
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from analogc.errors import UnsupportedModelError
 
-from ._index import GraphIndex
-from .discover import is_annotated
-from .ops import HANDLERS
+from ._scope import LOOP_OPS, Exposer, Located, all_names, fresh, graphs, locate
+from .discover import is_annotated, scope_reason
+from .ops import HANDLERS, OpHandler
 from .plan import Plan
 from .result import PassResult
 
 META_PREFIX = "pkg.analogc."
 PLAN_KEY = META_PREFIX + "plan"
+FUNCTIONS_IR_VERSION = 8  # model-local functions need IR version 8
 
 
 class FunctionLibraryLike(Protocol):
@@ -38,14 +46,21 @@ class FunctionLibraryLike(Protocol):
     mode: str
     stats: bool
 
-    def function(self, family: str) -> onnx.FunctionProto: ...
+    def function(
+        self, family: str, *, dtype: int = ..., pooled: bool = ...
+    ) -> onnx.FunctionProto: ...
     def sim_inputs(self) -> list[str]: ...
     def attributes(self, family: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
 class SimLayer:
-    """Where one layer's simulation inputs and outputs are in the lowered graph."""
+    """Where one layer's simulation inputs and outputs are in the lowered graph.
+
+    Attributes:
+        pooled: the layer sits in a subgraph: ``eps_y``/``eps_w`` are flat pools of draws
+            (rank 1) of which each run of the layer takes its share.
+    """
 
     name: str
     scale: str
@@ -56,6 +71,7 @@ class SimLayer:
     weight: str
     output_rank: int
     weight_rank: int
+    pooled: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,16 @@ def _seed_pair(seed: int, position: int) -> tuple[float, float]:
     return float(a % (1 << 24)), float(b % (1 << 24))
 
 
+@dataclass
+class _Call:
+    """One planned op: where it is and what replaces it."""
+
+    loc: Located
+    call: onnx.NodeProto
+    helpers: list[onnx.NodeProto]
+    initializers: list[onnx.TensorProto]
+
+
 def _rewrite(
     model: onnx.ModelProto, plan: Plan, library: FunctionLibraryLike
 ) -> tuple[bool, SimInterface]:
@@ -100,106 +126,201 @@ def _rewrite(
         raise UnsupportedModelError(
             "the model is already annotated by analogc; run `analogc strip` first to get the original back"
         )
-    index = GraphIndex(model)
-    by_name = {n.name: n for n in model.graph.node}
-    missing = [name for name in plan.layers if name not in by_name]
+    found = locate(model)
+    missing = [name for name in plan.layers if name not in found]
     if missing:
         raise UnsupportedModelError(f"planned layers not found in the model: {missing}")
-    positions = {name: i for i, name in enumerate(plan.layers)}
-    noise = plan.noise
+    for name in plan.layers:  # every planned op can run analog: checked before any edit
+        _check(found[name])
     simulate = library.mode == "simulate"
-    taken = {t for n in model.graph.node for t in (*n.input, *n.output)} | set(index.initializers)
+    taken = all_names(model)
+    positions = {name: i for i, name in enumerate(plan.layers)}
+    if simulate:
+        _add_scan_counters(model, [found[n] for n in plan.layers], taken)
+        found = locate(model)
 
-    new_nodes: list[onnx.NodeProto] = []
-    families: set[str] = set()
+    calls: dict[str, _Call] = {}
+    functions: dict[str, onnx.FunctionProto] = {}
     sim_layers: list[SimLayer] = []
-    for node in model.graph.node:
-        layer = plan.layers.get(node.name)
-        if layer is None:
-            new_nodes.append(node)
-            continue
-        handler = HANDLERS.get(node.op_type)
-        reason = "no handler" if handler is None else handler.check(node, index)
-        if handler is None or reason is not None:
-            raise UnsupportedModelError(
-                f"layer '{node.name}' ({node.op_type}) cannot run analog: {reason}"
-            )
-        position = positions[node.name]
-        prefix = _unique(f"analogc/{position}", taken)
-        low = handler.lower(node, index, prefix)
-        attrs: dict[str, Any] = {**low.attrs, "fan_in": handler.fan_in(node, index)}
-        if not simulate:
-            attrs.update(repeats=int(layer.repeats), e1=float(plan.e1))
-            seed_y, seed_w = _seed_pair(plan.seed, position)
-            if noise.output_noise:
-                attrs["seed_y"] = seed_y
-            if noise.weight:
-                attrs["seed_w"] = seed_w
-        if noise.thermal:
-            attrs.update(k_t=float(noise.k_t), r_x=float(layer.r_x))
-        if noise.weight:
-            attrs["k_w"] = float(noise.k_w)
-        allowed = set(library.attributes(low.family))
-        attrs = {k: v for k, v in attrs.items() if k in allowed}
-
-        inputs = list(low.inputs)
-        outputs = list(node.output)
-        sim = None
-        if simulate:
-            names = {k: f"{prefix}/{k}" for k in library.sim_inputs()}
-            inputs += list(names.values())
-            var = f"{prefix}/var" if library.stats else None
-            if var:
-                outputs.append(var)
-            sim = SimLayer(
-                node.name,
-                names["scale"],
-                names.get("eps_y"),
-                names.get("eps_w"),
-                var,
-                node.output[0],
-                node.input[1],
-                index.rank(node.output[0]) or 0,
-                index.rank(node.input[1]) or 0,
-            )
+    for name in plan.layers:
+        loc = found[name]
+        call, sim, function = _lower_one(loc, plan, library, positions[name], taken)
+        calls[name] = call
+        functions.setdefault(function.name, function)
+        if sim is not None:
             sim_layers.append(sim)
 
-        call = helper.make_node(
-            low.family, inputs, outputs, name=node.name, domain=library.domain, **attrs
-        )
-        meta = {
-            "layer": node.name,
-            "original_op": node.op_type,
-            "original_domain": node.domain,
-            "original_inputs": str(low.n_original_inputs),
-            "original_attrs": json.dumps(low.original_attrs),
-            "aux": json.dumps(
-                [t.name for t in low.initializers] + [o for n in low.nodes for o in n.output]
-            ),
-            "repeats": str(int(layer.repeats)),
-            "noise": noise.label,
-        }
-        for key, value in meta.items():
-            call.metadata_props.add(key=META_PREFIX + key, value=value)
-        for helper_node in low.nodes:
-            helper_node.metadata_props.add(key=META_PREFIX + "helper", value=node.name)
-        new_nodes.extend(low.nodes)
-        new_nodes.append(call)
-        model.graph.initializer.extend(low.initializers)
-        families.add(low.family)
+    # Children before parents: rebuilding a graph's node list copies the nodes it holds.
+    for gs in reversed(graphs(model)):
+        own = [c for c in calls.values() if c.loc.path == gs.path]
+        if not own:
+            continue
+        by_name = {c.loc.node.name: c for c in own}
+        new_nodes: list[onnx.NodeProto] = []
+        for node in gs.graph.node:
+            c = by_name.get(node.name)
+            if c is None:
+                new_nodes.append(node)
+                continue
+            new_nodes.extend(c.helpers)
+            new_nodes.append(c.call)
+            gs.graph.initializer.extend(c.initializers)
+        del gs.graph.node[:]
+        gs.graph.node.extend(new_nodes)
 
-    del model.graph.node[:]
-    model.graph.node.extend(new_nodes)
-    for family in sorted(families):
-        model.functions.append(library.function(family))
-    if families:
+    for name in sorted(functions):
+        model.functions.append(functions[name])
+    if functions:
         model.opset_import.append(helper.make_opsetid(library.domain, 1))
+        model.ir_version = max(model.ir_version, FUNCTIONS_IR_VERSION)
     if simulate:
-        _add_sim_io(model, sim_layers, index)
-    return bool(families), SimInterface(tuple(sim_layers))
+        sim_layers = _add_sim_io(model, sim_layers, taken)
+    return bool(functions), SimInterface(tuple(sim_layers))
 
 
-def _add_sim_io(model: onnx.ModelProto, layers: list[SimLayer], index: GraphIndex) -> None:
+def _lower_one(
+    loc: Located, plan: Plan, library: FunctionLibraryLike, position: int, taken: set[str]
+) -> tuple[_Call, SimLayer | None, onnx.FunctionProto]:
+    node, index = loc.node, loc.index
+    layer, noise = plan.layers[node.name], plan.noise
+    simulate = library.mode == "simulate"
+    handler = _check(loc)
+    prefix = _unique(f"analogc/{position}", taken)
+    low = handler.lower(node, index, prefix)
+    pooled = simulate and bool(loc.scopes)
+    attrs: dict[str, Any] = {**low.attrs, "fan_in": handler.fan_in(node, index)}
+    if not simulate:
+        attrs.update(repeats=int(layer.repeats), e1=float(plan.e1))
+        seed_y, seed_w = _seed_pair(plan.seed, position)
+        if noise.output_noise:
+            attrs["seed_y"] = seed_y
+        if noise.weight:
+            attrs["seed_w"] = seed_w
+    if noise.thermal:
+        attrs.update(k_t=float(noise.k_t), r_x=float(layer.r_x))
+    if noise.weight:
+        attrs["k_w"] = float(noise.k_w)
+    allowed = set(library.attributes(low.family))
+    attrs = {k: v for k, v in attrs.items() if k in allowed}
+
+    inputs = list(low.inputs)
+    outputs = list(node.output[:1])
+    helpers = list(low.nodes)
+    initializers = list(low.initializers)
+    sim = None
+    if simulate:
+        names = {k: f"{prefix}/{k}" for k in library.sim_inputs()}
+        inputs += list(names.values())
+        if pooled:
+            offset, extra = _iteration(loc, prefix, taken)
+            inputs.append(offset)
+            initializers += extra
+        var = f"{prefix}/var" if library.stats else None
+        if var:
+            outputs.append(var)
+        sim = SimLayer(
+            node.name,
+            names["scale"],
+            names.get("eps_y"),
+            names.get("eps_w"),
+            var,
+            node.output[0],
+            node.input[1],
+            1 if pooled else (index.rank(node.output[0]) or 0),
+            1 if pooled else (index.rank(node.input[1]) or 0),
+            pooled,
+        )
+
+    function = library.function(low.family, dtype=low.dtype, pooled=pooled)
+    call = helper.make_node(
+        function.name, inputs, outputs, name=node.name, domain=library.domain, **attrs
+    )
+    meta = {
+        "layer": node.name,
+        "original_op": node.op_type,
+        "original_domain": node.domain,
+        "original_inputs": str(low.n_original_inputs),
+        "original_attrs": json.dumps(low.original_attrs),
+        "aux": json.dumps(
+            [t.name for t in low.initializers] + [o for n in low.nodes for o in n.output]
+        ),
+        "repeats": str(int(layer.repeats)),
+        "noise": noise.label,
+    }
+    for key, value in meta.items():
+        call.metadata_props.add(key=META_PREFIX + key, value=value)
+    for helper_node in helpers:
+        helper_node.metadata_props.add(key=META_PREFIX + "helper", value=node.name)
+    return _Call(loc, call, helpers, initializers), sim, function
+
+
+def _check(loc: Located) -> OpHandler:
+    """The handler of a planned op, or why it cannot run analog."""
+    node = loc.node
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    handler = HANDLERS.get(node.op_type) if domain == "" else None
+    reason = "no handler" if handler is None else handler.check(node, loc.index)
+    reason = reason or scope_reason(loc.scopes)
+    if handler is None or reason is not None:
+        raise UnsupportedModelError(
+            f"layer '{node.name}' ({node.op_type}) cannot run analog: {reason}"
+        )
+    return handler
+
+
+def _iteration(loc: Located, prefix: str, taken: set[str]) -> tuple[str, list[TensorProto]]:
+    """The int64 scalar that numbers this run of a subgraph op (0 outside loops)."""
+    loops = [s for s in loc.scopes if s.op_type in LOOP_OPS]
+    if not loops:
+        name = fresh(f"{prefix}/iteration", taken)
+        return name, [numpy_helper.from_array(np.zeros((), np.int64), name)]
+    body = loops[0].graph
+    return body.input[0].name, []  # Loop: the iteration number; Scan: analogc's counter
+
+
+_COUNTER_KEY = META_PREFIX + "scan_counter"
+
+
+def _add_scan_counters(model: onnx.ModelProto, planned: list[Located], taken: set[str]) -> None:
+    """Give each Scan whose body holds a planned op a first state: an iteration counter."""
+    done: set[int] = set()
+    for loc in planned:
+        for scope in loc.scopes:
+            if scope.op_type != "Scan" or id(scope.node) in done:
+                continue
+            done.add(id(scope.node))
+            node, body = scope.node, scope.graph
+            base = f"{node.name}/analogc_counter"
+            start, c_in, c_out, one = (
+                fresh(f"{base}_{k}", taken) for k in ("start", "in", "out", "one")
+            )
+            parent = (
+                model.graph
+                if scope is loc.scopes[0]
+                else loc.scopes[loc.scopes.index(scope) - 1].graph
+            )
+            parent.initializer.append(numpy_helper.from_array(np.zeros((), np.int64), start))
+            node.input.insert(0, start)
+            node.output.insert(0, fresh(f"{base}_final", taken))
+            inputs = list(body.input)
+            del body.input[:]
+            body.input.extend([helper.make_tensor_value_info(c_in, TensorProto.INT64, []), *inputs])
+            outputs = list(body.output)
+            del body.output[:]
+            body.output.extend(
+                [helper.make_tensor_value_info(c_out, TensorProto.INT64, []), *outputs]
+            )
+            body.initializer.append(numpy_helper.from_array(np.ones((), np.int64), one))
+            counter = helper.make_node("Add", [c_in, one], [c_out], name=c_out)
+            counter.metadata_props.add(key=_COUNTER_KEY, value=node.name)
+            body.node.append(counter)
+
+
+def _add_sim_io(model: onnx.ModelProto, layers: list[SimLayer], taken: set[str]) -> list[SimLayer]:
+    """Graph inputs for scales and draws; graph outputs for the variance statistics."""
+    found = locate(model)
+    exposer = Exposer(model)
+    out: list[SimLayer] = []
     for layer in layers:
         model.graph.input.append(helper.make_tensor_value_info(layer.scale, TensorProto.FLOAT, []))
         for eps, rank in ((layer.eps_y, layer.output_rank), (layer.eps_w, layer.weight_rank)):
@@ -209,10 +330,42 @@ def _add_sim_io(model: onnx.ModelProto, layers: list[SimLayer], index: GraphInde
                 model.graph.input.append(
                     helper.make_tensor_value_info(eps, TensorProto.FLOAT, dims)
                 )
-        if layer.var is not None:
-            model.graph.output.append(
-                helper.make_tensor_value_info(layer.var, TensorProto.FLOAT, [])
+        var = layer.var
+        if var is not None:
+            scopes = found[layer.name].scopes
+            if scopes:
+                exposed, stacked = exposer.expose(var, scopes, TensorProto.FLOAT, 0)
+                if stacked:  # one value per iteration: their mean
+                    mean = fresh(f"{var}/mean", taken)
+                    model.graph.node.append(
+                        helper.make_node("ReduceMean", [exposed], [mean], name=mean, keepdims=0)
+                    )
+                    exposed = _replace_output(model, exposed, mean)
+                var = exposed
+            else:
+                model.graph.output.append(helper.make_tensor_value_info(var, TensorProto.FLOAT, []))
+        out.append(
+            SimLayer(
+                layer.name,
+                layer.scale,
+                layer.eps_y,
+                layer.eps_w,
+                var,
+                layer.output,
+                layer.weight,
+                layer.output_rank,
+                layer.weight_rank,
+                layer.pooled,
             )
+        )
+    return out
+
+
+def _replace_output(model: onnx.ModelProto, old: str, new: str) -> str:
+    for output in model.graph.output:
+        if output.name == old:
+            output.CopyFrom(helper.make_tensor_value_info(new, TensorProto.FLOAT, []))
+    return new
 
 
 def _unique(base: str, taken: set[str]) -> str:

@@ -9,6 +9,7 @@ import json
 
 import onnx
 
+from ._scope import graphs
 from .annotate import META_PREFIX
 from .discover import ANALOG_DOMAINS
 from .result import PassResult
@@ -20,12 +21,29 @@ def strip(model: onnx.ModelProto) -> PassResult:
     """Replace every ``ai.analogc`` call by the op it came from. Mutates ``model``.
 
     The restored nodes keep ``pkg.analogc.layer``, ``.repeats`` and ``.noise`` metadata; the
-    model keeps its ``pkg.analogc.plan`` entry. Helper nodes and tensors analogc added go.
+    model keeps its ``pkg.analogc.plan`` entry. Helper nodes and tensors analogc added go, in
+    subgraphs too.
     """
+    modified = False
+    # Children before parents: rebuilding a graph's node list copies the nodes it holds.
+    for gs in reversed(graphs(model)):
+        modified |= _strip_graph(gs.graph)
+    if not modified:
+        return PassResult(model, False)
+    functions = [f for f in model.functions if f.domain not in ANALOG_DOMAINS]
+    del model.functions[:]
+    model.functions.extend(functions)
+    opsets = [o for o in model.opset_import if o.domain not in ANALOG_DOMAINS]
+    del model.opset_import[:]
+    model.opset_import.extend(opsets)
+    return PassResult(model, True)
+
+
+def _strip_graph(graph: onnx.GraphProto) -> bool:
     aux: set[str] = set()
     new_nodes: list[onnx.NodeProto] = []
     modified = False
-    for node in model.graph.node:
+    for node in graph.node:
         meta = {
             e.key[len(META_PREFIX) :]: e.value
             for e in node.metadata_props
@@ -54,16 +72,10 @@ def strip(model: onnx.ModelProto) -> PassResult:
             restored.metadata_props.add(key=META_PREFIX + key, value=meta[key])
         new_nodes.append(restored)
     if not modified:
-        return PassResult(model, False)
-    del model.graph.node[:]
-    model.graph.node.extend(new_nodes)
-    kept = [t for t in model.graph.initializer if t.name not in aux]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
-    functions = [f for f in model.functions if f.domain not in ANALOG_DOMAINS]
-    del model.functions[:]
-    model.functions.extend(functions)
-    opsets = [o for o in model.opset_import if o.domain not in ANALOG_DOMAINS]
-    del model.opset_import[:]
-    model.opset_import.extend(opsets)
-    return PassResult(model, True)
+        return False
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    kept = [t for t in graph.initializer if t.name not in aux]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return True

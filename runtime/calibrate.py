@@ -17,12 +17,15 @@ import onnx
 from onnx import helper
 
 from analogc.passes import HANDLERS
-from analogc.passes._index import GraphIndex
+from analogc.passes._index import numel
+from analogc.passes._scope import Exposer, Located, locate
+from analogc.passes.discover import iteration_count
 
 from .data import Dataset
 from .session import make_session
 
 ROBUST_PERCENTILES = (0.01, 99.99)
+_POOL = 1 << 16  # draws per pool when a subgraph layer's size is unknown
 _SAMPLE_PER_BATCH = 1 << 16
 
 Signature = tuple[tuple[str, tuple[int, ...]], ...]
@@ -41,53 +44,100 @@ class LayerShapes:
 
 
 class Probe:
-    """The original model with each analog layer's operands and output exposed as outputs."""
+    """The original model with each analog layer's operands and output exposed as outputs.
+
+    A layer inside a subgraph has its tensors exposed through the control nodes above it (an
+    If output, or a Loop/Scan scan output that stacks one value per iteration on axis 0);
+    its noise draws come from flat pools (see :func:`analogc.passes.lower_for_simulation`)
+    whose sizes :meth:`shapes` reports.
+    """
 
     def __init__(
         self, model: onnx.ModelProto, layers: Sequence[str], *, threads: int | None = None
     ) -> None:
-        index = GraphIndex(model)
-        nodes = {n.name: n for n in model.graph.node}
+        found = locate(model)
         self.layers = list(layers)
         self.n_outputs = len(model.graph.output)
         self.output_names = [o.name for o in model.graph.output]
         probe = copy.deepcopy(model)
+        in_probe = locate(probe)
+        exposer = Exposer(probe)
         existing = {o.name for o in probe.graph.output}
         self.tensors: dict[str, tuple[str, str, str]] = {}
+        self.stacked: dict[str, tuple[int, int, int]] = {}
+        self.pooled: set[str] = set()
+        self.located: dict[str, Located] = {name: found[name] for name in self.layers}
+        constants: dict[str, np.ndarray | None] = {}
         for name in self.layers:
-            node = nodes[name]
-            x, w, y = node.input[0], node.input[1], node.output[0]
-            self.tensors[name] = (x, w, y)
-            for t in (x, w, y):
-                if t not in existing and t not in index.initializers:
-                    probe.graph.output.append(
-                        helper.make_tensor_value_info(
-                            t, index.dtypes.get(t, onnx.TensorProto.FLOAT), None
-                        )
-                    )
+            loc, node = in_probe[name], in_probe[name].node
+            index = loc.index
+            names, stacked = [], []
+            for t in (node.input[0], node.input[1], node.output[0]):
+                if index.is_constant(t):
+                    constants[t] = found[name].index.constant(t)
+                    names.append(t)
+                    stacked.append(0)
+                    continue
+                dtype = index.dtypes.get(t, onnx.TensorProto.FLOAT)
+                if loc.scopes:
+                    exposed, levels = exposer.expose(t, loc.scopes, dtype, index.rank(t))
+                    names.append(exposed)
+                    stacked.append(levels)
+                    continue
+                if t not in existing:
+                    probe.graph.output.append(helper.make_tensor_value_info(t, dtype, None))
                     existing.add(t)
-        self.constants = {
-            t: index.constant(t)
-            for names in self.tensors.values()
-            for t in names
-            if index.is_constant(t)
-        }
-        self.session = make_session(probe, threads=threads)
+                names.append(t)
+                stacked.append(0)
+            self.tensors[name] = (names[0], names[1], names[2])
+            self.stacked[name] = (stacked[0], stacked[1], stacked[2])
+            if loc.scopes:
+                self.pooled.add(name)
+        self.constants = {t: v for t, v in constants.items() if v is not None}
+        self.session = make_session(probe, threads=threads, arena=False)
         self.names = [o.name for o in self.session.get_outputs()]
 
     def run(self, feed: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
         """Clean graph outputs, and every exposed tensor by name."""
         values = self.session.run(self.names, dict(feed))
+        self._batch = next((len(a) for a in feed.values() if np.ndim(a)), 1)
         by_name = dict(zip(self.names, values, strict=True))
         for name, value in self.constants.items():
             by_name.setdefault(name, value)
         return [by_name[n] for n in self.output_names], by_name
 
+    def iterations(self, name: str, tensors: Mapping[str, np.ndarray]) -> int:
+        """How many times layer ``name`` ran in this run (1 outside loops; 0: not at all)."""
+        y = tensors[self.tensors[name][2]]
+        if self.stacked[name][2]:
+            return int(y.shape[0])
+        return 0 if y.size == 0 and name in self.pooled else 1
+
     def shapes(self, tensors: Mapping[str, np.ndarray]) -> dict[str, LayerShapes]:
-        return {
-            name: LayerShapes(tuple(tensors[y].shape), tuple(tensors[w].shape))
-            for name, (_, w, y) in self.tensors.items()
-        }
+        """Noise shapes per layer: the tensors' own, or pool sizes for subgraph layers."""
+        out = {}
+        for name, (_, w, y) in self.tensors.items():
+            if name not in self.pooled:
+                out[name] = LayerShapes(tuple(tensors[y].shape), tuple(tensors[w].shape))
+                continue
+            runs = self.iterations(name, tensors)
+            if runs == 0:  # not run in this batch: size the pools from the static shapes
+                out[name] = self._static_pools(name)
+                continue
+            w_size = tensors[w].size * (1 if self.stacked[name][1] else runs)
+            out[name] = LayerShapes((max(1, tensors[y].size),), (max(1, w_size),))
+        return out
+
+    def _static_pools(self, name: str) -> LayerShapes:
+        """Pool sizes for a subgraph layer that calibration did not see run (e.g. an If branch
+        no calibration batch took): from its static shapes, else a fixed 65536 draws."""
+        loc = self.located[name]
+        index, node = loc.index, loc.node
+        trips = iteration_count(loc) or 1
+        y, w = index.per_example_shape(node.output[0]), index.static_shape(node.input[1])
+        y_size = numel(y) * getattr(self, "_batch", 1) * trips if y is not None else _POOL
+        w_size = numel(w) * trips if w is not None else _POOL
+        return LayerShapes((max(1, y_size),), (max(1, w_size),))
 
 
 @dataclass(frozen=True)
@@ -126,6 +176,8 @@ class _Sampler:
         self.count = 0
 
     def add(self, a: np.ndarray) -> None:
+        if a.size == 0:  # a subgraph layer that did not run in this batch
+            return
         flat = a.reshape(-1).astype(np.float64, copy=False)
         self.sum_sq += float(np.dot(flat, flat))
         self.count += flat.size
@@ -134,6 +186,8 @@ class _Sampler:
         self.parts.append(flat)
 
     def robust_range(self) -> float:
+        if not self.parts:
+            return 0.0
         lo, hi = np.percentile(np.concatenate(self.parts), ROBUST_PERCENTILES)
         return float(hi - lo)
 
@@ -152,8 +206,6 @@ def calibrate(
 ) -> tuple[Calibration, Probe]:
     """Run the clean model once over ``dataset``; see the module docstring for what is kept."""
     probe = probe or Probe(model, layers)
-    index = GraphIndex(model)
-    nodes = {n.name: n for n in model.graph.node}
     rng = np.random.default_rng(seed)
     xs = {name: _Sampler(rng) for name in layers}
     ys = {name: _Sampler(rng) for name in layers}
@@ -163,14 +215,14 @@ def calibrate(
     for feed in dataset.batches(batch_size):
         outputs, tensors = probe.run(feed)
         clean.append(outputs)
-        shapes.setdefault(signature(feed), probe.shapes(tensors))
+        _merge_shapes(shapes.setdefault(signature(feed), {}), probe.shapes(tensors))
         n = len(next(iter(feed.values())))
         for name in layers:
             x, _, y = probe.tensors[name]
             xs[name].add(tensors[x])
             ys[name].add(tensors[y])
-            if name not in macs:
-                macs[name] = _observed_macs(nodes[name], index, tensors, n)
+            observed = _observed_macs(probe, name, tensors, n)
+            macs[name] = max(macs.get(name, 0), observed)
     stats = {
         name: LayerStats(
             r_x=xs[name].robust_range(),
@@ -183,20 +235,44 @@ def calibrate(
     return Calibration(stats, clean, probe.output_names, shapes, batch_size), probe
 
 
-def _observed_macs(
-    node: onnx.NodeProto, index: GraphIndex, tensors: Mapping[str, np.ndarray], batch: int
-) -> int:
-    """Per-example MACs: static when shape inference knew them, else from this batch's shapes."""
+def _merge_shapes(known: dict[str, LayerShapes], new: Mapping[str, LayerShapes]) -> None:
+    """Keep, per layer, the larger pool of draws (a subgraph layer may run more in one batch
+    than in another of the same shape); tensor shapes of main-graph layers do not vary."""
+    for name, shape in new.items():
+        old = known.get(name)
+        if old is None or len(old.output) != 1 or len(shape.output) != 1:
+            known.setdefault(name, shape)
+            continue
+        known[name] = LayerShapes(
+            (max(old.output[0], shape.output[0]),), (max(old.weight[0], shape.weight[0]),)
+        )
+
+
+def _observed_macs(probe: Probe, name: str, tensors: Mapping[str, np.ndarray], batch: int) -> int:
+    """Per-example MACs: static when shape inference knew them, else from this batch's shapes
+    (one iteration's shapes times the iterations, inside a loop)."""
+    loc = probe.located[name]
+    node, index = loc.node, loc.index
     handler = HANDLERS[node.op_type]
     static = handler.macs(node, index, index.per_example_shape)
-    if static is not None:
-        return static
+    trips = iteration_count(loc)
+    if static is not None and trips is not None:
+        return static * trips
+    runs = probe.iterations(name, tensors)
+    if runs == 0:
+        return 0
+    exposed = dict(
+        zip((node.input[0], node.input[1], node.output[0]), probe.tensors[name], strict=True)
+    )
+    levels = dict(
+        zip((node.input[0], node.input[1], node.output[0]), probe.stacked[name], strict=True)
+    )
 
-    def shape_of(name: str) -> tuple[int, ...] | None:
-        if name not in tensors:
-            return index.per_example_shape(name)
-        shape = tuple(tensors[name].shape)
+    def shape_of(t: str) -> tuple[int, ...] | None:
+        if t not in exposed or exposed[t] not in tensors:
+            return index.per_example_shape(t)
+        shape = tuple(tensors[exposed[t]].shape)[levels[t] :]
         return (1, *shape[1:]) if shape and shape[0] == batch else shape
 
-    observed = handler.macs(node, index, shape_of)
-    return int(observed) if observed is not None else 0
+    observed = static if static is not None else handler.macs(node, index, shape_of)
+    return int(observed) * runs if observed is not None else 0

@@ -1,8 +1,9 @@
 """The ``ai.analogc`` function library: ONNX function bodies that make the custom ops runnable.
 
-Each analog op family (AnalogMatMul, AnalogGemm, AnalogConv, AnalogGroupConv,
-AnalogConvTranspose) is an ONNX local function built from standard ops, so stock onnxruntime
-runs the annotated model with no extension. The noise follows DESIGN §2 exactly:
+Each analog op family (AnalogMatMul, AnalogMatVec, AnalogEinsum, AnalogGemm, AnalogConv,
+AnalogGroupConv, AnalogConvTranspose, AnalogGroupConvTranspose) is an ONNX local function built
+from standard ops, so stock onnxruntime runs the annotated model with no extension. The noise
+follows DESIGN §2 exactly:
 
 * scale ``s = 1/sqrt(repeats · e1)``; every term's std is its E = 1 value times ``s``;
 * shot: ``σ = ‖x_(i)‖·‖w_i‖/sqrt(D)``; thermal: ``σ = k_t·r_w,i·r_x·sqrt(D)``; one Gaussian
@@ -12,10 +13,19 @@ runs the annotated model with no extension. The noise follows DESIGN §2 exactly
 Weight statistics (norms, ranges, border-aware tap norms) are computed in the body from ``W``;
 for constant weights onnxruntime folds them at session start, so they cost nothing per run.
 
+Operands of another floating type (float16, bfloat16, float64) get a variant of each family
+(``AnalogMatMulF16``, ...): the product keeps the model's type, while the norms, ranges, sigma
+and the draws are computed in float32 and the noise cast back once, added to the output, so
+that small variances do not underflow (float16's smallest normal is 6e-5: a variance of 1e-6
+would vanish).
+
 Two modes share one builder. ``standalone`` reads repeats and seeds from node attributes and
 draws ε with RandomNormalLike (the artifact users deploy). ``simulate`` takes the scale and the
 ε tensors as inputs, so one session serves every repeats configuration with common random
 numbers; with ``stats`` it also returns the mean output-referred noise variance at E = 1.
+A ``pooled`` simulate variant (for ops inside If/Loop/Scan bodies) takes flat pools of draws
+and an int64 ``offset`` (the iteration), and uses the pool's values from ``offset × size`` on,
+wrapping around.
 
 This module needs only ``onnx``: :func:`analogc.passes.annotate` receives a library instance.
 """
@@ -31,14 +41,16 @@ from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 from analogc.passes.plan import NoiseModel
 
-__all__ = ["DOMAIN", "FAMILIES", "SIM_DOMAIN", "FunctionLibrary"]
+__all__ = ["DOMAIN", "DTYPE_SUFFIX", "FAMILIES", "SIM_DOMAIN", "FunctionLibrary"]
 
 DOMAIN = "ai.analogc"
 SIM_DOMAIN = "ai.analogc.sim"
 
 _CONV_ATTRS = ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"]
+_CONTRACTION_ATTRS = ("x_axes", "w_axes", "x_perm", "x_unsq", "w_perm", "w_unsq")
 _ATTR_TYPES = {
     "auto_pad": AttributeProto.STRING,
+    "equation": AttributeProto.STRING,
     "alpha": AttributeProto.FLOAT,
     "beta": AttributeProto.FLOAT,
     "transA": AttributeProto.INT,
@@ -63,6 +75,8 @@ class _Family:
 
 FAMILIES: dict[str, _Family] = {
     "AnalogMatMul": _Family(("X", "W"), ()),
+    "AnalogMatVec": _Family(("X", "W"), _CONTRACTION_ATTRS),
+    "AnalogEinsum": _Family(("X", "W"), ("equation", *_CONTRACTION_ATTRS)),
     "AnalogGemm": _Family(
         ("X", "W", "C"), ("alpha", "beta", "transA", "transB", "x_axes", "w_axes")
     ),
@@ -74,7 +88,31 @@ FAMILIES: dict[str, _Family] = {
         ("X", "W", "B", "mask_shape", "ones_shape"),
         (*_CONV_ATTRS, "output_padding", "output_shape", "w_axes"),
     ),
+    "AnalogGroupConvTranspose": _Family(
+        (
+            "X",
+            "W",
+            "B",
+            "mask_shape",
+            "ones_shape",
+            "group_index",
+            "w_group_shape",
+            "channel_shape",
+        ),
+        (*_CONV_ATTRS, "output_padding", "output_shape", "w_axes"),
+    ),
 }
+
+_CONTRACTIONS = ("AnalogMatVec", "AnalogEinsum")
+_CONV_TRANSPOSES = ("AnalogConvTranspose", "AnalogGroupConvTranspose")
+
+DTYPE_SUFFIX = {
+    TensorProto.FLOAT: "",
+    TensorProto.FLOAT16: "F16",
+    TensorProto.BFLOAT16: "BF16",
+    TensorProto.DOUBLE: "F64",
+}
+"""Function-name suffix of each operand type's variant."""
 
 
 def _ref(name: str, ref: str) -> AttributeProto:
@@ -127,10 +165,28 @@ class _Body:
             return self.op(op_type, x, refs={"axes": axes}, keepdims=keepdims)
         return self.op(op_type, x, axes=axes, keepdims=keepdims)
 
-    def squeeze(self, x: str, axis: int) -> str:
+    def const_i64(self, value: int) -> str:
+        """An int64 scalar literal."""
+        return self.op("Constant", value=numpy_helper.from_array(np.asarray(value, np.int64)))
+
+    def squeeze(self, x: str, axes: int | list[int] | str) -> str:
+        """Squeeze literal axes or the axes held by attribute ``axes`` (a str ref)."""
+        return self._axes_op("Squeeze", x, [axes] if isinstance(axes, int) else axes)
+
+    def unsqueeze(self, x: str, axes: list[int] | str) -> str:
+        return self._axes_op("Unsqueeze", x, axes)
+
+    def _axes_op(self, op_type: str, x: str, axes: list[int] | str) -> str:
         if self.opset >= 13:
-            return self.op("Squeeze", x, self.const([axis]))
-        return self.op("Squeeze", x, axes=[axis])
+            ax = (
+                self.op("Constant", refs={"value_ints": axes})
+                if isinstance(axes, str)
+                else self.const(axes)
+            )
+            return self.op(op_type, x, ax)
+        if isinstance(axes, str):
+            return self.op(op_type, x, refs={"axes": axes})
+        return self.op(op_type, x, axes=axes)
 
     def reduce_mean_all(self, x: str) -> str:
         return self.op("ReduceMean", x, keepdims=0)
@@ -155,7 +211,10 @@ class FunctionLibrary:
         stats: bool = False,
     ) -> None:
         if opset < 12:
-            raise ValueError(f"the analog function library needs opset >= 12, got {opset}")
+            raise ValueError(
+                f"the analog function library needs opset >= 12, got {opset} "
+                "(analogc.passes.load_model converts older models)"
+            )
         if stats and mode != "simulate":
             raise ValueError("stats outputs exist only in simulate mode")
         self.noise = noise
@@ -197,11 +256,34 @@ class FunctionLibrary:
     def attributes(self, family: str) -> list[str]:
         return [*FAMILIES[family].op_attrs, *self.analog_attributes()]
 
+    def function_name(
+        self, family: str, *, dtype: int = TensorProto.FLOAT, pooled: bool = False
+    ) -> str:
+        """``family`` plus the operand type's suffix (and ``Pooled`` for pooled draws)."""
+        if family not in FAMILIES:
+            raise ValueError(f"unknown analog family {family!r}")
+        if dtype not in DTYPE_SUFFIX:
+            raise ValueError(f"no analog variant for element type {dtype}")
+        return family + DTYPE_SUFFIX[dtype] + ("Pooled" if pooled else "")
+
     # -- bodies -----------------------------------------------------------------------------
-    def function(self, family: str) -> onnx.FunctionProto:
+    def function(
+        self, family: str, *, dtype: int = TensorProto.FLOAT, pooled: bool = False
+    ) -> onnx.FunctionProto:
+        """The body of ``family`` for operands of type ``dtype``.
+
+        Args:
+            family: a key of :data:`FAMILIES`.
+            dtype: the operands' ``TensorProto`` element type.
+            pooled: simulate mode only: draws come from flat pools, from ``offset`` on.
+        """
+        name = self.function_name(family, dtype=dtype, pooled=pooled)
+        if pooled and self.mode != "simulate":
+            raise ValueError("pooled draws exist only in simulate mode")
         spec = FAMILIES[family]
         b = _Body(self.opset)
         noise = self.noise
+        low = dtype != TensorProto.FLOAT
         if self.mode == "simulate":
             s = "scale"
         else:
@@ -209,32 +291,34 @@ class FunctionLibrary:
                 "Reciprocal",
                 b.op("Sqrt", b.op("Mul", b.attr_int_as_float("repeats"), b.attr_float("e1"))),
             )
-        w_clean = "W"
-        rw_w = rw_out = None
+        # Statistics in float32, whatever the operands' type.
+        x32 = b.op("Cast", "X", to=TensorProto.FLOAT) if low else "X"
+        w32 = b.op("Cast", "W", to=TensorProto.FLOAT) if low else "W"
+        view = self._weight_view(b, family, w32)
+        rw_view = rw_out = None
         if noise.thermal or noise.weight or self.stats:
-            rw_w = b.op(
-                "Sub",
-                b.reduce("ReduceMax", "W", self._w_axes(family)),
-                b.reduce("ReduceMin", "W", self._w_axes(family)),
+            axes = self._w_axes(family)
+            rw_view = b.op(
+                "Sub", b.reduce("ReduceMax", view, axes), b.reduce("ReduceMin", view, axes)
             )
-            rw_out = self._to_output_layout(b, family, rw_w)
-        w = w_clean
+            rw_out = self._to_output_layout(b, family, rw_view)
+        w = "W"
         if noise.weight:
-            assert rw_w is not None
-            eps_w = (
-                "eps_w"
-                if self.mode == "simulate"
-                else b.op("RandomNormalLike", "W", refs={"seed": "seed_w"})
-            )
-            sigma_w = b.op("Mul", rw_w, b.op("Mul", b.attr_float("k_w"), s))
-            w = b.op("Add", "W", b.op("Mul", eps_w, sigma_w))
+            assert rw_view is not None
+            eps_w = self._draw(b, "eps_w", w32, "seed_w", pooled=pooled)
+            sigma_w = b.op("Mul", rw_view, b.op("Mul", b.attr_float("k_w"), s))
+            if family == "AnalogGroupConvTranspose":  # back from the grouped view to W's layout
+                full = b.op("Expand", sigma_w, "w_group_shape")
+                sigma_w = b.op("Reshape", full, b.op("Shape", "W"))
+            noisy = b.op("Add", w32, b.op("Mul", eps_w, sigma_w))
+            w = b.op("Cast", noisy, to=dtype) if low else noisy
         y = self._core(b, family, w)
 
         xn2 = wn2_d = None
         if noise.shot or (self.stats and noise.weight):
-            xn2 = self._patch_norm2(b, family)
+            xn2 = self._patch_norm2(b, family, x32)
         if noise.shot or self.stats:
-            wn2_d = b.op("Div", self._weight_norm2(b, family, w_clean), b.attr_float("fan_in"))
+            wn2_d = b.op("Div", self._weight_norm2(b, family, w32), b.attr_float("fan_in"))
         c_t = None
         if noise.thermal:
             c_t = b.op(
@@ -258,27 +342,41 @@ class FunctionLibrary:
                 th = b.op("Mul", rw_out, c_t)
                 var = b.op("Add", b.op("Mul", xn2, wn2_d), b.op("Mul", th, th))
                 sigma = b.op("Mul", b.op("Sqrt", var), s)
-            eps_y = (
-                "eps_y"
-                if self.mode == "simulate"
-                else b.op("RandomNormalLike", y, refs={"seed": "seed_y"})
-            )
-            out = b.op("Add", y, b.op("Mul", eps_y, sigma))
+            y32 = b.op("Cast", y, to=TensorProto.FLOAT) if low else y
+            eps_y = self._draw(b, "eps_y", y32, "seed_y", pooled=pooled)
+            out = b.op("Add", y32, b.op("Mul", eps_y, sigma))
+            if low:
+                out = b.op("Cast", out, to=dtype)
         b.nodes.append(helper.make_node("Identity", [out], ["Y"]))  # onnxruntime drops it
         if self.stats:
             self._stats(b, family, y, xn2, wn2_d, rw_out, c_t)
 
-        inputs = [*spec.inputs, *self.sim_inputs()]
+        inputs = [*spec.inputs, *self.sim_inputs(), *(["offset"] if pooled else [])]
+        type_name = onnx.TensorProto.DataType.Name(dtype).lower()
         return helper.make_function(
             self.domain,
-            family,
+            name,
             inputs,
             self.outputs(),
             b.nodes,
             [helper.make_opsetid("", self.opset)],
             attributes=self.attributes(family),
-            doc_string=f"{family} with {noise.label} noise (analogc, DESIGN §2).",
+            doc_string=(
+                f"{family} ({type_name} operands) with {noise.label} noise (analogc, DESIGN §2)."
+            ),
         )
+
+    def _draw(self, b: _Body, name: str, like: str, seed: str, *, pooled: bool) -> str:
+        """Standard-normal draws shaped like ``like`` (a float32 tensor)."""
+        if self.mode == "standalone":
+            return b.op("RandomNormalLike", like, refs={"seed": seed})
+        if not pooled:
+            return name
+        size = b.op("Size", like)
+        start = b.op("Mul", "offset", size)
+        index = b.op("Range", start, b.op("Add", start, size), b.const_i64(1))
+        index = b.op("Mod", index, b.op("Size", name))
+        return b.op("Reshape", b.op("Gather", name, index, axis=0), b.op("Shape", like))
 
     def _stats(
         self,
@@ -314,16 +412,37 @@ class FunctionLibrary:
     # -- per-family pieces --------------------------------------------------------------------
     @staticmethod
     def _w_axes(family: str) -> list[int] | str:
-        """Axes of W that hold one output channel's weights (W's own layout)."""
+        """Axes of the weight view that hold one output channel's weights (keepdims)."""
         return [-2] if family == "AnalogMatMul" else "w_axes"
 
+    @staticmethod
+    def _weight_view(b: _Body, family: str, w: str) -> str:
+        """W, or for a grouped ConvTranspose its view [G, C_in/G, C_out/G, *k]."""
+        if family == "AnalogGroupConvTranspose":
+            return b.op("Reshape", w, "w_group_shape")
+        return w
+
+    @staticmethod
+    def _layout(b: _Body, reduced: str, prefix: str) -> str:
+        """A tensor holding an operand's uncontracted axes, laid out like the output
+        (see :func:`analogc.passes.ops.matmul.contraction_layout`)."""
+        t = b.unsqueeze(reduced, [0, 1])
+        t = b.op("Transpose", t, refs={"perm": f"{prefix}_perm"})
+        t = b.unsqueeze(t, f"{prefix}_unsq")
+        return b.squeeze(t, [0, 1, 2])
+
     def _to_output_layout(self, b: _Body, family: str, per_channel: str) -> str:
-        """Per-output-channel values (W layout, keepdims) reshaped to broadcast against Y."""
+        """Per-output-channel values (weight-view layout, keepdims) laid out to broadcast
+        against Y."""
         if family == "AnalogMatMul":
             return per_channel
+        if family in _CONTRACTIONS:
+            return self._layout(b, b.squeeze(per_channel, "w_axes"), "w")
         if family == "AnalogGemm":
             row = b.op("Reshape", per_channel, b.const([1, -1]))
             return b.op("Mul", row, b.op("Abs", b.attr_float("alpha")))
+        if family == "AnalogGroupConvTranspose":
+            return b.op("Reshape", per_channel, "channel_shape")
         if family == "AnalogConvTranspose":
             return b.squeeze(per_channel, 0)
         return b.squeeze(per_channel, 1)
@@ -332,38 +451,45 @@ class FunctionLibrary:
         return {a: a for a in FAMILIES[family].op_attrs if a != "w_axes"}
 
     def _core(self, b: _Body, family: str, w: str) -> str:
-        if family == "AnalogMatMul":
+        if family in ("AnalogMatMul", "AnalogMatVec"):
             return b.op("MatMul", "X", w)
+        if family == "AnalogEinsum":
+            return b.op("Einsum", "X", w, refs={"equation": "equation"})
         if family == "AnalogGemm":
             refs = {a: a for a in ("alpha", "beta", "transA", "transB")}
             return b.op("Gemm", "X", w, "C", refs=refs)
-        op = "ConvTranspose" if family == "AnalogConvTranspose" else "Conv"
+        op = "ConvTranspose" if family in _CONV_TRANSPOSES else "Conv"
         return b.op(op, "X", w, "B", refs=self._conv_refs(family))
 
-    def _patch_norm2(self, b: _Body, family: str) -> str:
-        """‖x_(i)‖², broadcastable against Y."""
+    def _patch_norm2(self, b: _Body, family: str, x: str) -> str:
+        """‖x_(i)‖², broadcastable against Y (``x`` is X in float32)."""
         if family == "AnalogMatMul":
-            return b.reduce("ReduceSumSquare", "X", [-1])
+            return b.reduce("ReduceSumSquare", x, [-1])
+        if family in _CONTRACTIONS:
+            return self._layout(b, b.reduce("ReduceSumSquare", x, "x_axes", keepdims=0), "x")
         if family == "AnalogGemm":
-            return b.op("Reshape", b.reduce("ReduceSumSquare", "X", "x_axes"), b.const([-1, 1]))
-        op = "ConvTranspose" if family == "AnalogConvTranspose" else "Conv"
+            return b.op("Reshape", b.reduce("ReduceSumSquare", x, "x_axes"), b.const([-1, 1]))
+        op = "ConvTranspose" if family in _CONV_TRANSPOSES else "Conv"
         ones = b.op(
             "ConstantOfShape", "ones_shape", value=numpy_helper.from_array(np.ones(1, np.float32))
         )
-        n2 = b.op(op, b.op("Mul", "X", "X"), ones, refs=self._conv_refs(family))
-        if family == "AnalogGroupConv":
+        n2 = b.op(op, b.op("Mul", x, x), ones, refs=self._conv_refs(family))
+        if family in ("AnalogGroupConv", "AnalogGroupConvTranspose"):
             n2 = b.op("Gather", n2, "group_index", axis=1)
         return n2
 
     def _weight_norm2(self, b: _Body, family: str, w: str) -> str:
-        """‖w_i‖², broadcastable against Y; for convolutions only the taps meeting the input."""
+        """‖w_i‖², broadcastable against Y; for convolutions only the taps meeting the input
+        (``w`` is W in float32)."""
         if family == "AnalogMatMul":
             return b.reduce("ReduceSumSquare", w, [-2])
+        if family in _CONTRACTIONS:
+            return self._layout(b, b.reduce("ReduceSumSquare", w, "w_axes", keepdims=0), "w")
         if family == "AnalogGemm":
             alpha = b.attr_float("alpha")
             row = b.op("Reshape", b.reduce("ReduceSumSquare", w, "w_axes"), b.const([1, -1]))
             return b.op("Mul", row, b.op("Mul", alpha, alpha))
-        op = "ConvTranspose" if family == "AnalogConvTranspose" else "Conv"
+        op = "ConvTranspose" if family in _CONV_TRANSPOSES else "Conv"
         mask = b.op(
             "ConstantOfShape", "mask_shape", value=numpy_helper.from_array(np.ones(1, np.float32))
         )

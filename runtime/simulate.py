@@ -52,7 +52,7 @@ class Simulator:
         shapes: Mapping[Signature, Mapping[str, LayerShapes]] | None = None,
         stats: bool = False,
         threads: int | None = None,
-        cache_bytes: int = 1 << 30,
+        cache_bytes: int = 256 << 20,
     ) -> None:
         self.plan = plan
         self.layers = list(plan.layers)
@@ -62,7 +62,8 @@ class Simulator:
             noise=plan.noise, opset=GraphIndex(model).opset, mode="simulate", stats=stats
         )
         _, self.interface = lower_for_simulation(lowered, plan, library)
-        self.session = make_session(lowered, threads=threads)
+        self.session = make_session(lowered, threads=threads, arena=False)
+        del lowered
         self.output_names = [o.name for o in model.graph.output]
         if stats:
             self.output_names += [layer.var for layer in self.interface.layers if layer.var]

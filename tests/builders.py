@@ -1,13 +1,19 @@
-"""Small single-op ONNX models (float32, opset 17, dynamic batch dim ``N``) for the tests.
+"""Small single-op ONNX models (opset 17, dynamic batch dim ``N``) for the tests.
 
 Every builder returns a :class:`Case`: the raw ModelProto (not yet shape-inferred or named), the
 name of its matrix-product node, and the per-example shapes of its graph inputs. Weights are
 drawn from ``np.random.default_rng(SEED)`` with a different scale per output channel, so that
 a per-channel quantity (the range ``r_w,i``) computed over the wrong axis shows up in the tests.
+
+Besides MatMul/Gemm/Conv/ConvTranspose in float32, the cases cover 1-D MatMul operands, Einsum
+contractions, grouped ConvTranspose, float16 operands, and an analog op inside an If branch, a
+Loop body and a Scan body (the graph output is then the op's output, one slice per iteration,
+batch first).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,13 +45,17 @@ class Case:
     layer: str = LAYER
     inputs: dict[str, tuple[int, ...]] = field(default_factory=dict)
     constant_weight: bool = True
+    dtype: type = np.float32
+    fixed: dict[str, np.ndarray] = field(default_factory=dict)
+    scale: float = 1.0
 
     def feed(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
-        """Random float32 inputs with ``batch`` examples."""
-        return {
-            name: rng.standard_normal((batch, *shape)).astype(np.float32)
+        """Random inputs with ``batch`` examples (plus the case's fixed, unbatched inputs)."""
+        feed = {
+            name: (self.scale * rng.standard_normal((batch, *shape))).astype(self.dtype)
             for name, shape in self.inputs.items()
         }
+        return {**feed, **self.fixed}
 
 
 def rng() -> np.random.Generator:
@@ -61,8 +71,10 @@ def _weights(gen: np.random.Generator, shape: Sequence[int], channel_axis: int) 
     return (w * scales).astype(np.float32)
 
 
-def _vi(name: str, shape: Sequence[int | str] | None) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+def _vi(
+    name: str, shape: Sequence[int | str] | None, dtype: int = TensorProto.FLOAT
+) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, dtype, shape)
 
 
 def make_model(
@@ -302,6 +314,244 @@ def conv_transpose2d(*, output_padding: int = 0, dynamic_spatial: bool = False) 
     return Case(name, model, inputs={"x": (c_in, 4, 4)})
 
 
+def conv_transpose2d_group(*, group: int = 2, per_group: int = 3, c_in: int = 4) -> Case:
+    """Grouped ConvTranspose x [N, C_in, 4, 4], W [C_in, C_out/G, 3, 3], stride 2, pad 1 -> 7x7.
+    Output channel g·C_out/G + o is fed by group g's input channels only."""
+    gen = rng()
+    k, s, p = 3, 2, 1
+    w = _weights(gen, (c_in, per_group, k, k), channel_axis=1)
+    b = gen.standard_normal(per_group * group).astype(np.float32)
+    out = conv_transpose_out(4, k, s, p, p, 0, 1)
+    node = helper.make_node(
+        "ConvTranspose",
+        ["x", "W", "B"],
+        ["y"],
+        name=LAYER,
+        group=group,
+        kernel_shape=[k, k],
+        strides=[s, s],
+        pads=[p, p, p, p],
+    )
+    model = make_model(
+        [node],
+        [_vi("x", [BATCH, c_in, 4, 4])],
+        [_vi("y", [BATCH, per_group * group, out, out])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
+    )
+    name = "conv_transpose2d_depthwise" if group == c_in else "conv_transpose2d_group"
+    return Case(name, model, inputs={"x": (c_in, 4, 4)})
+
+
+# -- 1-D MatMul operands -----------------------------------------------------------------------
+def matvec(k: int = 16) -> Case:
+    """x [N, 3, K] @ v [K] -> y [N, 3]: a 1-D second operand (one output channel)."""
+    v = (rng().standard_normal(k) * 1.5).astype(np.float32)
+    node = helper.make_node("MatMul", ["x", "v"], ["y"], name=LAYER)
+    model = make_model(
+        [node],
+        [_vi("x", [BATCH, 3, k])],
+        [_vi("y", [BATCH, 3])],
+        [numpy_helper.from_array(v, "v")],
+    )
+    return Case("matvec", model, inputs={"x": (3, k)})
+
+
+def vecmat(k: int = 12, n: int = 5) -> Case:
+    """c [K] @ w [N, K, n] -> y [N, n]: a constant 1-D first operand, the activation plays w."""
+    c = rng().standard_normal(k).astype(np.float32)
+    node = helper.make_node("MatMul", ["c", "w"], ["y"], name=LAYER)
+    model = make_model(
+        [node],
+        [_vi("w", [BATCH, k, n])],
+        [_vi("y", [BATCH, n])],
+        [numpy_helper.from_array(c, "c")],
+    )
+    return Case("vecmat", model, inputs={"w": (k, n)}, constant_weight=False)
+
+
+# -- Einsum contractions -----------------------------------------------------------------------
+def einsum(
+    name: str,
+    equation: str,
+    x: tuple[int, ...],
+    w: tuple[int, ...],
+    out: tuple[int, ...],
+    *,
+    constant_w: bool = False,
+    channel_axis: int = -1,
+) -> Case:
+    """Einsum of x [N, *x] (batch first) with w: an activation [N, *w], or a constant [*w]."""
+    node = helper.make_node("Einsum", ["x", "w"], ["y"], name=LAYER, equation=equation)
+    inits = []
+    inputs = [_vi("x", [BATCH, *x])]
+    case_inputs = {"x": x}
+    if constant_w:
+        inits.append(numpy_helper.from_array(_weights(rng(), w, channel_axis), "w"))
+    else:
+        inputs.append(_vi("w", [BATCH, *w]))
+        case_inputs["w"] = w
+    model = make_model(
+        inputs=inputs, nodes=[node], outputs=[_vi("y", [BATCH, *out])], initializers=inits
+    )
+    return Case(name, model, inputs=case_inputs, constant_weight=constant_w)
+
+
+EINSUMS: dict[str, Callable[[], Case]] = {
+    # batched matrix product, both operands activations
+    "einsum_bmm": lambda: einsum("einsum_bmm", "bij,bjk->bik", (4, 6), (6, 5), (4, 5)),
+    # attention scores Q·Kᵀ over heads
+    "einsum_attention": lambda: einsum(
+        "einsum_attention", "bhqd,bhkd->bhqk", (2, 3, 8), (2, 4, 8), (2, 3, 4)
+    ),
+    # projection with a constant weight
+    "einsum_projection": lambda: einsum(
+        "einsum_projection", "bsd,df->bsf", (3, 8), (8, 5), (3, 5), constant_w=True
+    ),
+    # ellipsis, constant weight
+    "einsum_ellipsis": lambda: einsum(
+        "einsum_ellipsis", "...ij,jk->...ik", (2, 3, 6), (6, 4), (2, 3, 4), constant_w=True
+    ),
+    # output axes in another order than the operands'
+    "einsum_permuted": lambda: einsum("einsum_permuted", "bij,bkj->bki", (3, 6), (4, 6), (4, 3)),
+}
+
+
+# -- float16 operands ---------------------------------------------------------------------------
+def matmul_f16(k: int = 16, n: int = 8, *, dtype: type = np.float16) -> Case:
+    """x [N, 4, K] @ W [K, n] in float16 (or float64): the product in that type, the noise
+    computed in float32 and cast back."""
+    w = _weights(rng(), (k, n), channel_axis=1).astype(dtype)
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    node = helper.make_node("MatMul", ["x", "W"], ["y"], name=LAYER)
+    model = make_model(
+        [node],
+        [_vi("x", [BATCH, 4, k], elem)],
+        [_vi("y", [BATCH, 4, n], elem)],
+        [numpy_helper.from_array(w, "W")],
+    )
+    name = "matmul_f16" if dtype == np.float16 else "matmul_f64"
+    return Case(name, model, inputs={"x": (4, k)}, dtype=dtype)
+
+
+def matmul_f16_tiny(k: int = 16, n: int = 8) -> Case:
+    """``matmul_f16`` with weights scaled by 3e-3 and inputs by 5e-3: the shot variance
+    ‖x‖²·‖w‖²/D (~5e-9) is below float16's smallest subnormal (6e-8)."""
+    case = matmul_f16(k, n)
+    model = copy.deepcopy(case.model)
+    for t in model.graph.initializer:
+        small = (numpy_helper.to_array(t).astype(np.float32) * 3e-3).astype(np.float16)
+        t.CopyFrom(numpy_helper.from_array(small, t.name))
+    return Case("matmul_f16_tiny", model, inputs=case.inputs, dtype=np.float16, scale=5e-3)
+
+
+def conv2d_f16() -> Case:
+    """``conv2d_group`` in float16."""
+    case = conv2d_group()
+    model = copy.deepcopy(case.model)
+    for t in model.graph.initializer:
+        t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+    for vi in (*model.graph.input, *model.graph.output):
+        vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.checker.check_model(model, full_check=True)
+    return Case("conv2d_f16", model, inputs=case.inputs, dtype=np.float16)
+
+
+# -- analog ops inside subgraphs ---------------------------------------------------------------
+def if_matmul(k: int = 16, n: int = 8) -> Case:
+    """If(cond) { x @ W } else { x @ W2 }: the then branch runs (cond is fed True)."""
+    gen = rng()
+    w_then = _weights(gen, (k, n), channel_axis=1)
+    w_else = _weights(gen, (k, n), channel_axis=1)
+    then = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y_then"], name=LAYER)],
+        "then",
+        [],
+        [_vi("y_then", [BATCH, n])],
+    )
+    other = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W_else"], ["y_else"], name="else_layer")],
+        "else",
+        [],
+        [_vi("y_else", [BATCH, n])],
+    )
+    node = helper.make_node("If", ["cond"], ["y"], name="if", then_branch=then, else_branch=other)
+    model = make_model(
+        [node],
+        [_typed("cond", TensorProto.BOOL, []), _vi("x", [BATCH, k])],
+        [_vi("y", [BATCH, n])],
+        [numpy_helper.from_array(w_then, "W"), numpy_helper.from_array(w_else, "W_else")],
+    )
+    return Case("if_matmul", model, inputs={"x": (k,)}, fixed={"cond": np.array(True)})
+
+
+LOOP_TRIPS = 3
+
+
+def loop_matmul(k: int = 16, n: int = 8) -> Case:
+    """A Loop of LOOP_TRIPS iterations whose body computes x @ W (a scan output, one slice per
+    iteration, each with its own noise); the output is transposed to [N, trips, n]."""
+    w = _weights(rng(), (k, n), channel_axis=1)
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="loop_cond"),
+            helper.make_node("MatMul", ["x", "W"], ["step"], name=LAYER),
+        ],
+        "body",
+        [_typed("i", TensorProto.INT64, []), _typed("cond_in", TensorProto.BOOL, [])],
+        [_typed("cond_out", TensorProto.BOOL, []), _vi("step", [BATCH, n])],
+    )
+    nodes = [
+        helper.make_node("Loop", ["trips", ""], ["steps"], name="loop", body=body),
+        helper.make_node("Transpose", ["steps"], ["y"], name="to_batch_first", perm=[1, 0, 2]),
+    ]
+    model = make_model(
+        nodes,
+        [_vi("x", [BATCH, k])],
+        [_vi("y", [BATCH, LOOP_TRIPS, n])],
+        [
+            numpy_helper.from_array(w, "W"),
+            numpy_helper.from_array(np.asarray(LOOP_TRIPS, np.int64), "trips"),
+        ],
+    )
+    return Case("loop_matmul", model, inputs={"x": (k,)})
+
+
+def scan_matmul(steps: int = 5, k: int = 12, n: int = 6) -> Case:
+    """Scan over axis 1 of xs [N, steps, K]: each step computes xs[:, t] @ W, stacked on axis 1
+    of the output [N, steps, n]; a running sum is the Scan's state."""
+    w = _weights(rng(), (k, n), channel_axis=1)
+    body = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["xt", "W"], ["step"], name=LAYER),
+            helper.make_node("Add", ["acc", "step"], ["acc_next"], name="accumulate"),
+        ],
+        "body",
+        [_vi("acc", [BATCH, n]), _vi("xt", [BATCH, k])],
+        [_vi("acc_next", [BATCH, n]), _vi("step", [BATCH, n])],
+    )
+    node = helper.make_node(
+        "Scan",
+        ["acc0", "xs"],
+        ["total", "y"],
+        name="scan",
+        body=body,
+        num_scan_inputs=1,
+        scan_input_axes=[1],
+        scan_output_axes=[1],
+    )
+    model = make_model(
+        [node],
+        [_vi("acc0", [BATCH, n]), _vi("xs", [BATCH, steps, k])],
+        [_vi("total", [BATCH, n]), _vi("y", [BATCH, steps, n])],
+        [numpy_helper.from_array(w, "W")],
+    )
+    # The layer's output is the model's second output: put it first for the tests.
+    outputs = list(model.graph.output)
+    del model.graph.output[:]
+    model.graph.output.extend([outputs[1], outputs[0]])
+    return Case("scan_matmul", model, inputs={"acc0": (n,), "xs": (steps, k)})
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "matmul": matmul,
     "matmul_batched": matmul_batched,
@@ -315,8 +565,19 @@ CASES: dict[str, Callable[[], Case]] = {
     "conv1d": conv1d,
     "conv_transpose2d": conv_transpose2d,
     "conv_transpose2d_outpad": lambda: conv_transpose2d(output_padding=1),
+    "conv_transpose2d_group": conv_transpose2d_group,
+    "conv_transpose2d_depthwise": lambda: conv_transpose2d_group(group=4, per_group=2),
+    "matvec": matvec,
+    "vecmat": vecmat,
+    **EINSUMS,
+    "matmul_f16": matmul_f16,
+    "conv2d_f16": conv2d_f16,
+    "matmul_f64": lambda: matmul_f16(dtype=np.float64),
+    "if_matmul": if_matmul,
+    "loop_matmul": loop_matmul,
+    "scan_matmul": scan_matmul,
 }
-"""Every single-op builder, by case name."""
+"""Every single-layer builder, by case name."""
 
 
 # -- multi-layer and digital-op models ---------------------------------------------------------
@@ -482,3 +743,123 @@ def grouped_conv_transpose() -> onnx.ModelProto:
         [_vi("y", [BATCH, 2, 7, 7])],
         [numpy_helper.from_array(w, "W")],
     )
+
+
+def einsum_diagonal_model() -> onnx.ModelProto:
+    """Einsum 'ii,ij->j': the first operand's diagonal (stays digital)."""
+    node = helper.make_node("Einsum", ["a", "b"], ["y"], name="diag", equation="ii,ij->j")
+    return make_model([node], [_vi("a", [4, 4]), _vi("b", [4, 5])], [_vi("y", [5])])
+
+
+def einsum_three_model() -> onnx.ModelProto:
+    """Einsum 'ij,jk,kl->il' over three operands (stays digital)."""
+    node = helper.make_node("Einsum", ["a", "b", "c"], ["y"], name="chain", equation="ij,jk,kl->il")
+    inputs = [_vi("a", [2, 3]), _vi("b", [3, 4]), _vi("c", [4, 5])]
+    return make_model([node], inputs, [_vi("y", [2, 5])])
+
+
+def matmul_int_model(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    """An int32 MatMul (stays digital: integer operands)."""
+    w = numpy_helper.from_array(np.ones((k, n), np.int32), "W")
+    node = helper.make_node("MatMul", ["x", "W"], ["y"], name="int")
+    return make_model(
+        [node],
+        [_typed("x", TensorProto.INT32, [BATCH, k])],
+        [_typed("y", TensorProto.INT32, [BATCH, n])],
+        [w],
+    )
+
+
+def _counted_loop(
+    name: str, trips: str, nodes: list[onnx.NodeProto], out: str, shape
+) -> onnx.NodeProto:
+    """A Loop running ``trips`` times whose body stacks ``out`` (a scan output)."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", [f"{name}_c"], [f"{name}_c2"], name=f"{name}_cond"), *nodes],
+        f"{name}_body",
+        [_typed(f"{name}_i", TensorProto.INT64, []), _typed(f"{name}_c", TensorProto.BOOL, [])],
+        [_typed(f"{name}_c2", TensorProto.BOOL, []), _vi(out, shape)],
+    )
+    return helper.make_node("Loop", [trips, ""], [f"{name}_out"], name=name, body=body)
+
+
+def nested_loop_model(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    """A Loop (3 trips) in a Loop (2 trips) computing x @ W: stays digital (nested loops)."""
+    w = _weights(rng(), (k, n), channel_axis=1)
+    inner = _counted_loop(
+        "inner", "two", [helper.make_node("MatMul", ["x", "W"], ["p"], name="mm")], "p", [BATCH, n]
+    )
+    outer = _counted_loop("outer", "three", [inner], "inner_out", [2, BATCH, n])
+    return make_model(
+        [outer],
+        [_vi("x", [BATCH, k])],
+        [_vi("outer_out", [3, 2, BATCH, n])],
+        [
+            numpy_helper.from_array(w, "W"),
+            numpy_helper.from_array(np.asarray(2, np.int64), "two"),
+            numpy_helper.from_array(np.asarray(3, np.int64), "three"),
+        ],
+    )
+
+
+def if_in_loop_model(k: int = 16, n: int = 8) -> onnx.ModelProto:
+    """A Loop (3 trips) whose body holds If(cond) { x @ W } else { x }: stays digital."""
+    w = _weights(rng(), (k, k), channel_axis=1)
+    then = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["t"], name="mm")],
+        "then",
+        [],
+        [_vi("t", [BATCH, k])],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["e"], name="keep")],
+        "else",
+        [],
+        [_vi("e", [BATCH, k])],
+    )
+    branch = helper.make_node("If", ["cond"], ["r"], name="if", then_branch=then, else_branch=other)
+    loop = _counted_loop("loop", "three", [branch], "r", [BATCH, k])
+    return make_model(
+        [loop],
+        [_typed("cond", TensorProto.BOOL, []), _vi("x", [BATCH, k])],
+        [_vi("loop_out", [3, BATCH, k])],
+        [
+            numpy_helper.from_array(w, "W"),
+            numpy_helper.from_array(np.asarray(3, np.int64), "three"),
+        ],
+    )
+
+
+def local_function_model(k: int = 16) -> onnx.ModelProto:
+    """Linear(X, W) = Relu(X @ W), a model-local function, called twice."""
+    gen = rng()
+    linear = helper.make_function(
+        "tests.lib",
+        "Linear",
+        ["X", "W"],
+        ["Y"],
+        [helper.make_node("MatMul", ["X", "W"], ["P"]), helper.make_node("Relu", ["P"], ["Y"])],
+        [helper.make_opsetid("", OPSET)],
+    )
+    nodes = [
+        helper.make_node("Linear", ["x", "W1"], ["h"], name="first", domain="tests.lib"),
+        helper.make_node("Linear", ["h", "W2"], ["y"], name="second", domain="tests.lib"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "functions",
+        [_vi("x", [BATCH, k])],
+        [_vi("y", [BATCH, 4])],
+        [
+            numpy_helper.from_array(_weights(gen, (k, k), 1), "W1"),
+            numpy_helper.from_array(_weights(gen, (k, 4), 1), "W2"),
+        ],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("tests.lib", 1)],
+        functions=[linear],
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model

@@ -83,8 +83,9 @@ def run_plain(model: onnx.ModelProto, feed: Mapping[str, np.ndarray]) -> list[np
 
 
 def tile_feed(feed: Mapping[str, np.ndarray], copies: int) -> dict[str, np.ndarray]:
-    """``copies`` copies of the whole batch, stacked along the batch axis (copy-major)."""
-    return {k: np.concatenate([v] * copies, axis=0) for k, v in feed.items()}
+    """``copies`` copies of the whole batch, stacked along the batch axis (copy-major);
+    scalars (e.g. an If condition) are fed as they are."""
+    return {k: np.concatenate([v] * copies, axis=0) if v.ndim else v for k, v in feed.items()}
 
 
 def assert_standard_normal(

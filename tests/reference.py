@@ -10,7 +10,14 @@ For one matrix-product node it computes, per output element ``y_i = w_i · x_(i)
 * ``fan_in``: D (K; C_in/group·prod(kernel); MACs / output elements for ConvTranspose).
 
 Convolutions are evaluated with explicit loops over output positions and kernel taps, not with
-a convolution of masks, so this is a second, independent implementation of the same physics.
+a convolution of masks, and Einsum contractions with explicit loops over output elements and
+contracted indices (its own equation parser), so this is a second, independent implementation
+of the same physics.
+
+The analog node may sit in a subgraph of the test models built in ``builders.py``: an If branch
+(the branch the test feeds runs once), a Loop body (the op runs once per iteration on
+loop-invariant operands; the model stacks the results on axis 1) or a Scan body (the op runs on
+one slice of the scanned input per step, which for a MatMul is the op on the whole input).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-ANALOG_OPS = ("MatMul", "Gemm", "Conv", "ConvTranspose")
+ANALOG_OPS = ("MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,21 @@ class Terms:
             var = var + self.xn2 * (k_w * self.rw) ** 2 / energy
         return var
 
+    def stacked(self, copies: int, *, axis: int) -> Terms:
+        """The same op run ``copies`` times, the results stacked on a new ``axis``."""
+
+        def stack(a: np.ndarray) -> np.ndarray:
+            return np.repeat(np.expand_dims(a, axis), copies, axis=axis)
+
+        return Terms(
+            stack(self.y),
+            stack(self.xn2),
+            stack(self.wn2),
+            stack(self.rw),
+            stack(np.broadcast_to(self.taps, self.y.shape)),
+            self.fan_in,
+        )
+
     def sigma(self, noise: Any, *, r_x: float = 1.0, energy: float = 1.0) -> np.ndarray:
         """Expected std per element for a NoiseModel-like object (shot/thermal/weight/k_t/k_w)."""
         return np.sqrt(
@@ -73,40 +95,136 @@ class Terms:
 
 
 def analog_node(model: onnx.ModelProto) -> onnx.NodeProto:
-    nodes = [n for n in model.graph.node if n.op_type in ANALOG_OPS]
-    assert len(nodes) == 1, f"reference needs exactly one analog node, found {len(nodes)}"
-    return nodes[0]
+    return _find(model.graph, [])[0]
+
+
+def _find(
+    graph: onnx.GraphProto, scopes: list[onnx.NodeProto]
+) -> tuple[onnx.NodeProto, list[onnx.NodeProto]]:
+    """The single analog node in ``graph`` or its subgraphs, and the control nodes above it."""
+    found = []
+
+    def visit(g: onnx.GraphProto, above: list[onnx.NodeProto]) -> None:
+        for n in g.node:
+            if n.op_type in ANALOG_OPS:
+                found.append((n, above))
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH and not (
+                    n.op_type == "If" and a.name == "else_branch"  # the tests feed cond=True
+                ):
+                    visit(a.g, [*above, n])
+
+    visit(graph, scopes)
+    assert len(found) == 1, f"reference needs exactly one analog node, found {len(found)}"
+    return found[0]
 
 
 def terms(model: onnx.ModelProto, feed: dict[str, np.ndarray]) -> Terms:
     """The reference quantities for the single analog node of ``model`` on ``feed``."""
-    node = analog_node(model)
+    node, scopes = _find(model.graph, [])
     consts = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+    bound: dict[str, str] = {}
+    for control in scopes:
+        if control.op_type == "Scan":  # a body input slice -> the whole scanned input
+            body = next(a.g for a in control.attribute if a.name == "body")
+            n_scan = next(a.i for a in control.attribute if a.name == "num_scan_inputs")
+            n_state = len(control.input) - n_scan
+            for inner, outer in zip(body.input[n_state:], control.input[n_state:], strict=True):
+                bound[inner.name] = outer
 
     def value(name: str) -> np.ndarray | None:
         if not name:
             return None
+        name = bound.get(name, name)
         return np.asarray(feed[name], np.float64) if name in feed else consts[name]
 
     args = [value(n) for n in node.input]
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if node.op_type == "MatMul":
-        return _matmul(args[0], args[1])
-    if node.op_type == "Gemm":
-        return _gemm(args[0], args[1], args[2] if len(args) > 2 else None, attrs)
-    if node.op_type == "Conv":
-        return _conv(args[0], args[1], args[2] if len(args) > 2 else None, attrs)
-    return _conv_transpose(args[0], args[1], args[2] if len(args) > 2 else None, attrs)
+        out = _matmul(args[0], args[1])
+    elif node.op_type == "Gemm":
+        out = _gemm(args[0], args[1], args[2] if len(args) > 2 else None, attrs)
+    elif node.op_type == "Conv":
+        out = _conv(args[0], args[1], args[2] if len(args) > 2 else None, attrs)
+    elif node.op_type == "Einsum":
+        equation = attrs["equation"]
+        out = _einsum(equation.decode() if isinstance(equation, bytes) else equation, *args)
+    else:
+        out = _conv_transpose(args[0], args[1], args[2] if len(args) > 2 else None, attrs)
+    for control in scopes:
+        if control.op_type == "Loop":  # loop-invariant operands, one result per iteration
+            trips = int(consts[control.input[0]])
+            out = out.stacked(trips, axis=1)
+    return out
 
 
 def _matmul(a: np.ndarray, b: np.ndarray) -> Terms:
-    y = a @ b
-    k = a.shape[-1]
-    xn2 = np.broadcast_to((a**2).sum(-1)[..., :, None], y.shape)
-    wn2 = np.broadcast_to((b**2).sum(-2)[..., None, :], y.shape)
-    rw = np.broadcast_to((b.max(-2) - b.min(-2))[..., None, :], y.shape)
+    """numpy matmul semantics: a 1-D operand is a row (a) or a column (b), then dropped."""
+    a_vec, b_vec = a.ndim == 1, b.ndim == 1
+    a2 = a[None, :] if a_vec else a
+    b2 = b[:, None] if b_vec else b
+    y = a2 @ b2
+    k = a2.shape[-1]
+    xn2 = np.broadcast_to((a2**2).sum(-1)[..., :, None], y.shape)
+    wn2 = np.broadcast_to((b2**2).sum(-2)[..., None, :], y.shape)
+    rw = np.broadcast_to((b2.max(-2) - b2.min(-2))[..., None, :], y.shape)
     taps = np.full(y.shape, k)
+    axes = tuple(ax for ax, vec in ((-1, b_vec), (-2, a_vec)) if vec)
+    if axes:
+        y, xn2, wn2, rw, taps = (np.squeeze(t, axis=axes) for t in (y, xn2, wn2, rw, taps))
     return Terms(y, xn2, wn2, rw, taps, float(k))
+
+
+def _einsum_tokens(equation: str, ranks: list[int]) -> tuple[list[list[str]], list[str]]:
+    """One token per axis; ``...`` becomes right-aligned tokens ``.2 .1 .0``."""
+    lhs, _, rhs = equation.replace(" ", "").partition("->")
+    terms_ = lhs.split(",")
+    inputs, width = [], 0
+    for term, rank in zip(terms_, ranks, strict=True):
+        if "..." in term:
+            head, tail = term.split("...")
+            n = rank - len(head) - len(tail)
+            width = max(width, n)
+            inputs.append([*head, *(f".{i}" for i in reversed(range(n))), *tail])
+        else:
+            inputs.append(list(term))
+    dots = [f".{i}" for i in reversed(range(width))]
+    if "->" not in equation:
+        letters = [t for term in inputs for t in term if not t.startswith(".")]
+        out = dots + sorted(t for t in set(letters) if letters.count(t) == 1)
+    else:
+        head, sep, tail = rhs.partition("...")
+        out = [*head, *(dots if sep else []), *tail]
+    return inputs, out
+
+
+def _einsum(equation: str, x: np.ndarray, w: np.ndarray) -> Terms:
+    """A two-operand contraction, one output element and one contracted index at a time."""
+    (tx, tw), tout = _einsum_tokens(equation, [x.ndim, w.ndim])
+    size: dict[str, int] = {}
+    for tokens, arr in ((tx, x), (tw, w)):
+        for t, d in zip(tokens, arr.shape, strict=True):
+            size[t] = max(size.get(t, 1), d)
+    contracted = [t for t in tx if t in tw and t not in tout]
+    out_shape = tuple(size[t] for t in tout)
+    y, xn2, wn2, rw = (np.zeros(out_shape) for _ in range(4))
+
+    def at(arr: np.ndarray, tokens: list[str], where: dict[str, int]) -> float:
+        return float(arr[tuple(where[t] if arr.shape[i] > 1 else 0 for i, t in enumerate(tokens))])
+
+    for o in itertools.product(*(range(d) for d in out_shape)):
+        where = dict(zip(tout, o, strict=True))
+        ws = []
+        for c in itertools.product(*(range(size[t]) for t in contracted)):
+            where.update(zip(contracted, c, strict=True))
+            xv, wv = at(x, tx, where), at(w, tw, where)
+            y[o] += xv * wv
+            xn2[o] += xv * xv
+            wn2[o] += wv * wv
+            ws.append(wv)
+        rw[o] = max(ws) - min(ws)
+    fan_in = float(np.prod([size[t] for t in contracted]))
+    return Terms(y, xn2, wn2, rw, np.full(out_shape, int(fan_in)), fan_in)
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray | None, attrs: dict[str, Any]) -> Terms:
@@ -198,9 +316,11 @@ def _conv_transpose(
     x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str, Any]
 ) -> Terms:
     n, c_in, *spatial = x.shape
-    _, c_out, *kernel = w.shape
+    _, per_group, *kernel = w.shape
     nd = len(spatial)
-    assert int(attrs.get("group", 1)) == 1
+    group = int(attrs.get("group", 1))
+    c_out = per_group * group
+    in_per_group = c_in // group
     strides = list(attrs.get("strides", [1] * nd))
     dil = list(attrs.get("dilations", [1] * nd))
     pads = list(attrs.get("pads", [0] * (2 * nd)))
@@ -215,7 +335,7 @@ def _conv_transpose(
         for i in range(nd)
     ]
     y = np.zeros((n, c_out, *out))
-    xn2 = np.zeros((n, 1, *out))
+    xn2 = np.zeros((n, c_out, *out))
     wn2 = np.zeros((c_out, *out))
     taps = np.zeros((c_out, *out), dtype=np.int64)
     for q in itertools.product(*(range(s) for s in spatial)):
@@ -223,22 +343,27 @@ def _conv_transpose(
             p = [q[i] * strides[i] - pads[i] + t[i] * dil[i] for i in range(nd)]
             if not all(0 <= p[i] < out[i] for i in range(nd)):
                 continue  # this product is cropped away by the padding
-            xs = x[(slice(None), slice(None), *q)]  # [n, C_in]
-            ws = w[(slice(None), slice(None), *t)]  # [C_in, C_out]
-            y[(slice(None), slice(None), *p)] += xs @ ws
-            xn2[(slice(None), 0, *p)] += (xs**2).sum(-1)
-            wn2[(slice(None), *p)] += (ws**2).sum(0)
-            taps[(slice(None), *p)] += c_in
+            for g in range(group):
+                cin = slice(g * in_per_group, (g + 1) * in_per_group)
+                cout = slice(g * per_group, (g + 1) * per_group)
+                xs = x[(slice(None), cin, *q)]  # [n, C_in/G]
+                ws = w[(cin, slice(None), *t)]  # [C_in/G, C_out/G]
+                y[(slice(None), cout, *p)] += xs @ ws
+                xn2[(slice(None), cout, *p)] += (xs**2).sum(-1)[:, None]
+                wn2[(cout, *p)] += (ws**2).sum(0)
+                taps[(cout, *p)] += in_per_group
     if bias is not None:
         y += bias.reshape(1, -1, *([1] * nd))
-    per_channel = np.moveaxis(w, 1, 0).reshape(c_out, -1)
+    # Output channel g·C_out/G + o: the weights W[group g's input channels, o, all taps].
+    wg = w.reshape(group, in_per_group, per_group, -1)
+    per_channel = np.moveaxis(wg, 2, 1).reshape(c_out, -1)
     rw = (per_channel.max(1) - per_channel.min(1)).reshape(1, -1, *([1] * nd))
-    # MACs per example: every input pixel meets every kernel tap of every (C_in, C_out) pair.
-    macs = c_in * c_out * int(np.prod(kernel)) * int(np.prod(spatial))
+    # MACs per example: every input pixel meets every tap of every weight.
+    macs = w.size * int(np.prod(spatial))
     fan_in = macs / (c_out * int(np.prod(out)))
     return Terms(
         y,
-        np.broadcast_to(xn2, y.shape),
+        xn2,
         np.broadcast_to(wn2, y.shape),
         np.broadcast_to(rw, y.shape),
         np.broadcast_to(taps, y.shape),

@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 
 import onnx
 
-from .._index import GraphIndex
+from .._index import FLOAT_TYPES, GraphIndex
 
 ShapeOf = Callable[[str], "tuple[int, ...] | None"]
 """Resolves a tensor name to its per-example shape (batch dims counted as 1), or None."""
@@ -26,6 +26,8 @@ class Lowering:
         original_attrs: names of the original op's attributes among ``attrs``.
         initializers: small constant tensors the call needs (shapes, indices).
         nodes: helper nodes that must run before the call (dynamic shapes).
+        dtype: element type of the operands (the product stays in it; the noise is computed
+            in float32 and cast back).
     """
 
     family: str
@@ -35,6 +37,7 @@ class Lowering:
     original_attrs: list[str]
     initializers: list[onnx.TensorProto] = field(default_factory=list)
     nodes: list[onnx.NodeProto] = field(default_factory=list)
+    dtype: int = onnx.TensorProto.FLOAT
 
 
 class OpHandler(Protocol):
@@ -59,11 +62,31 @@ class OpHandler(Protocol):
 
 
 def float_check(node: onnx.NodeProto, index: GraphIndex, names: list[str]) -> str | None:
-    """Reason to stay digital if an operand is not float32 (other types: a later release)."""
+    """Reason to stay digital unless the operands share one floating type.
+
+    float32, float16, bfloat16 and float64 run analog: the product keeps the model's type,
+    and the noise is computed in float32 (no underflow of small variances in float16).
+    """
+    types = []
     for name in names:
         dtype = index.dtypes.get(name)
         if dtype is None:
             return f"type of operand '{name}' is unknown after shape inference"
-        if dtype != onnx.TensorProto.FLOAT:
-            return f"operand '{name}' is {onnx.helper.tensor_dtype_to_np_dtype(dtype)}; only float32 is handled"
+        if dtype not in FLOAT_TYPES:
+            return (
+                f"operand '{name}' is {onnx.TensorProto.DataType.Name(dtype).lower()}; "
+                "only floating-point operands run analog (integer and quantized ops stay digital)"
+            )
+        types.append(dtype)
+    if len(set(types)) > 1:
+        names_types = ", ".join(
+            f"{n}: {onnx.TensorProto.DataType.Name(t).lower()}"
+            for n, t in zip(names, types, strict=True)
+        )
+        return f"operands have different types ({names_types})"
     return None
+
+
+def operand_dtype(index: GraphIndex, name: str) -> int:
+    """Element type of an operand already accepted by :func:`float_check`."""
+    return index.dtypes.get(name, onnx.TensorProto.FLOAT)

@@ -15,7 +15,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .._index import GraphIndex, attribute_values, numel
-from .base import Lowering, ShapeOf, float_check
+from .base import Lowering, ShapeOf, float_check, operand_dtype
 
 
 def _int64(name: str, values: list[int]) -> onnx.TensorProto:
@@ -121,6 +121,7 @@ class ConvHandler:
             original_attrs=list(attrs),
             initializers=inits,
             nodes=nodes,
+            dtype=operand_dtype(index, node.input[0]),
         )
 
 
@@ -128,8 +129,6 @@ class ConvTransposeHandler(ConvHandler):
     op_type = "ConvTranspose"
 
     def check(self, node: onnx.NodeProto, index: GraphIndex) -> str | None:
-        if int(attribute_values(node).get("group", 1)) != 1:  # type: ignore[call-overload]
-            return "grouped ConvTranspose is not handled yet"
         x, y = index.per_example_shape(node.input[0]), index.per_example_shape(node.output[0])
         if x is None or y is None:
             return "ConvTranspose with run-time spatial size: its average fan-in is not static"
@@ -153,9 +152,11 @@ class ConvTransposeHandler(ConvHandler):
         attrs = attribute_values(node)
         w = self._weight_shape(node, index)
         assert w is not None
-        mask, inits, nodes = _mask_shape(node.input[0], w[0], index, prefix)
+        groups = int(attrs.get("group", 1))  # type: ignore[call-overload]
+        c_in, per_group, kernel = w[0], w[1], list(w[2:])
+        mask, inits, nodes = _mask_shape(node.input[0], c_in, index, prefix)
         ones = f"{prefix}/ones_shape"
-        inits.append(_int64(ones, [w[0], 1, *w[2:]]))
+        inits.append(_int64(ones, [c_in, 1, *kernel]))
         inputs = [
             node.input[0],
             node.input[1],
@@ -163,12 +164,24 @@ class ConvTransposeHandler(ConvHandler):
             mask,
             ones,
         ]
+        family, w_axes = "AnalogConvTranspose", [0, *range(2, len(w))]
+        if groups != 1:
+            # W is [C_in, C_out/G, *k]: output channel g·C_out/G + o is fed by group g's input
+            # channels only. Its weights are found in the view [G, C_in/G, C_out/G, *k].
+            family, w_axes = "AnalogGroupConvTranspose", [1, *range(3, len(w) + 1)]
+            c_out = per_group * groups
+            gidx, wshape, cshape = (f"{prefix}/{n}" for n in ("group_index", "w_group", "channel"))
+            inits.append(_int64(gidx, [c // per_group for c in range(c_out)]))
+            inits.append(_int64(wshape, [groups, c_in // groups, per_group, *kernel]))
+            inits.append(_int64(cshape, [-1, *([1] * len(kernel))]))
+            inputs += [gidx, wshape, cshape]
         return Lowering(
-            family="AnalogConvTranspose",
+            family=family,
             inputs=inputs,
             n_original_inputs=len(node.input),
-            attrs={**attrs, "w_axes": [0, *range(2, len(w))]},
+            attrs={**attrs, "w_axes": w_axes},
             original_attrs=list(attrs),
             initializers=inits,
             nodes=nodes,
+            dtype=operand_dtype(index, node.input[0]),
         )

@@ -7,7 +7,7 @@ from typing import Literal
 import onnx
 
 from .._index import GraphIndex, attribute_values, numel
-from .base import Lowering, ShapeOf, float_check
+from .base import Lowering, ShapeOf, float_check, operand_dtype
 
 _DEFAULTS = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0}
 
@@ -48,4 +48,5 @@ class GemmHandler:
             n_original_inputs=len(node.input),
             attrs=attrs,
             original_attrs=[a.name for a in node.attribute],
+            dtype=operand_dtype(index, node.input[0]),
         )

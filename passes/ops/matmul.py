@@ -1,13 +1,40 @@
-"""MatMul: batched and broadcast, weight constant or both operands activations."""
+"""MatMul: batched and broadcast, weight constant or both operands activations, 1-D operands.
+
+Operands of rank >= 2 lower to ``AnalogMatMul``. A 1-D operand (numpy semantics: a vector is
+promoted to a matrix and the added axis removed from the result) lowers to ``AnalogMatVec``,
+whose norms are reduced over the contracted axis and laid out like the output: see
+:func:`contraction_layout`.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import onnx
 
 from .._index import GraphIndex, numel
-from .base import Lowering, ShapeOf, float_check
+from .base import Lowering, ShapeOf, float_check, operand_dtype
+
+
+def contraction_layout(
+    kept_positions: Sequence[int], output_rank: int, prefix: str
+) -> dict[str, list[int]]:
+    """Attributes that lay out a reduced operand like the output (see ``AnalogEinsum``).
+
+    The function body reduces an operand over its contracted axes (``keepdims=0``), which
+    leaves its other axes in the operand's order. ``kept_positions[k]`` is the output axis of
+    the k-th of them. The body then unsqueezes two leading axes, transposes with ``perm`` so
+    that the kept axes follow the output's order, unsqueezes a third leading axis and a 1 at
+    every output axis the operand lacks (``unsq``), and squeezes the three leading axes.
+    The leading axes keep both lists non-empty, as ONNX requires.
+    """
+    order = sorted(range(len(kept_positions)), key=lambda k: kept_positions[k])
+    missing = [p for p in range(output_rank) if p not in set(kept_positions)]
+    return {
+        f"{prefix}_perm": [0, 1, *(2 + k for k in order)],
+        f"{prefix}_unsq": [0, *(3 + m for m in missing)],
+    }
 
 
 class MatMulHandler:
@@ -19,17 +46,19 @@ class MatMulHandler:
             rank = index.rank(name)
             if rank is None:
                 return f"rank of operand '{name}' is unknown after shape inference"
-            if rank < 2:
-                return f"operand '{name}' is 1-D; only matrices (rank >= 2) are handled"
+            if rank == 0:
+                return f"operand '{name}' is a scalar; MatMul needs rank >= 1"
         if self.fan_in(node, index) is None:
             return "contraction size K is not static"
+        if index.rank(node.output[0]) is None:
+            return "rank of the output is unknown after shape inference"
         return float_check(node, index, [a, b])
 
     def fan_in(self, node: onnx.NodeProto, index: GraphIndex) -> float | None:
         for name, axis in ((node.input[0], -1), (node.input[1], -2)):
             shape = index.shape(name)
-            if shape and isinstance(shape[axis], int):
-                return float(shape[axis])
+            if shape and isinstance(shape[max(axis, -len(shape))], int):
+                return float(shape[max(axis, -len(shape))])
         return None
 
     def macs(self, node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:
@@ -40,10 +69,25 @@ class MatMulHandler:
         return "constant" if index.is_constant(node.input[1]) else "activation"
 
     def lower(self, node: onnx.NodeProto, index: GraphIndex, prefix: str) -> Lowering:
-        return Lowering(
-            family="AnalogMatMul",
-            inputs=[node.input[0], node.input[1]],
-            n_original_inputs=2,
-            attrs={},
-            original_attrs=[],
-        )
+        ra, rb = index.rank(node.input[0]), index.rank(node.input[1])
+        ry = index.rank(node.output[0])
+        assert ra is not None and rb is not None and ry is not None  # guaranteed by check()
+        dtype = operand_dtype(index, node.input[0])
+        if ra >= 2 and rb >= 2:
+            return Lowering("AnalogMatMul", list(node.input[:2]), 2, {}, [], dtype=dtype)
+        # 1-D operands: the output holds A's batch and row axes, then B's batch and column
+        # axes, right-aligned (broadcast batch axes are shared).
+        attrs: dict[str, Any] = {"x_axes": [ra - 1], "w_axes": [rb - 1 if rb == 1 else rb - 2]}
+        if ra == 1:
+            x_kept: list[int] = []
+        else:  # A's axes but the last, right-aligned against the output (B is a vector)
+            x_kept = [ry - (ra - 1) + k for k in range(ra - 1)]
+        if rb == 1:
+            w_kept: list[int] = []
+        else:  # B's batch axes (aligned with the output's batch axes) and its column axis
+            n_batch = rb - 2
+            batch_end = ry - 1 if ra == 1 else ry - 2
+            w_kept = [batch_end - n_batch + k for k in range(n_batch)] + [ry - 1]
+        attrs.update(contraction_layout(x_kept, ry, "x"))
+        attrs.update(contraction_layout(w_kept, ry, "w"))
+        return Lowering("AnalogMatVec", list(node.input[:2]), 2, attrs, [], dtype=dtype)

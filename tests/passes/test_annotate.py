@@ -24,6 +24,7 @@ from analogc.passes import (
     read_plan,
     strip,
 )
+from analogc.passes._scope import walk
 from analogc.runtime.functions import FunctionLibrary
 from analogc.runtime.simulate import Simulator
 
@@ -82,7 +83,7 @@ def test_annotated_model_checks_and_runs_in_plain_onnxruntime(
     assert result.modified, "annotate reported no change"
     assert result.model is ann, "annotate should mutate and return the model it was given"
     onnx.checker.check_model(ann, full_check=True)
-    ops = [(n.domain, n.op_type) for n in ann.graph.node if n.name == case.layer]
+    ops = [(loc.node.domain, loc.node.op_type) for loc in walk(ann) if loc.node.name == case.layer]
     assert len(ops) == 1 and ops[0][0] == "ai.analogc", f"layer not replaced: {ops}"
     assert is_annotated(ann), "is_annotated() is False on an annotated model"
 
@@ -145,13 +146,22 @@ def test_lowered_simulation_graph_interface(case_name: str) -> None:
         assert name in inputs, f"simulation input {name} is not a graph input"
 
 
-def test_lowered_simulation_graph_passes_the_checker() -> None:
-    case = CASES["matmul"]()
+@pytest.mark.parametrize("stats", [False, True])
+@pytest.mark.parametrize(
+    "case_name", ["matmul", "matmul_f16", "if_matmul", "loop_matmul", "scan_matmul"]
+)
+def test_lowered_simulation_graph_passes_the_checker(case_name: str, stats: bool) -> None:
+    """Also with ops in subgraphs: pooled draws, Scan counters, exposed variance outputs."""
+    case = CASES[case_name]()
     model = prepare(case.model)
     plan = plan_for([case.layer], NOISE_MODELS["all"])
-    library = FunctionLibrary(noise=plan.noise, opset=opset_of(model), mode="simulate")
-    result, _ = lower_for_simulation(model, plan, library)
-    onnx.checker.check_model(result.model)
+    library = FunctionLibrary(noise=plan.noise, opset=opset_of(model), mode="simulate", stats=stats)
+    result, interface = lower_for_simulation(model, plan, library)
+    onnx.checker.check_model(result.model, full_check=True)
+    (layer,) = interface.layers
+    assert layer.pooled == (case_name in ("if_matmul", "loop_matmul", "scan_matmul"))
+    if stats:
+        assert layer.var in {o.name for o in result.model.graph.output}
 
 
 # -- already annotated, unsupported layers -----------------------------------------------------
@@ -177,16 +187,16 @@ def test_planned_layer_missing_raises() -> None:
 
 
 def test_planned_layer_that_cannot_run_analog_raises() -> None:
-    w = numpy_helper.from_array(np.ones((16, 8), np.float32), "W")
-    node = helper.make_node("MatMul", ["x", "W"], ["y"], name="vec")
+    w = numpy_helper.from_array(np.ones((16, 8), np.int32), "W")
+    node = helper.make_node("MatMul", ["x", "W"], ["y"], name="int")
     model = make_model(
         [node],
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8])],
+        [helper.make_tensor_value_info("x", TensorProto.INT32, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, ["N", 8])],
         [w],
     )
-    with pytest.raises(UnsupportedModelError, match="cannot run analog"):
-        annotated(prepare(model), plan_for(["vec"], NOISE_MODELS["shot"]))
+    with pytest.raises(UnsupportedModelError, match=r"cannot run analog.*int32"):
+        annotated(prepare(model), plan_for(["int"], NOISE_MODELS["shot"]))
 
 
 def test_annotate_refuses_a_simulate_library_and_lower_a_standalone_one() -> None:
@@ -201,17 +211,28 @@ def test_annotate_refuses_a_simulate_library_and_lower_a_standalone_one() -> Non
 
 
 # -- strip -------------------------------------------------------------------------------------
-def _assert_stripped_equals_original(
-    original: onnx.ModelProto, stripped: onnx.ModelProto, plan: Plan, what: str
+def _assert_same_nodes(
+    orig_nodes: list[onnx.NodeProto], new_nodes: list[onnx.NodeProto], plan: Plan, what: str
 ) -> None:
-    orig_nodes, new_nodes = list(original.graph.node), list(stripped.graph.node)
+    """Same nodes, attributes and edges, subgraphs compared the same way; planned nodes carry
+    their plan as metadata, the others none."""
     assert [n.name for n in new_nodes] == [n.name for n in orig_nodes], f"{what}: node names"
     for o, s in zip(orig_nodes, new_nodes, strict=True):
         label = f"{what}: node {o.name}"
         assert (s.domain, s.op_type) == (o.domain, o.op_type), f"{label}: op {s.op_type}"
         assert list(s.input) == list(o.input), f"{label}: inputs {list(s.input)}"
         assert list(s.output) == list(o.output), f"{label}: outputs {list(s.output)}"
-        assert _attrs(s) == _attrs(o), f"{label}: attributes {_attrs(s)} vs {_attrs(o)}"
+        graphs_o = {a.name: a.g for a in o.attribute if a.type == onnx.AttributeProto.GRAPH}
+        graphs_s = {a.name: a.g for a in s.attribute if a.type == onnx.AttributeProto.GRAPH}
+        assert set(graphs_s) == set(graphs_o), f"{label}: subgraph attributes"
+        for attr, g in graphs_o.items():
+            _assert_same_nodes(list(g.node), list(graphs_s[attr].node), plan, f"{label} {attr}")
+            assert [t.name for t in graphs_s[attr].initializer] == [t.name for t in g.initializer]
+            assert [v.name for v in graphs_s[attr].output] == [v.name for v in g.output]
+        plain = {k: v for k, v in _attrs(s).items() if k not in graphs_s}
+        assert plain == {k: v for k, v in _attrs(o).items() if k not in graphs_o}, (
+            f"{label}: attributes {_attrs(s)} vs {_attrs(o)}"
+        )
         meta = _meta(s)
         if o.name in plan.layers:
             assert meta.get(META + "layer") == o.name, f"{label}: metadata {meta}"
@@ -219,6 +240,12 @@ def _assert_stripped_equals_original(
             assert meta.get(META + "noise") == plan.noise.label, f"{label}: metadata {meta}"
         else:
             assert not meta, f"{label}: a node outside the plan got metadata {meta}"
+
+
+def _assert_stripped_equals_original(
+    original: onnx.ModelProto, stripped: onnx.ModelProto, plan: Plan, what: str
+) -> None:
+    _assert_same_nodes(list(original.graph.node), list(stripped.graph.node), plan, what)
     orig_inits = {t.name: numpy_helper.to_array(t) for t in original.graph.initializer}
     new_inits = {t.name: numpy_helper.to_array(t) for t in stripped.graph.initializer}
     assert set(new_inits) == set(orig_inits), (

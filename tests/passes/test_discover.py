@@ -7,20 +7,26 @@ import onnx
 import pytest
 from builders import (
     CASES,
+    einsum_diagonal_model,
     einsum_model,
+    einsum_three_model,
     grouped_conv_transpose,
+    if_in_loop_model,
     if_model,
+    local_function_model,
     loop_model,
     lstm_model,
     make_model,
     matmul_1d,
     matmul_constant_node,
     matmul_fp16,
+    matmul_int_model,
+    nested_loop_model,
 )
 from helpers import prepare
 from onnx import TensorProto, helper
 
-from analogc.passes import discover, is_annotated, name_nodes
+from analogc.passes import discover, is_annotated, name_nodes, upgrade_model
 
 # Hand-computed per-example MACs and fan-in D (DESIGN §2 "Energy and cost accounting"):
 #   Conv: (C_in/group)·prod(kernel)·C_out·prod(out_spatial), D = (C_in/group)·prod(kernel)
@@ -50,6 +56,41 @@ EXPECTED = {
     "conv_transpose2d": (3 * 2 * 9 * 16, 3 * 2 * 9 * 16 / (2 * 49)),
     # ... and 8x8 with output_padding 1
     "conv_transpose2d_outpad": (3 * 2 * 9 * 16, 3 * 2 * 9 * 16 / (2 * 64)),
+    # grouped: W [C_in 4, C_out/G 3, 3, 3] (C_out 6), 4x4 -> 7x7: every weight meets every pixel
+    "conv_transpose2d_group": (4 * 3 * 9 * 16, 4 * 3 * 9 * 16 / (6 * 49)),
+    # depthwise, multiplier 2: W [4, 2, 3, 3] (C_out 8)
+    "conv_transpose2d_depthwise": (4 * 2 * 9 * 16, 4 * 2 * 9 * 16 / (8 * 49)),
+    # x [N,3,16] @ v [16] -> [N,3]
+    "matvec": (16 * 3, 16.0),
+    # c [12] @ w [N,12,5] -> [N,5]
+    "vecmat": (12 * 5, 12.0),
+    # bij,bjk->bik: [4,6]·[6,5] -> [4,5]
+    "einsum_bmm": (6 * 4 * 5, 6.0),
+    # bhqd,bhkd->bhqk: d = 8 contracted, [2,3,4] out
+    "einsum_attention": (8 * 2 * 3 * 4, 8.0),
+    # bsd,df->bsf: d = 8, [3,5] out
+    "einsum_projection": (8 * 3 * 5, 8.0),
+    # ...ij,jk->...ik: j = 6, [2,3,4] out
+    "einsum_ellipsis": (6 * 2 * 3 * 4, 6.0),
+    # bij,bkj->bki: j = 6, [4,3] out
+    "einsum_permuted": (6 * 4 * 3, 6.0),
+    # float16: x [N,4,16] @ W [16,8]
+    "matmul_f16": (16 * 4 * 8, 16.0),
+    # float16 conv2d_group
+    "conv2d_f16": (2 * 9 * 6 * 16, 18.0),
+    # float64: x [N,4,16] @ W [16,8]
+    "matmul_f64": (16 * 4 * 8, 16.0),
+    # If then-branch x [N,16] @ W [16,8]
+    "if_matmul": (16 * 8, 16.0),
+    # Loop body x @ W, 3 iterations
+    "loop_matmul": (3 * 16 * 8, 16.0),
+    # Scan body xs[:, t] [N,12] @ W [12,6], 5 steps
+    "scan_matmul": (5 * 12 * 6, 12.0),
+}
+WHERE = {
+    "if_matmul": "If 'if' then_branch",
+    "loop_matmul": "Loop 'loop' body",
+    "scan_matmul": "Scan 'scan' body",
 }
 
 
@@ -57,16 +98,20 @@ def test_every_case_has_expected_values() -> None:
     assert set(EXPECTED) == set(CASES), "add the hand-computed values for new builders"
 
 
-@pytest.mark.parametrize("case_name", list(CASES))
-def test_macs_and_fan_in(case_name: str) -> None:
+def _layer(case_name: str):
     case = CASES[case_name]()
     found = discover(prepare(case.model))
-    assert len(found.layers) == 1, f"{case_name}: found {found.layers}"
-    layer = found.layers[0]
+    layers = [x for x in found.layers if x.name == case.layer]
+    assert len(layers) == 1, f"{case_name}: found {found.layers}"
+    return layers[0]
+
+
+@pytest.mark.parametrize("case_name", list(CASES))
+def test_macs_and_fan_in(case_name: str) -> None:
+    layer = _layer(case_name)
     macs, fan_in = EXPECTED[case_name]
     assert layer.analog and layer.reason is None, f"{case_name}: digital because {layer.reason}"
-    assert layer.name == case.layer
-    assert layer.where == "main graph"
+    assert layer.where == WHERE.get(case_name, "main graph"), layer.where
     assert layer.macs == macs, f"{case_name}: {layer.macs} MACs, hand count {macs}"
     assert layer.fan_in == pytest.approx(fan_in), f"{case_name}: D = {layer.fan_in}, not {fan_in}"
 
@@ -74,7 +119,7 @@ def test_macs_and_fan_in(case_name: str) -> None:
 @pytest.mark.parametrize("case_name", list(CASES))
 def test_operand_kind(case_name: str) -> None:
     case = CASES[case_name]()
-    layer = discover(prepare(case.model)).layers[0]
+    layer = _layer(case_name)
     expected = "constant" if case.constant_weight else "activation"
     assert layer.operand == expected, f"{case_name}: operand {layer.operand}, not {expected}"
 
@@ -94,19 +139,22 @@ def test_macs_do_not_depend_on_the_batch() -> None:
     assert discover(prepare(static)).layers[0].macs == dynamic.macs
 
 
-# -- ops that stay digital ---------------------------------------------------------------------
+# -- ops that stay digital, and ops that used to -----------------------------------------------
 @pytest.mark.parametrize(
-    ("builder", "op_type", "words"),
+    ("builder", "op_type", "words", "macs"),
     [
-        (einsum_model, "Einsum", "einsum"),
-        (lstm_model, "LSTM", "lstm"),
-        (matmul_1d, "MatMul", "1-d"),
-        (matmul_fp16, "MatMul", "float16"),
-        (grouped_conv_transpose, "ConvTranspose", "group"),
+        # seq 5 · 1 direction · 4 gates·6 hidden · (8 inputs + 6 hidden)
+        (lstm_model, "LSTM", "recurrent", 5 * 1 * 24 * (8 + 6)),
+        # 'ii,ij->j' : a diagonal; products as written: i·j = 4·5
+        (einsum_diagonal_model, "Einsum", "diagonal", 4 * 5),
+        # three operands 'ij,jk,kl->il': index space i·j·k·l · 2 products
+        (einsum_three_model, "Einsum", "two-operand", 2 * 3 * 4 * 5 * 2),
+        # int32 MatMul [N,16]·[16,8]
+        (matmul_int_model, "MatMul", "int32", 16 * 8),
     ],
-    ids=["Einsum", "LSTM", "1-D MatMul", "float16 MatMul", "grouped ConvTranspose"],
+    ids=["LSTM", "Einsum diagonal", "Einsum three operands", "int32 MatMul"],
 )
-def test_digital_ops_carry_a_reason(builder, op_type: str, words: str) -> None:
+def test_digital_ops_carry_a_reason_and_their_macs(builder, op_type: str, words: str, macs) -> None:
     found = discover(prepare(builder()))
     assert len(found.layers) == 1, f"expected one matrix-product op, found {found.layers}"
     layer = found.layers[0]
@@ -116,6 +164,17 @@ def test_digital_ops_carry_a_reason(builder, op_type: str, words: str) -> None:
     assert layer.reason and words in layer.reason.lower(), (
         f"{op_type}: reason {layer.reason!r} does not mention {words!r}"
     )
+    assert layer.macs == macs, f"{op_type}: {layer.macs} MACs, hand count {macs}"
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [einsum_model, matmul_1d, matmul_fp16, grouped_conv_transpose],
+    ids=["Einsum", "1-D MatMul", "float16 MatMul", "grouped ConvTranspose"],
+)
+def test_formerly_digital_ops_run_analog(builder) -> None:
+    found = discover(prepare(builder()))
+    assert len(found.layers) == 1 and found.layers[0].analog, found.layers
 
 
 @pytest.mark.parametrize(
@@ -123,15 +182,40 @@ def test_digital_ops_carry_a_reason(builder, op_type: str, words: str) -> None:
     [(if_model, {"mm_then", "mm_else"}), (loop_model, {"mm_body"})],
     ids=["If", "Loop"],
 )
-def test_matmul_inside_a_subgraph_stays_digital(builder, expected_layers: set[str]) -> None:
+def test_matmul_inside_a_subgraph_runs_analog(builder, expected_layers: set[str]) -> None:
     model = prepare(builder())
     found = discover(model)
     assert {x.name for x in found.layers} == expected_layers, f"found {found.layers}"
     control = model.graph.node[0].op_type
     for layer in found.layers:
-        assert not layer.analog, f"{layer.name} inside {control} was marked analog"
-        assert layer.reason and "subgraph" in layer.reason, f"{layer.name}: {layer.reason!r}"
+        assert layer.analog, f"{layer.name} inside {control}: {layer.reason}"
         assert control in layer.where and layer.where != "main graph", layer.where
+
+
+def test_loop_with_a_run_time_trip_count_has_unknown_macs() -> None:
+    """``loop_model``'s trip count is a graph input: MACs per run are known after calibration."""
+    (layer,) = discover(prepare(loop_model())).layers
+    assert layer.analog and layer.iterations is None and layer.macs is None, layer
+
+
+@pytest.mark.parametrize(
+    ("builder", "words"),
+    [(nested_loop_model, "nested"), (if_in_loop_model, "if branch within")],
+    ids=["Loop in Loop", "If in Loop"],
+)
+def test_deeper_nesting_stays_digital_with_a_reason(builder, words: str) -> None:
+    (layer,) = discover(prepare(builder())).layers
+    assert not layer.analog and words in (layer.reason or "").lower(), layer
+    assert layer.macs is not None, "static trip counts: the MACs are still counted"
+
+
+def test_subgraph_nodes_get_unique_names() -> None:
+    """Both branches name their MatMul 'mm': the names become unique model-wide."""
+    model = if_model()
+    for attr in model.graph.node[0].attribute:
+        attr.g.node[0].name = "mm"
+    names = [x.name for x in discover(prepare(model)).layers]
+    assert len(set(names)) == 2, names
 
 
 def test_discovery_keeps_graph_order_and_splits_analog_from_digital() -> None:
@@ -139,7 +223,7 @@ def test_discovery_keeps_graph_order_and_splits_analog_from_digital() -> None:
     w = onnx.numpy_helper.from_array(np.ones((16, 16), np.float32), "W")
     nodes = [
         helper.make_node("MatMul", ["x", "W"], ["a"], name="first"),
-        helper.make_node("Einsum", ["a", "W"], ["b"], name="mid", equation="ij,jk->ik"),
+        helper.make_node("Einsum", ["a", "W"], ["b"], name="mid", equation="ij,jj->ij"),
         helper.make_node("MatMul", ["b", "W"], ["y"], name="last"),
     ]
     vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 16]) for n in ("x", "y")]
@@ -147,6 +231,7 @@ def test_discovery_keeps_graph_order_and_splits_analog_from_digital() -> None:
     assert [x.name for x in found.layers] == ["first", "mid", "last"]
     assert [x.name for x in found.analog] == ["first", "last"]
     assert [x.name for x in found.digital] == ["mid"]
+    assert "diagonal" in (found.digital[0].reason or "")
 
 
 def test_plain_model_is_not_annotated() -> None:
@@ -187,3 +272,17 @@ def test_name_nodes_keeps_unique_names_and_is_idempotent() -> None:
     first = [n.name for n in model.graph.node]
     assert not name_nodes(model).modified, "a second pass renamed nodes again"
     assert [n.name for n in model.graph.node] == first
+
+
+def test_ops_inside_local_functions_are_listed_until_inlined() -> None:
+    """Not inlined (an in-memory model), a function's MatMul is listed as digital with the
+    reason; through load_model's upgrade it is inlined and runs analog."""
+    raw = local_function_model()
+    found = discover(prepare(raw))
+    assert [x.analog for x in found.layers] == [False, False], found.layers
+    assert all("inline" in (x.reason or "") for x in found.layers)
+    assert [x.name for x in found.layers] == ["first/MatMul_0", "second/MatMul_0"]
+    model = prepare(raw)
+    assert upgrade_model(model).modified and not model.functions
+    found = discover(prepare(model))
+    assert [x.analog for x in found.layers] == [True, True]
