@@ -105,6 +105,7 @@ FAMILIES: dict[str, _Family] = {
 
 _CONTRACTIONS = ("AnalogMatVec", "AnalogEinsum")
 _CONV_TRANSPOSES = ("AnalogConvTranspose", "AnalogGroupConvTranspose")
+_ONE_F32 = numpy_helper.from_array(np.ones(1, np.float32))
 
 DTYPE_SUFFIX = {
     TensorProto.FLOAT: "",
@@ -145,6 +146,13 @@ class _Body:
         if isinstance(value, list):
             return self.op("Constant", value=numpy_helper.from_array(np.asarray(value, np.int64)))
         return self.op("Constant", value=numpy_helper.from_array(np.asarray(value, np.float32)))
+
+    def slice(self, x: str, start: int, end: int | None = None) -> str:
+        """x[start:end] along axis 0 (opset-appropriate Slice)."""
+        stop = np.iinfo(np.int64).max if end is None else end
+        if self.opset >= 10:
+            return self.op("Slice", x, self.const([start]), self.const([stop]), self.const([0]))
+        return self.op("Slice", x, starts=[start], ends=[stop], axes=[0])
 
     def attr_float(self, ref: str) -> str:
         return self.op("Constant", refs={"value_float": ref})
@@ -469,14 +477,33 @@ class FunctionLibrary:
             return self._layout(b, b.reduce("ReduceSumSquare", x, "x_axes", keepdims=0), "x")
         if family == "AnalogGemm":
             return b.op("Reshape", b.reduce("ReduceSumSquare", x, "x_axes"), b.const([-1, 1]))
-        op = "ConvTranspose" if family in _CONV_TRANSPOSES else "Conv"
-        ones = b.op(
-            "ConstantOfShape", "ones_shape", value=numpy_helper.from_array(np.ones(1, np.float32))
-        )
-        n2 = b.op(op, b.op("Mul", x, x), ones, refs=self._conv_refs(family))
+        if family in _CONV_TRANSPOSES:
+            ones = b.op("ConstantOfShape", "ones_shape", value=_ONE_F32)
+            n2 = b.op("ConvTranspose", b.op("Mul", x, x), ones, refs=self._conv_refs(family))
+        else:
+            n2 = self._conv_patch_norm2(b, family, x)
         if family in ("AnalogGroupConv", "AnalogGroupConvTranspose"):
             n2 = b.op("Gather", n2, "group_index", axis=1)
         return n2
+
+    def _conv_patch_norm2(self, b: _Body, family: str, x: str) -> str:
+        """Σ over each group's channels and the kernel window of X², one map per group.
+
+        Summing channels first (a 1×1 grouped convolution with ones) and then the window (a
+        per-group box filter with the op's own strides, pads and dilations) gives exactly the
+        one-step convolution of X² with a ones kernel [G, C_in/G, *k], at 1/prod(k) + G/C_in
+        of its cost: 3×3 kernels on 64 channels, ~8× fewer MACs. ``ones_shape`` holds
+        [G, C_in/G, *k]; the two kernel shapes are derived from it and constant-folded.
+        """
+        group_and_channels = b.slice("ones_shape", 0, 2)
+        kernel = b.slice("ones_shape", 2)
+        ones_like_kernel = b.op("Add", b.op("Mul", kernel, b.const([0])), b.const([1]))
+        sum_shape = b.op("Concat", group_and_channels, ones_like_kernel, axis=0)
+        box_shape = b.op("Concat", b.slice("ones_shape", 0, 1), b.const([1]), kernel, axis=0)
+        sum_kernel = b.op("ConstantOfShape", sum_shape, value=_ONE_F32)
+        channels = b.op("Conv", b.op("Mul", x, x), sum_kernel, refs={"group": "group"})
+        box = b.op("ConstantOfShape", box_shape, value=_ONE_F32)
+        return b.op("Conv", channels, box, refs=self._conv_refs(family))
 
     def _weight_norm2(self, b: _Body, family: str, w: str) -> str:
         """‖w_i‖², broadcastable against Y; for convolutions only the taps meeting the input
@@ -490,7 +517,5 @@ class FunctionLibrary:
             row = b.op("Reshape", b.reduce("ReduceSumSquare", w, "w_axes"), b.const([1, -1]))
             return b.op("Mul", row, b.op("Mul", alpha, alpha))
         op = "ConvTranspose" if family in _CONV_TRANSPOSES else "Conv"
-        mask = b.op(
-            "ConstantOfShape", "mask_shape", value=numpy_helper.from_array(np.ones(1, np.float32))
-        )
+        mask = b.op("ConstantOfShape", "mask_shape", value=_ONE_F32)
         return b.op(op, mask, b.op("Mul", w, w), refs=self._conv_refs(family))
