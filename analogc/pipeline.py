@@ -22,7 +22,7 @@ from analogc import __version__
 from analogc.budget import Acceptance, Budget
 from analogc.errors import ConfigError, DataError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
-from analogc.passes import annotate, read_plan, save_model, strip
+from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
 from analogc.passes._io import load_model, write_bytes_atomic
 from analogc.passes.annotate import META_PREFIX, _set_model_meta
 from analogc.plots import precision_plot, tradeoff_plot
@@ -402,9 +402,6 @@ def compile_model(
 
     # -- outputs, each written atomically; the model last but one, the report last
     plan = bench.plan(chosen)
-    annotated = copy.deepcopy(prepared.model)
-    annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=prepared.opset))
-    _set_model_meta(annotated, HARDWARE_KEY, json.dumps(hw.to_dict()))
     outputs = {
         "model": str(out_model),
         "report_json": str(out_dir / "report.json"),
@@ -417,6 +414,12 @@ def compile_model(
         )
         _plots(out_dir, bench, result, chosen, uniform_n, dyn_acc, uniform_acc, acceptance)
     data_doc["outputs"] = outputs
+    del bench  # its onnxruntime sessions: memory for the annotated model below
+    annotated = copy.deepcopy(prepared.model)
+    annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=prepared.opset))
+    if prepared.scratch is not None:  # weights kept in a scratch file while working come back
+        restore_weights(annotated)
+    _set_model_meta(annotated, HARDWARE_KEY, json.dumps(hw.to_dict()))
     # Everything that differs between two identical runs lives here, and only here.
     data_doc["run"] = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from analogc.passes import (
     is_annotated,
     load_model,
     name_nodes,
+    offload_weights,
 )
 from analogc.passes._scope import locate
 from analogc.runtime.calibrate import Calibration, calibrate
@@ -40,19 +42,47 @@ class Prepared:
 
     Attributes:
         path: the file it came from (never written to).
-        model: analogc's working copy.
+        model: analogc's working copy; large weights may live in ``scratch`` (see below).
         discovery: every matrix-product op, analog or digital with the reason.
         sha256: hash of the file's bytes (identifies the model in studies and reports).
+        scratch: a temporary folder holding the working copy's large weights, when they were
+            moved out of memory (:data:`OFFLOAD_BYTES`); removed with this object.
     """
 
     path: Path
     model: onnx.ModelProto
     discovery: Discovery
     sha256: str
+    scratch: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def opset(self) -> int:
         return next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+OFFLOAD_BYTES = 32 << 20
+"""Models with more inline weight bytes than this keep them in a scratch file while analogc
+works: every copy, serialisation and onnxruntime session then shares one mapped file instead
+of holding its own copy (ResNet-50: compile's peak memory falls by several copies of 100 MB)."""
+
+
+def _lighten(model: onnx.ModelProto) -> tempfile.TemporaryDirectory[str] | None:
+    inline = sum(len(t.raw_data) for t in model.graph.initializer if t.HasField("raw_data"))
+    if inline < OFFLOAD_BYTES:
+        return None
+    scratch = tempfile.TemporaryDirectory(prefix="analogc-weights-")
+    if not offload_weights(model, Path(scratch.name)):
+        scratch.cleanup()
+        return None
+    return scratch
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def prepare(path: str | Path, *, allow_annotated: bool = False) -> Prepared:
@@ -63,17 +93,18 @@ def prepare(path: str | Path, *, allow_annotated: bool = False) -> Prepared:
         raise UnsupportedModelError(
             f"{path}: already annotated by analogc; pass the original model, or run `analogc strip` first"
         )
+    scratch = _lighten(model)
     model = infer_shapes(model)
     name_nodes(model)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Prepared(path, model, discover(model), digest)
+    return Prepared(path, model, discover(model), _sha256(path), scratch)
 
 
 def prepare_model(model: onnx.ModelProto, *, path: Path, sha256: str) -> Prepared:
     """As :func:`prepare`, for a model already in memory (e.g. a stripped annotated model)."""
+    scratch = _lighten(model)
     model = infer_shapes(model)
     name_nodes(model)
-    return Prepared(path, model, discover(model), sha256)
+    return Prepared(path, model, discover(model), sha256, scratch)
 
 
 DEFAULT_MEMORY_BUDGET = 512 << 20

@@ -3,7 +3,14 @@
 Nothing here runs a model: this package imports onnx and numpy only.
 """
 
-from ._io import external_data_dir, infer_shapes, load_model, save_model
+from ._io import (
+    external_data_dir,
+    infer_shapes,
+    load_model,
+    offload_weights,
+    restore_weights,
+    save_model,
+)
 from .annotate import SimInterface, SimLayer, annotate, lower_for_simulation, read_plan
 from .discover import Discovery, LayerInfo, discover, is_annotated
 from .naming import name_nodes
@@ -31,7 +38,9 @@ __all__ = [
     "load_model",
     "lower_for_simulation",
     "name_nodes",
+    "offload_weights",
     "read_plan",
+    "restore_weights",
     "save_model",
     "strip",
     "upgrade_model",

@@ -32,6 +32,8 @@ __all__ = [
     "external_data_dir",
     "infer_shapes",
     "load_model",
+    "offload_weights",
+    "restore_weights",
     "save_model",
     "write_bytes_atomic",
 ]
@@ -170,6 +172,52 @@ def _node_tensors(node: onnx.NodeProto) -> Iterator[onnx.TensorProto]:
             yield from _graph_tensors(attr.g)
         for g in attr.graphs:
             yield from _graph_tensors(g)
+
+
+def offload_weights(model: onnx.ModelProto, folder: Path, *, min_bytes: int = 1 << 16) -> int:
+    """Move the main graph's inline initializers of ``min_bytes`` or more into
+    ``folder/weights.data``, so that copies and serialisations of the working model are cheap
+    and onnxruntime maps the weights from the file instead of holding one copy per session.
+    Mutates ``model``; returns the bytes moved (0 if the model already keeps data outside).
+    """
+    if external_data_dir(model) is not None:
+        return 0
+    data_name = "weights.data"
+    offset = 0
+    with open(folder / data_name, "wb") as data:
+        for tensor in model.graph.initializer:
+            if (
+                tensor.data_location == onnx.TensorProto.EXTERNAL
+                or tensor.data_type == onnx.TensorProto.STRING
+            ):
+                continue
+            if _tensor_bytes(tensor) < min_bytes:
+                continue
+            raw = (
+                tensor.raw_data
+                if tensor.HasField("raw_data")
+                else numpy_helper.to_array(tensor).tobytes()
+            )
+            data.seek(offset)
+            data.write(raw)
+            for field in _TYPED_FIELDS:
+                tensor.ClearField(field)
+            tensor.ClearField("raw_data")
+            _point(tensor, data_name, offset, len(raw))
+            offset = _aligned(offset + len(raw))
+        data.truncate(offset)
+    if offset:
+        _set_meta(model, EXTERNAL_DIR_KEY, str(folder.resolve()))
+    return offset
+
+
+def restore_weights(model: onnx.ModelProto) -> None:
+    """Bring weights moved by :func:`offload_weights` back into ``model`` (mutates it)."""
+    folder = external_data_dir(model)
+    if folder is None:
+        return
+    external_data_helper.load_external_data_for_model(model, str(folder))
+    model.CopyFrom(_without_meta(model, EXTERNAL_DIR_KEY))
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -403,10 +451,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _get_meta(model: onnx.ModelProto, key: str) -> str | None:

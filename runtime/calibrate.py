@@ -17,7 +17,7 @@ import onnx
 from onnx import helper
 
 from analogc.passes import HANDLERS
-from analogc.passes._index import numel
+from analogc.passes._index import GraphIndex, numel
 from analogc.passes._scope import Exposer, Located, locate
 from analogc.passes.discover import iteration_count
 
@@ -27,6 +27,7 @@ from .session import make_session
 ROBUST_PERCENTILES = (0.01, 99.99)
 _POOL = 1 << 16  # draws per pool when a subgraph layer's size is unknown
 _SAMPLE_PER_BATCH = 1 << 16
+_CHUNK = 1 << 20
 
 Signature = tuple[tuple[str, tuple[int, ...]], ...]
 
@@ -72,9 +73,13 @@ class Probe:
             loc, node = in_probe[name], in_probe[name].node
             index = loc.index
             names, stacked = [], []
-            for t in (node.input[0], node.input[1], node.output[0]):
+            for position, t in enumerate((node.input[0], node.input[1], node.output[0])):
                 if index.is_constant(t):
-                    constants[t] = found[name].index.constant(t)
+                    # Weights only lend their shape (noise draws, MACs): no copy of the data.
+                    stand_in = _shape_only(found[name].index, t) if position == 1 else None
+                    constants[t] = (
+                        stand_in if stand_in is not None else found[name].index.constant(t)
+                    )
                     names.append(t)
                     stacked.append(0)
                     continue
@@ -94,7 +99,7 @@ class Probe:
             if loc.scopes:
                 self.pooled.add(name)
         self.constants = {t: v for t, v in constants.items() if v is not None}
-        self.session = make_session(probe, threads=threads, arena=False)
+        self.session = make_session(probe, threads=threads, arena=False, optimize=False)
         self.names = [o.name for o in self.session.get_outputs()]
 
     def run(self, feed: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
@@ -166,6 +171,14 @@ class Calibration:
     batch_size: int
 
 
+def _shape_only(index: GraphIndex, name: str) -> np.ndarray | None:
+    """A zero-memory stand-in with the tensor's shape (a broadcast view), if it is static."""
+    shape = index.shape(name)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    return np.broadcast_to(np.zeros((), np.float32), tuple(int(d) for d in shape))  # type: ignore[arg-type]
+
+
 class _Sampler:
     """Keeps a bounded random sample of a stream of tensors, for robust percentiles."""
 
@@ -178,12 +191,14 @@ class _Sampler:
     def add(self, a: np.ndarray) -> None:
         if a.size == 0:  # a subgraph layer that did not run in this batch
             return
-        flat = a.reshape(-1).astype(np.float64, copy=False)
-        self.sum_sq += float(np.dot(flat, flat))
+        flat = a.reshape(-1)
+        for start in range(0, flat.size, _CHUNK):  # float64 sums without a float64 copy
+            chunk = flat[start : start + _CHUNK].astype(np.float64)
+            self.sum_sq += float(np.dot(chunk, chunk))
         self.count += flat.size
         if flat.size > _SAMPLE_PER_BATCH:
             flat = flat[self.rng.integers(0, flat.size, _SAMPLE_PER_BATCH)]
-        self.parts.append(flat)
+        self.parts.append(flat.astype(np.float64))
 
     def robust_range(self) -> float:
         if not self.parts:
@@ -223,6 +238,7 @@ def calibrate(
             ys[name].add(tensors[y])
             observed = _observed_macs(probe, name, tensors, n)
             macs[name] = max(macs.get(name, 0), observed)
+        del outputs, tensors  # before the next batch's run allocates its own
     stats = {
         name: LayerStats(
             r_x=xs[name].robust_range(),

@@ -28,6 +28,10 @@ def _zeros(rank: int) -> np.ndarray:
     return np.zeros((1,) * rank, np.float32)
 
 
+CACHED_RUNS_MIN = 16
+"""Draws are kept only if the cache could hold at least this many runs of the same size."""
+
+
 class Simulator:
     """Runs the model with analog noise on the layers of ``plan``.
 
@@ -96,7 +100,14 @@ class Simulator:
         return self._shapes[key]
 
     def _draws(
-        self, seed: int, batch_index: int, position: int, layer: SimLayer, shapes: LayerShapes
+        self,
+        seed: int,
+        batch_index: int,
+        position: int,
+        layer: SimLayer,
+        shapes: LayerShapes,
+        *,
+        keep: bool,
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The standard-normal draws of one layer for one (seed, batch): the same for every
         configuration (common random numbers), so they are kept while memory allows."""
@@ -109,7 +120,7 @@ class Simulator:
         eps_w = rng.standard_normal(shapes.weight, np.float32) if layer.eps_w is not None else None
         size = sum(a.nbytes for a in (eps_y, eps_w) if a is not None)
         with self._lock:
-            if self._cached_bytes + size <= self.cache_bytes:
+            if keep and self._cached_bytes + size <= self.cache_bytes:
                 self._cache[key] = (eps_y, eps_w)
                 self._cached_bytes += size
         return eps_y, eps_w
@@ -143,7 +154,17 @@ class Simulator:
                     inputs[layer.eps_y] = _zeros(layer.output_rank)
                 if layer.eps_w is not None:
                     inputs[layer.eps_w] = _zeros(layer.weight_rank)
-        draws = self._pool.map(lambda item: self._draws(seed, batch_index, *item), wanted)
+        # Keep draws only when the cache can hold many runs like this one: a cache holding a
+        # few runs of a large model saves little time for the memory it takes.
+        run_bytes = 4 * sum(
+            (int(np.prod(sh.output)) if layer.eps_y is not None else 0)
+            + (int(np.prod(sh.weight)) if layer.eps_w is not None else 0)
+            for _, layer, sh in wanted
+        )
+        keep = run_bytes * CACHED_RUNS_MIN <= self.cache_bytes
+        draws = self._pool.map(
+            lambda item: self._draws(seed, batch_index, *item, keep=keep), wanted
+        )
         for (_, layer, _), (eps_y, eps_w) in zip(wanted, draws, strict=True):
             if layer.eps_y is not None:
                 inputs[layer.eps_y] = eps_y
