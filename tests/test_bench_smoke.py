@@ -1,0 +1,142 @@
+"""The benches run end to end in their ``--smoke`` mode, and the zoo builds faithful graphs.
+
+The full benches take minutes to half an hour; CI runs their smoke versions (reduced models,
+budgets and data) so that a change that breaks them shows up at once. Only the MiniLM run may
+skip: its ONNX file needs torch to build (``models/minilm.py``) and lives in the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from analogc.models import zoo
+from analogc.models.cache import cache_dir
+from analogc.models.metrics import retrieval_top1
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_bench(script: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run a bench script as a user would; show its output when it fails."""
+    cmd = [sys.executable, str(BENCH / script), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def table_rows(markdown: str, heading: str) -> list[list[str]]:
+    """Body rows of the first table after ``heading``, as lists of cells."""
+    lines = markdown.split(heading, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[start + 2 : end]]
+
+
+def test_scale_smoke(tmp_path: Path) -> None:
+    run_bench("scale.py", "--smoke", "--out", tmp_path, "--workdir", tmp_path / "work")
+    doc = json.loads((tmp_path / "scale.json").read_text())
+    assert [m["name"] for m in doc["models"]] == ["resnet50_w8_i64", "bert_l2_h64_s16"]
+    for m in doc["models"]:
+        assert m["analog_ops"] > 0 and m["analog_macs_per_example"] > 0
+        assert m["annotated_bytes"] >= m["original_bytes"] > 0
+        assert 0 < m["noisy_vs_clean_rel_rms"] < 10 and 0 < m["stock_vs_clean_rel_rms"] < 10
+        assert all(row["wall_s"] >= 0 and row["peak_rss_mb"] > 0 for row in m["stages"])
+    resnet = doc["models"][0]
+    assert resnet["analog_ops"] == 54  # 53 Conv + the fc Gemm, as in torchvision's ResNet-50
+    md = (tmp_path / "scale.md").read_text()
+    assert "2 cores" in md or "cores" in md
+    assert len(table_rows(md, "# Scale bench")) == 2
+
+
+def test_paper_protocol_smoke(tmp_path: Path) -> None:
+    run_bench("paper_protocol.py", "--smoke", "--out", tmp_path, "--workdir", tmp_path / "work")
+    doc = json.loads((tmp_path / "paper_protocol.json").read_text())
+    runs = doc["runs"]
+    assert {(r["noise"], r["target"]) for r in runs} == {
+        (n, t) for n in ("optical-shot", "electronic-thermal", "weight-noise") for t in (0.02, 0.01)
+    }
+    for r in runs:
+        assert r["model"] == "digits_resnet" and r["evaluations"] > 0
+        assert r["dynamic_energy"] <= r["uniform_energy"] + 1e-9 or not r["uniform_feasible"]
+        assert set(r["held_out"]) == {"clean", "uniform", "dynamic"}
+    shot = [r for r in runs if r["noise"] == "optical-shot"]
+    assert all(
+        r["dynamic_aj"] == pytest.approx(r["dynamic_energy"] * 0.12816, rel=1e-3) for r in shot
+    )
+    md = (tmp_path / "paper_protocol.md").read_text()
+    assert len(table_rows(md, "## Summary")) == 1  # one model
+    assert len(table_rows(md, "## All runs")) == 6
+    assert len(table_rows(md, "## Shot noise")) == 2
+    assert (tmp_path / "paper_protocol.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_paper_protocol_minilm_smoke(tmp_path: Path) -> None:
+    if not (cache_dir() / "minilm_l6_s32.onnx").exists():
+        pytest.skip("MiniLM is not built (needs torch: python models/minilm.py)")
+    run_bench(
+        "paper_protocol.py",
+        "--smoke",
+        "--models",
+        "minilm",
+        "--noise",
+        "optical-shot",
+        "--targets",
+        "0.02",
+        "--out",
+        tmp_path,
+        "--workdir",
+        tmp_path / "work",
+    )
+    (run,) = json.loads((tmp_path / "paper_protocol.json").read_text())["runs"]
+    assert run["layers"] == 48  # 6 layers × (Q, K, V, Q·Kᵀ, A·V, output, FFN in, FFN out)
+    assert set(run["held_out"]["clean"]) == {"retrieval", "cosine"}
+
+
+# -- the zoo: faithful shapes, no torch ----------------------------------------------------------
+
+
+def named_weights(model: onnx.ModelProto) -> int:
+    """Values in the model's named weights (anonymous shape constants excluded)."""
+    return int(
+        sum(np.prod(t.dims) for t in model.graph.initializer if not t.name.startswith("onnx::"))
+    )
+
+
+def test_resnet50_has_torchvision_shapes() -> None:
+    model = zoo.resnet50()
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert len(convs) == 53 and sum(n.op_type == "Gemm" for n in model.graph.node) == 1
+    # torchvision's 25,557,032 parameters, less BatchNorm's 53,120 (γ, β), plus one bias per
+    # output channel of every conv (26,560), which is where the folded BatchNorm goes.
+    assert named_weights(model) == 25_557_032 - 53_120 + 26_560
+    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    assert shapes["conv1.weight"] == (64, 3, 7, 7)
+    assert shapes["layer2.0.conv2.weight"] == (128, 128, 3, 3)
+    assert shapes["layer4.2.conv3.weight"] == (2048, 512, 1, 1)
+    assert shapes["fc.weight"] == (1000, 2048)
+
+
+def test_bert_layer_matches_transformers_counts() -> None:
+    """One full-width layer: embeddings + layer + pooler as in BertModel (bert-base)."""
+    model = zoo.bert_base(8, config=zoo.BertConfig(layers=1))
+    embeddings = (30522 + 512 + 2) * 768 + 2 * 768
+    layer = 4 * (768 * 768 + 768) + 2 * 768 + (768 * 3072 + 3072) + (3072 * 768 + 768) + 2 * 768
+    pooler = 768 * 768 + 768
+    assert named_weights(model) == embeddings + layer + pooler
+    assert embeddings + 12 * layer + pooler == 109_482_240  # BertModel(bert-base) parameters
+
+
+def test_retrieval_top1_scores_each_example() -> None:
+    clean = np.eye(4, dtype=np.float32)
+    noisy = clean.copy()
+    noisy[3] = clean[0]  # example 3 now looks like example 0
+    assert retrieval_top1([noisy], [clean], None).tolist() == [1.0, 1.0, 1.0, 0.0]
