@@ -140,3 +140,27 @@ def test_retrieval_top1_scores_each_example() -> None:
     noisy = clean.copy()
     noisy[3] = clean[0]  # example 3 now looks like example 0
     assert retrieval_top1([noisy], [clean], None).tolist() == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_overhead_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "overhead.md"
+    proc = run_bench("overhead.py", "--smoke", "--output", out)
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| digits")]
+    assert {row.split("|")[2].strip() for row in rows} == {"shot", "thermal", "weight"}, proc.stdout
+    for row in rows:
+        ratios = [float(c) for c in row.strip("|").split("|")[3:6]]
+        assert all(r > 0.5 for r in ratios), row  # noisy runs cannot be much faster than clean
+
+
+def test_memory_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "memory.md"
+    run_bench("memory.py", "--smoke", "--output", out)
+    (row,) = [line for line in out.read_text().splitlines() if line.startswith("| digits")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    reference, compile_fixed = float(cells[3]), float(cells[4])
+    assert 0 < reference < compile_fixed < 4000, row
+
+
+def test_vs_aihwkit_smoke_runs_or_says_why_not() -> None:
+    proc = run_bench("vs_aihwkit.py", "--smoke")
+    assert "aihwkit not installed" in proc.stdout + proc.stderr or "digits" in proc.stdout + proc.stderr
