@@ -163,4 +163,7 @@ def test_memory_smoke(tmp_path: Path) -> None:
 
 def test_vs_aihwkit_smoke_runs_or_says_why_not() -> None:
     proc = run_bench("vs_aihwkit.py", "--smoke")
-    assert "aihwkit not installed" in proc.stdout + proc.stderr or "digits" in proc.stdout + proc.stderr
+    assert (
+        "aihwkit not installed" in proc.stdout + proc.stderr
+        or "digits" in proc.stdout + proc.stderr
+    )
