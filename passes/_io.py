@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import onnx
@@ -277,9 +277,11 @@ def save_model(
         if not external and _serialised_size(model) <= inline_limit:
             if _get_meta(model, EXTERNAL_DIR_KEY) is not None:
                 model = _without_meta(model, EXTERNAL_DIR_KEY)
-            if check:
-                onnx.checker.check_model(model, full_check=True)
-            write_bytes_atomic(path, model.SerializeToString())
+            # Checked by path once written (before the rename): one serialised copy in memory.
+            verify = (
+                (lambda tmp: onnx.checker.check_model(str(tmp), full_check=True)) if check else None
+            )
+            write_bytes_atomic(path, model.SerializeToString(), verify=verify)
             return
         _save_with_external_data(model, path, check=check, inline_limit=inline_limit)
     except OSError as exc:  # a missing or read-only folder, a file in the way, a full disk
@@ -445,12 +447,17 @@ def _copy_skipping_zeros(src, dst, chunk_size: int = 1 << 20) -> None:
             dst.write(chunk)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(
+    path: Path, data: bytes, *, verify: Callable[[Path], None] | None = None
+) -> None:
+    """Write ``data`` to a temporary file beside ``path``, ``verify`` it, then rename it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        if verify is not None:
+            verify(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         os.replace(tmp, path)
     except BaseException:
