@@ -157,6 +157,10 @@ def test_killed_search_resumes(branches, tmp_path: Path) -> None:
     (summary,) = optuna.get_all_study_summaries(storage)
     study = optuna.load_study(study_name=summary.study_name, storage=storage)
     kept = [t.params for t in study.trials if t.state.is_finished()]
+    # Killed mid-search: nothing but the study (and its lock) in the output folder, no partial
+    # model, report or temporary file.
+    leftovers = sorted(p.name for p in out.iterdir() if not p.name.startswith("study.db"))
+    assert leftovers == [], f"a killed compile left {leftovers}"
     result = subprocess.run([*args, "--trials", str(len(kept) + 3)], capture_output=True, text=True)
     assert result.returncode in (EXIT_OK, EXIT_BUDGET_NOT_MET), result.stderr
     study = optuna.load_study(study_name=summary.study_name, storage=storage)
