@@ -193,18 +193,7 @@ def offload_weights(model: onnx.ModelProto, folder: Path, *, min_bytes: int = 1 
                 continue
             if _tensor_bytes(tensor) < min_bytes:
                 continue
-            raw = (
-                tensor.raw_data
-                if tensor.HasField("raw_data")
-                else numpy_helper.to_array(tensor).tobytes()
-            )
-            data.seek(offset)
-            data.write(raw)
-            for field in _TYPED_FIELDS:
-                tensor.ClearField(field)
-            tensor.ClearField("raw_data")
-            _point(tensor, data_name, offset, len(raw))
-            offset = _aligned(offset + len(raw))
+            offset = _move_out(tensor, data, data_name, offset)
         data.truncate(offset)
     if offset:
         _set_meta(model, EXTERNAL_DIR_KEY, str(folder.resolve()))
@@ -350,20 +339,24 @@ def _externalise_inline(
     for tensor in tensors:
         if excess <= 0:
             break
-        raw = (
-            tensor.raw_data
-            if tensor.HasField("raw_data")
-            else numpy_helper.to_array(tensor).tobytes()
-        )
-        data.seek(offset)
-        data.write(raw)
-        excess -= len(raw)
-        for field in _TYPED_FIELDS:
-            tensor.ClearField(field)
-        tensor.ClearField("raw_data")
-        _point(tensor, data_name, offset, len(raw))
-        offset = _aligned(offset + len(raw))
+        excess -= _tensor_bytes(tensor)
+        offset = _move_out(tensor, data, data_name, offset)
     return offset
+
+
+def _move_out(tensor: onnx.TensorProto, data, data_name: str, offset: int) -> int:
+    """Write ``tensor``'s bytes at ``offset`` of the open file ``data`` and make it refer to
+    them; the next aligned offset."""
+    raw = (
+        tensor.raw_data if tensor.HasField("raw_data") else numpy_helper.to_array(tensor).tobytes()
+    )
+    data.seek(offset)
+    data.write(raw)
+    for field in _TYPED_FIELDS:
+        tensor.ClearField(field)
+    tensor.ClearField("raw_data")
+    _point(tensor, data_name, offset, len(raw))
+    return _aligned(offset + len(raw))
 
 
 def _point(tensor: onnx.TensorProto, location: str, offset: int, length: int) -> None:
