@@ -37,7 +37,7 @@ from analogc.runtime.data import (
 )
 from analogc.runtime.functions import FunctionLibrary
 from analogc.runtime.metrics import METRICS, Metric, custom_metric, default_metric
-from analogc.search import SearchSettings, run_search
+from analogc.search import SearchResult, SearchSettings, run_search
 from analogc.workbench import Prepared, Workbench, prepare, prepare_model
 
 log = logging.getLogger(__name__)
@@ -242,14 +242,7 @@ def compile_model(
     settings = search or SearchSettings()
     if repeats is not None and (int(repeats) != repeats or repeats < 1):
         raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
-    out_dir = (
-        Path(output_dir) if output_dir is not None else Path.cwd() / f"{model_path.stem}.analogc"
-    )
-    out_model = out_dir / f"{model_path.stem}.analog.onnx"
-    if out_model.resolve() == model_path.resolve():
-        raise ConfigError(f"output {out_model} would overwrite the input model; choose another -o")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"output directory {out_dir} exists and is not a directory")
+    out_dir, out_model = _output_paths(model_path, output_dir)
     dataset = load_data(data, prepared.model, seed=seed)
     if dataset.synthetic:
         log.warning(
@@ -304,7 +297,7 @@ def compile_model(
             "source": dataset.source,
             "examples": len(dataset),
             "synthetic": dataset.synthetic,
-            "batch_size": batch_size,
+            "batch_size": bench.calibration.batch_size,
         },
         "metric": {
             "name": metric_obj.name,
@@ -320,31 +313,7 @@ def compile_model(
         },
     }
     uniform_acc = bench.account(uniform_n)
-    layers = []
-    for info, acc, uacc in zip(bench.layers, dyn_acc.layers, uniform_acc.layers, strict=True):
-        row = {
-            "name": info.name,
-            "op_type": info.op_type,
-            "fan_in": info.fan_in,
-            "macs": acc.macs,
-            "operand": info.operand,
-            "r_x": bench.base_plan.layers[info.name].r_x,
-            "repeats": acc.repeats,
-            "energy_per_mac": acc.energy_per_mac,
-            "energy_share": acc.energy_share,
-            "sigma": acc.sigma,
-            "enob": acc.enob,
-            "snr_db": acc.snr_db,
-            "uniform_repeats": uniform_n,
-            "uniform_enob": uacc.enob,
-        }
-        if result is not None:
-            row.update(
-                analytic_repeats=result.analytic[info.name],
-                sensitivity=result.sensitivity[info.name],
-                sensitivity_drop=result.sensitivity_drop[info.name],
-            )
-        layers.append(row)
+    layers = _layer_rows(bench, dyn_acc, uniform_acc, uniform_n, result)
     digital, macs = _digital_summary(prepared)
     data_doc["layers"] = layers
     data_doc["digital"] = digital
@@ -373,30 +342,7 @@ def compile_model(
             "repeats": result.analytic,
             "energy_per_mac": bench.energy(result.analytic),
         }
-        data_doc["search"] = {
-            "sampler": result.sampler,
-            "trials": result.finished_trials,
-            "evaluated_trials": len(result.trials),
-            "skipped_trials": result.skipped_trials,
-            "feasible_trials": sum(1 for p in result.trials if p.feasible),
-            "study_name": result.study_name,
-            "storage": result.storage,
-            "seed": settings.seed,
-            "seeds": settings.seeds,
-            "validation_seeds": settings.validation_seeds,
-            "max_repeats": settings.max_repeats,
-            "span": settings.span,
-            "pareto": settings.pareto,
-            "front": [
-                {
-                    "energy_per_mac": p.energy,
-                    "metric": p.metric,
-                    "margin": p.margin,
-                    "repeats": p.repeats,
-                }
-                for p in result.front
-            ],
-        }
+        data_doc["search"] = _search_doc(result, settings)
     data_doc["dynamic"] = dyn_doc
     data_doc["budget_met"] = bool(budget_met)
 
@@ -441,6 +387,79 @@ def compile_model(
     write_bytes_atomic(out_dir / "report.md", report.to_markdown().encode())
     write_bytes_atomic(out_dir / "report.json", report.to_json().encode())
     return report
+
+
+def _output_paths(model_path: Path, output_dir: str | Path | None) -> tuple[Path, Path]:
+    """The output folder and annotated model path, refusing to overwrite the input."""
+    out_dir = (
+        Path(output_dir) if output_dir is not None else Path.cwd() / f"{model_path.stem}.analogc"
+    )
+    out_model = out_dir / f"{model_path.stem}.analog.onnx"
+    if out_model.resolve() == model_path.resolve():
+        raise ConfigError(f"output {out_model} would overwrite the input model; choose another -o")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output directory {out_dir} exists and is not a directory")
+    return out_dir, out_model
+
+
+def _layer_rows(
+    bench: Workbench, dyn_acc: Any, uniform_acc: Any, uniform_n: int, result: SearchResult | None
+) -> list[dict[str, Any]]:
+    """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen."""
+    rows = []
+    for info, acc, uacc in zip(bench.layers, dyn_acc.layers, uniform_acc.layers, strict=True):
+        row = {
+            "name": info.name,
+            "op_type": info.op_type,
+            "fan_in": info.fan_in,
+            "macs": acc.macs,
+            "operand": info.operand,
+            "r_x": bench.base_plan.layers[info.name].r_x,
+            "repeats": acc.repeats,
+            "energy_per_mac": acc.energy_per_mac,
+            "energy_share": acc.energy_share,
+            "sigma": acc.sigma,
+            "enob": acc.enob,
+            "snr_db": acc.snr_db,
+            "uniform_repeats": uniform_n,
+            "uniform_enob": uacc.enob,
+        }
+        if result is not None:
+            row.update(
+                analytic_repeats=result.analytic[info.name],
+                sensitivity=result.sensitivity[info.name],
+                sensitivity_drop=result.sensitivity_drop[info.name],
+            )
+        rows.append(row)
+    return rows
+
+
+def _search_doc(result: SearchResult, settings: SearchSettings) -> dict[str, Any]:
+    """The study and its outcome (run-dependent measurements go to the report's ``run``)."""
+    return {
+        "sampler": result.sampler,
+        "trials": result.finished_trials,
+        "evaluated_trials": len(result.trials),
+        "skipped_trials": result.skipped_trials,
+        "feasible_trials": sum(1 for p in result.trials if p.feasible),
+        "study_name": result.study_name,
+        "storage": result.storage,
+        "seed": settings.seed,
+        "seeds": settings.seeds,
+        "validation_seeds": settings.validation_seeds,
+        "max_repeats": settings.max_repeats,
+        "span": settings.span,
+        "pareto": settings.pareto,
+        "front": [
+            {
+                "energy_per_mac": p.energy,
+                "metric": p.metric,
+                "margin": p.margin,
+                "repeats": p.repeats,
+            }
+            for p in result.front
+        ],
+    }
 
 
 def _with(settings: SearchSettings, **changes: Any) -> SearchSettings:
