@@ -247,6 +247,8 @@ def _lower_one(
         "repeats": str(int(layer.repeats)),
         "noise": noise.label,
     }
+    if "fan_in" not in allowed:  # a DynK family: D is not static
+        meta["fan_in"] = "run-time: the product of the operands' contracted sizes"
     for key, value in meta.items():
         call.metadata_props.add(key=META_PREFIX + key, value=value)
     for helper_node in helpers:

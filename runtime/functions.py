@@ -10,6 +10,14 @@ follows DESIGN §2 exactly:
   per output element carries both (their variances add);
 * weight: ``W += ε·k_w·r_w,i``, one draw per run, before the product.
 
+``D`` is the node's ``fan_in`` attribute. A MatMul or Einsum whose contraction length is only
+known at run time (attention's ``A·V`` contracts over a dynamic sequence axis) lowers to a
+``DynK`` variant (``AnalogMatMulDynK``, ``AnalogMatVecDynK``, ``AnalogEinsumDynK``): the same
+body, but ``D`` is computed from the operands' run-time shapes (``Shape`` → ``Gather`` of the
+contracted axes → ``Cast`` → product), so the noise is exact for every sequence length, and the
+node carries no ``fan_in`` attribute (the annotated node's ``pkg.analogc.fan_in`` metadata says
+where D comes from instead).
+
 Weight statistics (norms, ranges, border-aware tap norms) are computed in the body from ``W``;
 for constant weights onnxruntime folds them at session start, so they cost nothing per run.
 
@@ -69,14 +77,22 @@ _ATTR_TYPES = {
 
 @dataclass(frozen=True)
 class _Family:
+    """A function's inputs and op attributes; ``base``: for a ``DynK`` variant, the family
+    whose body it shares (with D computed from the operands' shapes, not read from
+    ``fan_in``)."""
+
     inputs: tuple[str, ...]
     op_attrs: tuple[str, ...]
+    base: str | None = None
 
 
 FAMILIES: dict[str, _Family] = {
     "AnalogMatMul": _Family(("X", "W"), ()),
     "AnalogMatVec": _Family(("X", "W"), _CONTRACTION_ATTRS),
     "AnalogEinsum": _Family(("X", "W"), ("equation", *_CONTRACTION_ATTRS)),
+    "AnalogMatMulDynK": _Family(("X", "W"), (), base="AnalogMatMul"),
+    "AnalogMatVecDynK": _Family(("X", "W"), _CONTRACTION_ATTRS, base="AnalogMatVec"),
+    "AnalogEinsumDynK": _Family(("X", "W"), ("equation", *_CONTRACTION_ATTRS), base="AnalogEinsum"),
     "AnalogGemm": _Family(
         ("X", "W", "C"), ("alpha", "beta", "transA", "transB", "x_axes", "w_axes")
     ),
@@ -247,7 +263,8 @@ class FunctionLibrary:
         return ["Y", "var"] if self.stats else ["Y"]
 
     def analog_attributes(self) -> list[str]:
-        """Attributes every analog node carries besides its op's own."""
+        """Attributes every analog node carries besides its op's own (a ``DynK`` node all but
+        ``fan_in``: see :meth:`attributes`)."""
         names = ["fan_in"]
         if self.mode == "standalone":
             names += ["repeats", "e1"]
@@ -262,7 +279,11 @@ class FunctionLibrary:
         return names
 
     def attributes(self, family: str) -> list[str]:
-        return [*FAMILIES[family].op_attrs, *self.analog_attributes()]
+        spec = FAMILIES[family]
+        analog = self.analog_attributes()
+        if spec.base is not None:  # D comes from the operands' run-time shapes
+            analog = [a for a in analog if a != "fan_in"]
+        return [*spec.op_attrs, *analog]
 
     def function_name(
         self, family: str, *, dtype: int = TensorProto.FLOAT, pooled: bool = False
@@ -289,9 +310,20 @@ class FunctionLibrary:
         if pooled and self.mode != "simulate":
             raise ValueError("pooled draws exist only in simulate mode")
         spec = FAMILIES[family]
+        base = spec.base or family  # a DynK variant shares its static family's body
         b = _Body(self.opset)
         noise = self.noise
         low = dtype != TensorProto.FLOAT
+        runtime_d: list[str] = []
+
+        def fan_in() -> str:
+            """D: the ``fan_in`` attribute, or (DynK) computed once from the shapes."""
+            if spec.base is None:
+                return b.attr_float("fan_in")
+            if not runtime_d:
+                runtime_d.append(self._runtime_fan_in(b, base))
+            return runtime_d[0]
+
         if self.mode == "simulate":
             s = "scale"
         else:
@@ -302,37 +334,37 @@ class FunctionLibrary:
         # Statistics in float32, whatever the operands' type.
         x32 = b.op("Cast", "X", to=TensorProto.FLOAT) if low else "X"
         w32 = b.op("Cast", "W", to=TensorProto.FLOAT) if low else "W"
-        view = self._weight_view(b, family, w32)
+        view = self._weight_view(b, base, w32)
         rw_view = rw_out = None
         if noise.thermal or noise.weight or self.stats:
-            axes = self._w_axes(family)
+            axes = self._w_axes(base)
             rw_view = b.op(
                 "Sub", b.reduce("ReduceMax", view, axes), b.reduce("ReduceMin", view, axes)
             )
-            rw_out = self._to_output_layout(b, family, rw_view)
+            rw_out = self._to_output_layout(b, base, rw_view)
         w = "W"
         if noise.weight:
             assert rw_view is not None
             eps_w = self._draw(b, "eps_w", w32, "seed_w", pooled=pooled)
             sigma_w = b.op("Mul", rw_view, b.op("Mul", b.attr_float("k_w"), s))
-            if family == "AnalogGroupConvTranspose":  # back from the grouped view to W's layout
+            if base == "AnalogGroupConvTranspose":  # back from the grouped view to W's layout
                 full = b.op("Expand", sigma_w, "w_group_shape")
                 sigma_w = b.op("Reshape", full, b.op("Shape", "W"))
             noisy = b.op("Add", w32, b.op("Mul", eps_w, sigma_w))
             w = b.op("Cast", noisy, to=dtype) if low else noisy
-        y = self._core(b, family, w)
+        y = self._core(b, base, w)
 
         xn2 = wn2_d = None
         if noise.shot or (self.stats and noise.weight):
-            xn2 = self._patch_norm2(b, family, x32)
+            xn2 = self._patch_norm2(b, base, x32)
         if noise.shot or self.stats:
-            wn2_d = b.op("Div", self._weight_norm2(b, family, w32), b.attr_float("fan_in"))
+            wn2_d = b.op("Div", self._weight_norm2(b, base, w32), fan_in())
         c_t = None
         if noise.thermal:
             c_t = b.op(
                 "Mul",
                 b.op("Mul", b.attr_float("k_t"), b.attr_float("r_x")),
-                b.op("Sqrt", b.attr_float("fan_in")),
+                b.op("Sqrt", fan_in()),
             )
 
         out = y
@@ -357,7 +389,7 @@ class FunctionLibrary:
                 out = b.op("Cast", out, to=dtype)
         b.nodes.append(helper.make_node("Identity", [out], ["Y"]))  # onnxruntime drops it
         if self.stats:
-            self._stats(b, family, y, xn2, wn2_d, rw_out, c_t)
+            self._stats(b, y, xn2, wn2_d, rw_out, c_t)
 
         inputs = [*spec.inputs, *self.sim_inputs(), *(["offset"] if pooled else [])]
         type_name = onnx.TensorProto.DataType.Name(dtype).lower()
@@ -371,6 +403,7 @@ class FunctionLibrary:
             attributes=self.attributes(family),
             doc_string=(
                 f"{family} ({type_name} operands) with {noise.label} noise (analogc, DESIGN §2)."
+                + (" D is taken from the operands' run-time shapes." if spec.base else "")
             ),
         )
 
@@ -389,7 +422,6 @@ class FunctionLibrary:
     def _stats(
         self,
         b: _Body,
-        family: str,
         y: str,
         xn2: str | None,
         wn2_d: str | None,
@@ -418,6 +450,26 @@ class FunctionLibrary:
         b.nodes.append(helper.make_node("ReduceMean", [full], ["var"], keepdims=0))
 
     # -- per-family pieces --------------------------------------------------------------------
+    @staticmethod
+    def _runtime_fan_in(b: _Body, family: str) -> str:
+        """D from the operands' run-time shapes (a float32 scalar, like ``fan_in``).
+
+        MatMul: ``X.shape[-1]``. Contractions (1-D MatMul operands, Einsum): the product over
+        the contracted axes of the larger of X's and W's size (``x_axes`` and ``w_axes`` list
+        them index by index in the same order, so a broadcast size 1 gives way, as
+        in the pass's static count).
+        """
+        if family == "AnalogMatMul":
+            k = b.op("Gather", b.op("Shape", "X"), b.const_i64(-1), axis=0)
+            return b.op("Cast", k, to=TensorProto.FLOAT)
+        sizes = []
+        for name, axes in (("X", "x_axes"), ("W", "w_axes")):
+            dims = b.op(
+                "Gather", b.op("Shape", name), b.op("Constant", refs={"value_ints": axes}), axis=0
+            )
+            sizes.append(b.op("Cast", dims, to=TensorProto.FLOAT))
+        return b.op("ReduceProd", b.op("Max", *sizes), keepdims=0)
+
     @staticmethod
     def _w_axes(family: str) -> list[int] | str:
         """Axes of the weight view that hold one output channel's weights (keepdims)."""

@@ -8,12 +8,15 @@ a per-channel quantity (the range ``r_w,i``) computed over the wrong axis shows 
 Besides MatMul/Gemm/Conv/ConvTranspose in float32, the cases cover 1-D MatMul operands, Einsum
 contractions, grouped ConvTranspose, float16 operands, and an analog op inside an If branch, a
 Loop body and a Scan body (the graph output is then the op's output, one slice per iteration,
-batch first).
+batch first). The ``*_dynk`` cases contract over a symbolic sequence axis ``S`` (attention's
+``softmax(QKᵀ)·V`` exported with dynamic axes): D is known only at run time; their inputs are
+fed with ``S = DYN_SEQ`` unless a test picks another length (:func:`with_seq`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -416,6 +419,74 @@ EINSUMS: dict[str, Callable[[], Case]] = {
 }
 
 
+# -- contraction length known only at run time ---------------------------------------------------
+SEQ = "S"
+DYN_SEQ = 5
+"""The sequence length the ``*_dynk`` cases are fed with (the models leave it symbolic)."""
+
+
+def with_seq(case: Case, seq: int) -> Case:
+    """``case`` fed with sequence length ``seq``: every per-example dim equal to the case's
+    ``DYN_SEQ`` is a sequence dim in these builders (their other sizes differ from it)."""
+    inputs = {n: tuple(seq if d == DYN_SEQ else d for d in s) for n, s in case.inputs.items()}
+    return dataclasses.replace(case, inputs=inputs)
+
+
+def matmul_attention_dynk(heads: int = 2, d: int = 4, *, dtype: type = np.float32) -> Case:
+    """Attention's context product a [N, H, S, S] @ v [N, H, S, d] (both activations, v plays
+    w) with S symbolic: K = S is not static after shape inference. float16, float64 and
+    bfloat16 (``ml_dtypes.bfloat16``; onnxruntime has no CPU bfloat16 MatMul) too."""
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    node = helper.make_node("MatMul", ["a", "v"], ["y"], name=LAYER)
+    model = make_model(
+        [node],
+        [_vi("a", [BATCH, heads, SEQ, SEQ], elem), _vi("v", [BATCH, heads, SEQ, d], elem)],
+        [_vi("y", [BATCH, heads, SEQ, d], elem)],
+    )
+    suffix = {"float32": "", "float16": "_f16", "float64": "_f64", "bfloat16": "_bf16"}
+    name = "matmul_attention_dynk" + suffix[np.dtype(dtype).name]
+    return Case(
+        name,
+        model,
+        inputs={"a": (heads, DYN_SEQ, DYN_SEQ), "v": (heads, DYN_SEQ, d)},
+        constant_weight=False,
+        dtype=dtype,
+    )
+
+
+def matmul_act_dynk(m: int = 3, n: int = 4) -> Case:
+    """a [N, M, S] @ b [N, S, n] with S symbolic: K = S (a rectangular dynamic-K MatMul)."""
+    node = helper.make_node("MatMul", ["a", "b"], ["y"], name=LAYER)
+    model = make_model(
+        [node],
+        [_vi("a", [BATCH, m, SEQ]), _vi("b", [BATCH, SEQ, n])],
+        [_vi("y", [BATCH, m, n])],
+    )
+    inputs = {"a": (m, DYN_SEQ), "b": (DYN_SEQ, n)}
+    return Case("matmul_act_dynk", model, inputs=inputs, constant_weight=False)
+
+
+def einsum_dynk(
+    name: str,
+    equation: str,
+    x: Sequence[int | str],
+    w: Sequence[int | str],
+    out: Sequence[int | str],
+) -> Case:
+    """Einsum of activations x [N, *x] and w [N, *w]; ``SEQ`` marks the symbolic dims."""
+    node = helper.make_node("Einsum", ["x", "w"], ["y"], name=LAYER, equation=equation)
+    model = make_model(
+        [node],
+        [_vi("x", [BATCH, *x]), _vi("w", [BATCH, *w])],
+        [_vi("y", [BATCH, *out])],
+    )
+
+    def fed(dims: Sequence[int | str]) -> tuple[int, ...]:
+        return tuple(DYN_SEQ if d == SEQ else int(d) for d in dims)
+
+    return Case(name, model, inputs={"x": fed(x), "w": fed(w)}, constant_weight=False)
+
+
 # -- float16 operands ---------------------------------------------------------------------------
 def matmul_f16(k: int = 16, n: int = 8, *, dtype: type = np.float16) -> Case:
     """x [N, 4, K] @ W [K, n] in float16 (or float64): the product in that type, the noise
@@ -516,6 +587,35 @@ def loop_matmul(k: int = 16, n: int = 8) -> Case:
     return Case("loop_matmul", model, inputs={"x": (k,)})
 
 
+def loop_attention_dynk(heads: int = 2, d: int = 4) -> Case:
+    """A Loop of LOOP_TRIPS iterations whose body computes ``matmul_attention_dynk``'s
+    a @ v on outer-scope operands (K = S symbolic; draws from a pool in the simulation graph);
+    the output is transposed to [N, trips, H, S, d]."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="loop_cond"),
+            helper.make_node("MatMul", ["a", "v"], ["step"], name=LAYER),
+        ],
+        "body",
+        [_typed("i", TensorProto.INT64, []), _typed("cond_in", TensorProto.BOOL, [])],
+        [_typed("cond_out", TensorProto.BOOL, []), _vi("step", [BATCH, heads, SEQ, d])],
+    )
+    nodes = [
+        helper.make_node("Loop", ["trips", ""], ["steps"], name="loop", body=body),
+        helper.make_node(
+            "Transpose", ["steps"], ["y"], name="to_batch_first", perm=[1, 0, 2, 3, 4]
+        ),
+    ]
+    model = make_model(
+        nodes,
+        [_vi("a", [BATCH, heads, SEQ, SEQ]), _vi("v", [BATCH, heads, SEQ, d])],
+        [_vi("y", [BATCH, LOOP_TRIPS, heads, SEQ, d])],
+        [numpy_helper.from_array(np.asarray(LOOP_TRIPS, np.int64), "trips")],
+    )
+    inputs = {"a": (heads, DYN_SEQ, DYN_SEQ), "v": (heads, DYN_SEQ, d)}
+    return Case("loop_attention_dynk", model, inputs=inputs, constant_weight=False)
+
+
 def scan_matmul(steps: int = 5, k: int = 12, n: int = 6) -> Case:
     """Scan over axis 1 of xs [N, steps, K]: each step computes xs[:, t] @ W, stacked on axis 1
     of the output [N, steps, n]; a running sum is the Scan's state."""
@@ -552,6 +652,24 @@ def scan_matmul(steps: int = 5, k: int = 12, n: int = 6) -> Case:
     return Case("scan_matmul", model, inputs={"acc0": (n,), "xs": (steps, k)})
 
 
+DYNK: dict[str, Callable[[], Case]] = {
+    "matmul_attention_dynk": matmul_attention_dynk,
+    "matmul_attention_dynk_f16": lambda: matmul_attention_dynk(dtype=np.float16),
+    "matmul_attention_dynk_f64": lambda: matmul_attention_dynk(dtype=np.float64),
+    # a [N, 3, S] @ b [N, S, 4]: K = S is a's last axis only (its other axes are not S)
+    "matmul_act_dynk": matmul_act_dynk,
+    # softmax(QKᵀ)·V as an Einsum: k (the key position) contracted, S symbolic
+    "einsum_attention_dynk": lambda: einsum_dynk(
+        "einsum_attention_dynk", "bhqk,bhkd->bhqd", (2, SEQ, SEQ), (2, SEQ, 4), (2, SEQ, 4)
+    ),
+    # two contracted indices, in another order in w than in x; i (size S) symbolic
+    "einsum_two_dynk": lambda: einsum_dynk(
+        "einsum_two_dynk", "bij,bjik->bk", (SEQ, 3), (3, SEQ, 4), (4,)
+    ),
+    "loop_attention_dynk": loop_attention_dynk,
+}
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "matmul": matmul,
     "matmul_batched": matmul_batched,
@@ -576,6 +694,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "if_matmul": if_matmul,
     "loop_matmul": loop_matmul,
     "scan_matmul": scan_matmul,
+    **DYNK,
 }
 """Every single-layer builder, by case name."""
 

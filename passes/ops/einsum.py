@@ -8,6 +8,10 @@ contracted sizes; ``‖x_(i)‖²`` and ``‖w_i‖²`` are sums of squares over
 and ``r_w,i`` the range over them, laid out like the output by the attributes the pass
 computes here (see :func:`analogc.passes.ops.matmul.contraction_layout`).
 
+When a contracted size is not static after shape inference (a contraction over a dynamic
+sequence axis), the op lowers to ``AnalogEinsumDynK``, whose body takes D from the operands'
+run-time shapes; its ``fan_in`` is None and its MACs are known from run-time shapes only.
+
 Digital, with the reason: not two operands; a repeated index within one operand (a diagonal);
 an index summed in one operand only; no contracted index (an outer or element-wise product).
 """
@@ -166,11 +170,11 @@ class EinsumHandler:
         found = self._analysis(node, index)
         if isinstance(found, str):
             return found
-        if self.fan_in(node, index) is None:
-            return "contracted sizes are not static"
         return float_check(node, index, list(node.input[:2]))
 
     def fan_in(self, node: onnx.NodeProto, index: GraphIndex) -> float | None:
+        """D if shape inference knows every contracted size, else None (D is then taken at
+        run time)."""
         found = self._analysis(node, index)
         if isinstance(found, str):
             return None
@@ -187,6 +191,9 @@ class EinsumHandler:
         found = self._analysis(node, index)
         if not isinstance(found, str):
             out, d = shape_of(node.output[0]), self.fan_in(node, index)
+            if d is None:  # contracted sizes from the shapes ``shape_of`` gives
+                sub, contraction = found
+                d = _contracted_size(node, sub, contraction, shape_of)
             return None if out is None or d is None else numel(out) * int(d)
         return einsum_macs_as_written(node, index, shape_of)
 
@@ -197,22 +204,43 @@ class EinsumHandler:
     def lower(self, node: onnx.NodeProto, index: GraphIndex, prefix: str) -> Lowering:
         found = self._analysis(node, index)
         assert not isinstance(found, str)  # guaranteed by check()
-        _, c = found
+        sub, c = found
+        dynamic = self.fan_in(node, index) is None
+        # DynK: W's contracted axes listed index by index like X's (the body pairs them to
+        # take D from the shapes); the reductions do not depend on the order.
+        w_axes = [sub.inputs[1].index(t) for t in c.contracted] if dynamic else c.w_axes
         attrs = {
             "equation": _equation(node),
             "x_axes": c.x_axes,
-            "w_axes": c.w_axes,
+            "w_axes": w_axes,
             **contraction_layout(c.x_kept_positions, c.output_rank, "x"),
             **contraction_layout(c.w_kept_positions, c.output_rank, "w"),
         }
         return Lowering(
-            family="AnalogEinsum",
+            family="AnalogEinsumDynK" if dynamic else "AnalogEinsum",
             inputs=list(node.input[:2]),
             n_original_inputs=2,
             attrs=attrs,
             original_attrs=["equation"],
             dtype=operand_dtype(index, node.input[0]),
         )
+
+
+def _contracted_size(
+    node: onnx.NodeProto, sub: Subscripts, contraction: Contraction, shape_of: ShapeOf
+) -> int | None:
+    """D from per-example shapes: per contracted index the larger of its sizes in the two
+    operands (a broadcast 1, or a leading axis ``shape_of`` counts as 1, gives way)."""
+    sizes: dict[str, int] = {}
+    for name, term in zip(node.input, sub.inputs, strict=True):
+        shape = shape_of(name)
+        if shape is None or len(shape) != len(term):
+            continue
+        for token, dim in zip(term, shape, strict=True):
+            sizes[token] = max(sizes.get(token, 1), int(dim))
+    if any(t not in sizes for t in contraction.contracted):
+        return None
+    return math.prod(sizes[t] for t in contraction.contracted)
 
 
 def einsum_macs_as_written(

@@ -4,6 +4,12 @@ Operands of rank >= 2 lower to ``AnalogMatMul``. A 1-D operand (numpy semantics:
 promoted to a matrix and the added axis removed from the result) lowers to ``AnalogMatVec``,
 whose norms are reduced over the contracted axis and laid out like the output: see
 :func:`contraction_layout`.
+
+When the contraction length K is not static after shape inference (attention's ``A·V``
+contracts over a dynamic sequence axis), the op still runs analog: it lowers to the ``DynK``
+variant of its family, whose body takes D = K from ``Shape(X)`` at run time, so the noise is
+exact for every length. Its ``fan_in`` is then None (no attribute on the node) and its MACs per
+example are known only from run-time shapes (calibration measures them).
 """
 
 from __future__ import annotations
@@ -48,13 +54,12 @@ class MatMulHandler:
                 return f"rank of operand '{name}' is unknown after shape inference"
             if rank == 0:
                 return f"operand '{name}' is a scalar; MatMul needs rank >= 1"
-        if self.fan_in(node, index) is None:
-            return "contraction size K is not static"
         if index.rank(node.output[0]) is None:
             return "rank of the output is unknown after shape inference"
         return float_check(node, index, [a, b])
 
     def fan_in(self, node: onnx.NodeProto, index: GraphIndex) -> float | None:
+        """K if shape inference knows it, else None (D is then taken at run time)."""
         for name, axis in ((node.input[0], -1), (node.input[1], -2)):
             shape = index.shape(name)
             if shape and isinstance(shape[max(axis, -len(shape))], int):
@@ -63,6 +68,8 @@ class MatMulHandler:
 
     def macs(self, node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:
         out, k = shape_of(node.output[0]), self.fan_in(node, index)
+        if k is None:  # K from the shapes ``shape_of`` gives (e.g. those observed at run time)
+            k = _contraction_length(node, shape_of)
         return None if out is None or k is None else numel(out) * int(k)
 
     def operand(self, node: onnx.NodeProto, index: GraphIndex) -> Literal["constant", "activation"]:
@@ -73,8 +80,9 @@ class MatMulHandler:
         ry = index.rank(node.output[0])
         assert ra is not None and rb is not None and ry is not None  # guaranteed by check()
         dtype = operand_dtype(index, node.input[0])
+        suffix = "" if self.fan_in(node, index) is not None else "DynK"
         if ra >= 2 and rb >= 2:
-            return Lowering("AnalogMatMul", list(node.input[:2]), 2, {}, [], dtype=dtype)
+            return Lowering("AnalogMatMul" + suffix, list(node.input[:2]), 2, {}, [], dtype=dtype)
         # 1-D operands: the output holds A's batch and row axes, then B's batch and column
         # axes, right-aligned (broadcast batch axes are shared).
         attrs: dict[str, Any] = {"x_axes": [ra - 1], "w_axes": [rb - 1 if rb == 1 else rb - 2]}
@@ -90,4 +98,17 @@ class MatMulHandler:
             w_kept = [batch_end - n_batch + k for k in range(n_batch)] + [ry - 1]
         attrs.update(contraction_layout(x_kept, ry, "x"))
         attrs.update(contraction_layout(w_kept, ry, "w"))
-        return Lowering("AnalogMatVec", list(node.input[:2]), 2, attrs, [], dtype=dtype)
+        return Lowering("AnalogMatVec" + suffix, list(node.input[:2]), 2, attrs, [], dtype=dtype)
+
+
+def _contraction_length(node: onnx.NodeProto, shape_of: ShapeOf) -> int | None:
+    """K from per-example shapes: A's last axis, or B's second-to-last (its only one if 1-D).
+
+    The larger of the two, as ``shape_of`` counts a leading axis equal to the batch as 1.
+    """
+    ks = []
+    for name, axis in ((node.input[0], -1), (node.input[1], -2)):
+        shape = shape_of(name)
+        if shape:
+            ks.append(int(shape[max(axis, -len(shape))]))
+    return max(ks) if ks else None

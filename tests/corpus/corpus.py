@@ -826,6 +826,46 @@ def transformer_block() -> onnx.ModelProto:
 TRANSFORMER_MACS = 3 * 4 * 8 * 8 + 8 * 4 * 4 + 4 * 4 * 8 + 4 * 8 * 16 + 4 * 16 * 8
 
 
+def bert_attention_dynamic() -> onnx.ModelProto:
+    """Multi-head self-attention as BERT/MiniLM export it with a dynamic sequence axis:
+    x [N, S, 8] -> q, k, v -> Reshape [0, -1, 2, 4] and Transpose to heads [N, 2, S, 4];
+    scores q·kᵀ [N, 2, S, S] contract over d = 4 (static); the context softmax(·)·v contracts
+    over S (known only at run time: a DynK op), once as a MatMul and once as an Einsum; the
+    heads merge back and an output projection follows. Every op runs analog; all MACs depend
+    on S (the reshaped sequence axis is not even a symbol after shape inference)."""
+    d, h = 8, 2
+    nodes = [node("MatMul", ["x", f"W{p}"], [p], f"proj_{p}") for p in ("q", "k", "v")]
+    for p, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
+        nodes.append(node("Reshape", [p, "heads"], [f"{p}4"], f"split_{p}"))
+        nodes.append(node("Transpose", [f"{p}4"], [f"{p}h"], f"heads_{p}", perm=perm))
+    nodes += [
+        node("MatMul", ["qh", "kh"], ["sc"], "scores"),  # [N,2,S,4]@[N,2,4,S] -> [N,2,S,S]
+        node("Mul", ["sc", "scale"], ["scs"], "scale"),
+        node("Softmax", ["scs"], ["p"], "softmax", axis=-1),
+        node("MatMul", ["p", "vh"], ["c1"], "context"),  # [N,2,S,S]@[N,2,S,4], K = S
+        node("Einsum", ["p", "vh"], ["c2"], "context_einsum", equation="bhqk,bhkd->bhqd"),
+        node("Add", ["c1", "c2"], ["c"], "sum"),
+        node("Transpose", ["c"], ["ct"], "merge", perm=[0, 2, 1, 3]),
+        node("Reshape", ["ct", "merged"], ["cm"], "merge_heads"),
+        node("MatMul", ["cm", "Wo"], ["y"], "proj_out"),
+    ]
+    inits = [
+        w("Wq", (d, d), 1),
+        w("Wk", (d, d), 2),
+        w("Wv", (d, d), 3),
+        w("Wo", (d, d), 4),
+        const("heads", np.array([0, -1, h, d // h], np.int64)),
+        const("merged", np.array([0, -1, d], np.int64)),
+        const("scale", np.array(1 / math.sqrt(d // h), np.float32)),
+    ]
+    return model(nodes, [vi("x", [N, "S", d])], [vi("y", [N, "S", d])], inits)
+
+
+BERT_DYNAMIC_OPS = frozenset(
+    {"proj_q", "proj_k", "proj_v", "scores", "context", "context_einsum", "proj_out"}
+)
+
+
 def local_functions() -> onnx.ModelProto:
     """Exporters wrap modules in model-local functions: Linear(X, W) = Relu(X @ W), called
     twice, and Block(X) calling Linear (a function calling a function)."""
@@ -1144,5 +1184,18 @@ ENTRIES: list[Entry] = [
         TRANSFORMER_MACS,
         analog_ops=7,
         covers="attention written as MatMul/Softmax/LayerNorm (opset 17)",
+    ),
+    Entry(
+        "bert_attention_dynamic",
+        bert_attention_dynamic,
+        {"x": ((N, "S", 8), np.float32)},
+        0,
+        unknown=BERT_DYNAMIC_OPS,
+        analog_ops=7,
+        covers=(
+            "BERT-style attention exported with a dynamic sequence axis: the context product "
+            "softmax(q·kᵀ)·v contracts over S, known only at run time (DynK, MatMul and Einsum)"
+        ),
+        dims={"S": 5},
     ),
 ]

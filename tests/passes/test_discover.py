@@ -7,6 +7,8 @@ import onnx
 import pytest
 from builders import (
     CASES,
+    DYN_SEQ,
+    DYNK,
     einsum_diagonal_model,
     einsum_model,
     einsum_three_model,
@@ -26,7 +28,8 @@ from builders import (
 from helpers import prepare
 from onnx import TensorProto, helper
 
-from analogc.passes import discover, is_annotated, name_nodes, upgrade_model
+from analogc.passes import HANDLERS, discover, is_annotated, name_nodes, upgrade_model
+from analogc.passes._scope import locate
 
 # Hand-computed per-example MACs and fan-in D (DESIGN §2 "Energy and cost accounting"):
 #   Conv: (C_in/group)·prod(kernel)·C_out·prod(out_spatial), D = (C_in/group)·prod(kernel)
@@ -86,11 +89,21 @@ EXPECTED = {
     "loop_matmul": (3 * 16 * 8, 16.0),
     # Scan body xs[:, t] [N,12] @ W [12,6], 5 steps
     "scan_matmul": (5 * 12 * 6, 12.0),
+    # *_dynk: the contraction runs over the symbolic sequence axis S: D and the MACs per
+    # example are known only at run time (see test_dynamic_contraction_runs_analog)
+    "matmul_attention_dynk": (None, None),
+    "matmul_attention_dynk_f16": (None, None),
+    "matmul_attention_dynk_f64": (None, None),
+    "matmul_act_dynk": (None, None),
+    "einsum_attention_dynk": (None, None),
+    "einsum_two_dynk": (None, None),
+    "loop_attention_dynk": (None, None),
 }
 WHERE = {
     "if_matmul": "If 'if' then_branch",
     "loop_matmul": "Loop 'loop' body",
     "scan_matmul": "Scan 'scan' body",
+    "loop_attention_dynk": "Loop 'loop' body",
 }
 
 
@@ -113,7 +126,10 @@ def test_macs_and_fan_in(case_name: str) -> None:
     assert layer.analog and layer.reason is None, f"{case_name}: digital because {layer.reason}"
     assert layer.where == WHERE.get(case_name, "main graph"), layer.where
     assert layer.macs == macs, f"{case_name}: {layer.macs} MACs, hand count {macs}"
-    assert layer.fan_in == pytest.approx(fan_in), f"{case_name}: D = {layer.fan_in}, not {fan_in}"
+    if fan_in is None:
+        assert layer.fan_in is None, f"{case_name}: D = {layer.fan_in}, not known statically"
+    else:
+        assert layer.fan_in == pytest.approx(fan_in), f"{case_name}: D = {layer.fan_in} != {fan_in}"
 
 
 @pytest.mark.parametrize("case_name", list(CASES))
@@ -190,6 +206,65 @@ def test_matmul_inside_a_subgraph_runs_analog(builder, expected_layers: set[str]
     for layer in found.layers:
         assert layer.analog, f"{layer.name} inside {control}: {layer.reason}"
         assert control in layer.where and layer.where != "main graph", layer.where
+
+
+# Per dynamic-K case: (D, MACs per example) as functions of the sequence length S.
+DYNK_FACTS = {
+    # a [N,2,S,S] @ v [N,2,S,4]: K = S, output [2,S,4]
+    "matmul_attention_dynk": (lambda s: s, lambda s: s * 2 * s * 4),
+    "matmul_attention_dynk_f16": (lambda s: s, lambda s: s * 2 * s * 4),
+    "matmul_attention_dynk_f64": (lambda s: s, lambda s: s * 2 * s * 4),
+    # a [N,3,S] @ b [N,S,4]: K = S, output [3,4]
+    "matmul_act_dynk": (lambda s: s, lambda s: s * 3 * 4),
+    # bhqk,bhkd->bhqd on [2,S,S], [2,S,4]: k = S contracted, output [2,S,4]
+    "einsum_attention_dynk": (lambda s: s, lambda s: s * 2 * s * 4),
+    # bij,bjik->bk on [S,3], [3,S,4]: i·j = 3S contracted, output [4]
+    "einsum_two_dynk": (lambda s: 3 * s, lambda s: 3 * s * 4),
+    # loop_attention_dynk: matmul_attention_dynk's product, per iteration (the body's op)
+    "loop_attention_dynk": (lambda s: s, lambda s: s * 2 * s * 4),
+}
+
+
+def test_every_dynamic_case_has_facts() -> None:
+    assert set(DYNK_FACTS) == set(DYNK)
+
+
+@pytest.mark.parametrize("case_name", list(DYNK))
+def test_dynamic_contraction_runs_analog(case_name: str) -> None:
+    """A contraction over a symbolic axis (attention's A·V with a dynamic sequence) runs
+    analog: D is taken from the run-time shapes (the DynK family, no fan_in attribute); its
+    MACs count from observed shapes, as calibration counts them."""
+    case = CASES[case_name]()
+    model = prepare(case.model)
+    (layer,) = discover(model).layers
+    assert layer.analog and layer.reason is None, f"{case_name}: digital because {layer.reason}"
+    assert layer.fan_in is None and layer.macs is None, layer
+    assert layer.operand == "activation"
+    loc = locate(model)[case.layer]
+    handler = HANDLERS[loc.node.op_type]
+    low = handler.lower(loc.node, loc.index, "p")
+    assert low.family.endswith("DynK"), low.family
+    d_of, macs_of = DYNK_FACTS[case_name]
+    for seq in (DYN_SEQ, 11):  # MACs from per-example shapes seen at run time (batch as 1)
+        shapes = {
+            name: (1, *(seq if d == "S" else d for d in dims[1:]))
+            for name, dims in loc.index.shapes.items()
+            if dims is not None
+        }
+        macs = handler.macs(loc.node, loc.index, lambda t, shapes=shapes: shapes.get(t))
+        assert macs == macs_of(seq), f"S={seq}: {macs} MACs, hand count {macs_of(seq)}"
+        out = shapes[loc.node.output[0]]
+        assert macs == d_of(seq) * int(np.prod(out)), "MACs are not D × output elements"
+
+
+def test_static_contraction_keeps_its_family() -> None:
+    """K known after shape inference: the static family, D in the fan_in attribute."""
+    for case_name in ("matmul_act", "einsum_attention", "matvec"):
+        case = CASES[case_name]()
+        model = prepare(case.model)
+        loc = locate(model)[case.layer]
+        low = HANDLERS[loc.node.op_type].lower(loc.node, loc.index, "p")
+        assert not low.family.endswith("DynK"), (case_name, low.family)
 
 
 def test_loop_with_a_run_time_trip_count_has_unknown_macs() -> None:

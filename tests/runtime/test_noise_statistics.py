@@ -14,8 +14,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Callable
+from pathlib import Path
 
+import ml_dtypes
 import numpy as np
+import onnx
 import pytest
 from builders import (
     CASES,
@@ -25,9 +29,11 @@ from builders import (
     gemm,
     make_model,
     matmul,
+    matmul_attention_dynk,
     matmul_f16_tiny,
     parallel_matmuls,
     rng,
+    with_seq,
 )
 from helpers import (
     annotated,
@@ -93,20 +99,36 @@ def _sample(
     """Draws of (y_noisy - y_clean) / sigma_expected: [draws, batch, ...]; also sigma, taps."""
     model = prepare(case.model)
     plan = plan_for([case.layer], noise, repeats=repeats, r_x=R_X, e1=e1)
+    return _normalised(case, model, noise, _runner(model, plan, runtime), energy=repeats * e1)
+
+
+Runner = Callable[[dict[str, np.ndarray], int], np.ndarray]
+"""(feed, run number) -> the noisy output of one run."""
+
+
+def _runner(model: onnx.ModelProto, plan: Plan, runtime: str) -> Runner:
+    """One Simulator (run k uses seed k) or one stock onnxruntime session for ``plan``."""
+    if runtime == "simulator":
+        sim = Simulator(model, plan, threads=1)
+        scales = sim.scales({name: layer.repeats for name, layer in plan.layers.items()})
+        return lambda feed, k: sim.run(feed, scales=scales, seed=k, batch_index=0)[0]
+    session = plain_session(annotated(model, plan))
+    return lambda feed, _: session.run(None, feed)[0]
+
+
+def _normalised(
+    case: Case, model: onnx.ModelProto, noise: NoiseModel, run: Runner, *, energy: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draws of (y_noisy - y_clean) / sigma_expected on ``case``'s feed: [draws, batch, ...];
+    also sigma and taps."""
     base = case.feed(rng(), BASE_BATCH)
     ref = terms(model, base)
-    sigma = ref.sigma(noise, r_x=R_X, energy=repeats * e1)
+    sigma = ref.sigma(noise, r_x=R_X, energy=energy)
     assert np.all(sigma > 0), "test setup: an output element has zero expected noise"
     clean = run_plain(model, base)[0]
     runs, copies = _layout(noise)
     feed = tile_feed(base, copies)
-    if runtime == "simulator":
-        sim = Simulator(model, plan, threads=1)
-        scales = sim.scales(repeats)
-        outs = [sim.run(feed, scales=scales, seed=s, batch_index=0)[0] for s in range(runs)]
-    else:
-        session = plain_session(annotated(model, plan))
-        outs = [session.run(None, feed)[0] for _ in range(runs)]
+    outs = [run(feed, k) for k in range(runs)]
     y = np.stack(outs).astype(np.float64).reshape(runs * copies, *clean.shape)
     return (y - clean) / sigma, sigma, ref.taps
 
@@ -182,19 +204,31 @@ def test_float16_noise_does_not_underflow(runtime: str) -> None:
 
 
 @pytest.mark.parametrize("runtime", ["simulator", "standalone"])
-@pytest.mark.parametrize("case_name", ["gemm", "conv2d_group", "einsum_attention", "loop_matmul"])
-def test_noise_at_opset_21(case_name: str, runtime: str) -> None:
-    """Opset 18 moved reduce axes to inputs: the bodies differ from opset 17's. Opset 21 is the
-    newest annotated as is (analogc.passes.load_model converts newer models to it)."""
+@pytest.mark.parametrize("opset", [12, 21])
+@pytest.mark.parametrize(
+    "case_name",
+    [
+        "gemm",
+        "conv2d_group",
+        "einsum_attention",
+        "loop_matmul",
+        "matmul_attention_dynk",
+        "einsum_two_dynk",
+    ],
+)
+def test_noise_at_other_opsets(case_name: str, opset: int, runtime: str) -> None:
+    """Opset 18 moved reduce axes to inputs, opset 13 squeeze axes: the bodies differ from
+    opset 17's. Opset 21 is the newest annotated as is (analogc.passes.load_model converts
+    newer models to it); 12 the oldest the library builds."""
     base = CASES[case_name]()
     model = copy.deepcopy(base.model)
-    model.opset_import[0].version = 21
+    model.opset_import[0].version = opset
     case = dataclasses.replace(base, model=model)
     z, sigma, taps = _sample(case, NOISES["all"], runtime)
     assert_standard_normal(
         z,
         independent=False,
-        what=f"{case_name} all terms ({runtime}, opset 21)",
+        what=f"{case_name} all terms ({runtime}, opset {opset})",
         groups=_groups(case, taps, sigma),
     )
 
@@ -522,3 +556,194 @@ def test_calibration_sees_inside_subgraphs() -> None:
     clean = run_plain(model, feed)[0]
     noise = sim.run(feed, scales=sim.scales(1), seed=0, batch_index=0)[0] - clean
     assert len(np.unique(noise)) == noise.size, "draws were reused within one run"
+
+
+# -- contraction length known only at run time ----------------------------------------------------
+# D = S differs by 3x: a D frozen at one length gives a std off by sqrt(3) at the other.
+DYNK_LENGTHS = (3, 9)
+
+
+def _dynk_call(model: onnx.ModelProto) -> onnx.NodeProto:
+    """The annotated model's analog call, checked to be a DynK one without a fan_in."""
+    (call,) = [n for n in model.graph.node if n.domain == "ai.analogc"]
+    assert call.op_type.startswith(("AnalogMatMulDynK", "AnalogMatVecDynK", "AnalogEinsumDynK"))
+    assert "fan_in" not in {a.name for a in call.attribute}, "a DynK call carries a fan_in"
+    meta = {e.key: e.value for e in call.metadata_props}
+    assert meta["pkg.analogc.fan_in"].startswith("run-time"), meta
+    return call
+
+
+@pytest.mark.parametrize("runtime", ["simulator", "standalone"])
+@pytest.mark.parametrize("noise_name", ["shot", "thermal", "all"])
+@pytest.mark.parametrize("case_name", ["matmul_attention_dynk", "einsum_attention_dynk"])
+def test_dynamic_k_noise_at_two_sequence_lengths(
+    case_name: str, noise_name: str, runtime: str
+) -> None:
+    """One annotated model (one session, one Simulator) fed two sequence lengths: each gets
+    the std of its own D = S (shot ∝ 1/sqrt(D), thermal ∝ sqrt(D)), per element."""
+    case, noise = CASES[case_name](), NOISES[noise_name]
+    model = prepare(case.model)
+    plan = plan_for([case.layer], noise, r_x=R_X)
+    _dynk_call(annotated(model, plan))
+    run = _runner(model, plan, runtime)
+    for seq in DYNK_LENGTHS:
+        fed = with_seq(case, seq)
+        z, sigma, taps = _normalised(fed, model, noise, run)
+        assert z.shape[-2] == seq, f"test setup: output {z.shape[1:]} is not for S = {seq}"
+        assert_standard_normal(
+            z,
+            independent=not noise.weight,
+            what=f"{case_name} {noise_name} ({runtime}), S = {seq}",
+            groups=_groups(fed, taps, sigma),
+        )
+
+
+@pytest.mark.parametrize("mode", ["standalone", "simulate"])
+def test_dynamic_k_bfloat16_at_two_sequence_lengths(mode: str) -> None:
+    """bfloat16 operands (onnxruntime has no CPU bfloat16 MatMul: onnx.reference runs the
+    annotated and the simulation graph): the DynK body's noise has the std of D = S."""
+    from onnx.reference import ReferenceEvaluator
+
+    from analogc.passes import annotate, lower_for_simulation
+    from analogc.runtime.functions import FunctionLibrary
+
+    case, noise = matmul_attention_dynk(dtype=ml_dtypes.bfloat16), NOISES["shot+thermal"]
+    model = prepare(case.model)
+    plan = plan_for([case.layer], noise, r_x=R_X)
+    library = FunctionLibrary(noise=noise, opset=17, mode=mode)
+    lowered = copy.deepcopy(model)
+    if mode == "standalone":
+        annotate(lowered, plan, library)
+        assert _dynk_call(lowered).op_type == "AnalogMatMulDynKBF16"
+        layer = None
+    else:
+        _, interface = lower_for_simulation(lowered, plan, library)
+        (layer,) = interface.layers
+    noisy, plain = ReferenceEvaluator(lowered), ReferenceEvaluator(model)
+    copies = 250
+    for seq in DYNK_LENGTHS:
+        base = with_seq(case, seq).feed(rng(), BASE_BATCH)
+        sigma = terms(model, base).sigma(noise, r_x=R_X)
+        clean = plain.run(None, base)[0].astype(np.float64)
+        feed = tile_feed(base, copies)
+        if layer is not None:
+            assert layer.eps_y is not None
+            feed[layer.scale] = np.asarray(1.0, np.float32)
+            shape = (copies * BASE_BATCH, *clean.shape[1:])
+            feed[layer.eps_y] = np.random.default_rng(seq).standard_normal(shape, np.float32)
+        y = noisy.run(None, feed)[0].astype(np.float64).reshape(copies, *clean.shape)
+        assert_standard_normal(
+            (y - clean) / sigma, independent=True, what=f"bfloat16 DynK ({mode}), S = {seq}"
+        )
+
+
+def _matvec_dynk() -> onnx.ModelProto:
+    """x [N, 3, S] @ v [S]: a 1-D second operand (an unbatched input) with S symbolic."""
+    node = helper.make_node("MatMul", ["x", "v"], ["y"], name="layer")
+    vi = helper.make_tensor_value_info
+    return make_model(
+        [node],
+        [vi("x", TensorProto.FLOAT, ["N", 3, "S"]), vi("v", TensorProto.FLOAT, ["S"])],
+        [vi("y", TensorProto.FLOAT, ["N", 3])],
+    )
+
+
+@pytest.mark.parametrize("runtime", ["simulator", "standalone"])
+@pytest.mark.parametrize("noise_name", ["shot+thermal", "weight"])
+def test_dynamic_k_matvec_at_two_sequence_lengths(noise_name: str, runtime: str) -> None:
+    """A 1-D operand of symbolic length lowers to AnalogMatVecDynK: D = S at run time."""
+    noise = NOISES[noise_name]
+    model = prepare(_matvec_dynk())
+    plan = plan_for(["layer"], noise, r_x=R_X)
+    assert _dynk_call(annotated(model, plan)).op_type == "AnalogMatVecDynK"
+    run = _runner(model, plan, runtime)
+    runs, copies = _layout(noise)
+    for seq in DYNK_LENGTHS:
+        gen = rng()
+        base = {
+            "x": gen.standard_normal((BASE_BATCH, 3, seq)).astype(np.float32),
+            "v": (1.5 * gen.standard_normal(seq)).astype(np.float32),
+        }
+        sigma = terms(model, base).sigma(noise, r_x=R_X)
+        clean = run_plain(model, base)[0]
+        feed = {"x": np.concatenate([base["x"]] * copies), "v": base["v"]}
+        y = np.stack([run(feed, k) for k in range(runs)]).astype(np.float64)
+        z = (y.reshape(runs * copies, *clean.shape) - clean) / sigma
+        what = f"matvec DynK {noise_name} ({runtime}), S = {seq}"
+        assert_standard_normal(z, independent=not noise.weight, what=what)
+
+
+@pytest.mark.parametrize(
+    ("case_name", "macs_of"),
+    [
+        ("matmul_attention_dynk", lambda s: s * (2 * s * 4)),  # K = S, output [2, S, 4]
+        ("einsum_two_dynk", lambda s: 3 * s * 4),  # i·j = 3S contracted, output [4]
+    ],
+)
+def test_calibration_measures_dynamic_k_macs(case_name: str, macs_of) -> None:
+    """Discovery cannot count a DynK op's MACs; calibration counts them from the shapes it
+    sees (per example)."""
+    for seq in (4, 7):
+        case = with_seq(CASES[case_name](), seq)
+        model = prepare(case.model)
+        data = Dataset(case.feed(rng(), 10), None, source="test")
+        calibration, _ = calibrate(model, [case.layer], data, batch_size=4)
+        assert calibration.layers[case.layer].macs == macs_of(seq), f"S = {seq}"
+
+
+def _attention_model(d: int = 8) -> onnx.ModelProto:
+    """x [N, S, d] -> q, k, v projections -> softmax(q·kᵀ/sqrt(d))·v -> output projection."""
+    gen = rng()
+    names = ("Wq", "Wk", "Wv", "Wo")
+    inits = [
+        numpy_helper.from_array((gen.standard_normal((d, d)) / math.sqrt(d)).astype(np.float32), n)
+        for n in names
+    ]
+    inits.append(numpy_helper.from_array(np.asarray(1 / math.sqrt(d), np.float32), "scale"))
+    nodes = [
+        helper.make_node("MatMul", ["x", "Wq"], ["q"], name="q"),
+        helper.make_node("MatMul", ["x", "Wk"], ["k"], name="k"),
+        helper.make_node("MatMul", ["x", "Wv"], ["v"], name="v"),
+        helper.make_node("Transpose", ["k"], ["kt"], name="kt", perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"], name="scores"),
+        helper.make_node("Mul", ["s", "scale"], ["ss"], name="scaled"),
+        helper.make_node("Softmax", ["ss"], ["p"], name="softmax", axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["c"], name="context"),
+        helper.make_node("MatMul", ["c", "Wo"], ["y"], name="out"),
+    ]
+    vi = helper.make_tensor_value_info
+    return make_model(
+        nodes,
+        [vi("x", TensorProto.FLOAT, ["N", "S", d])],
+        [vi("y", TensorProto.FLOAT, ["N", "S", d])],
+        inits,
+    )
+
+
+def test_compile_report_counts_dynamic_k_macs(tmp_path: Path) -> None:
+    """compile on a dynamic-sequence attention model: the context product A·V runs analog,
+    the report has its MACs as calibration observed them (synthetic data: S = 16) and no D,
+    and the annotated model runs at another sequence length."""
+    from analogc.pipeline import compile_model
+
+    path = tmp_path / "attention.onnx"
+    onnx.save_model(_attention_model(), str(path))
+    report = compile_model(path, repeats=4, output_dir=tmp_path / "out", plots=False)
+    rows = {row["name"]: row for row in report.data["layers"]}
+    assert set(rows) == {"q", "k", "v", "scores", "context", "out"}, "all six run analog"
+    s, d = 16, 8
+    expected = {"q": d * s * d, "scores": d * s * s, "context": s * s * d, "out": d * s * d}
+    for name, macs in expected.items():
+        assert rows[name]["macs"] == macs, f"{name}: {rows[name]['macs']} MACs, expected {macs}"
+    assert rows["context"]["fan_in"] is None and rows["scores"]["fan_in"] == d
+    assert all(row["repeats"] == 4 for row in rows.values())
+    table = report.layer_table()
+    line = next(line for line in table.splitlines() if line.startswith("context"))
+    assert line.split()[2] == "-", f"D of the DynK layer: {line}"
+    annotated_model = onnx.load(str(tmp_path / "out" / "attention.analog.onnx"))
+    ops = {n.name: n.op_type for n in annotated_model.graph.node}
+    assert ops["context"] == "AnalogMatMulDynK" and ops["scores"] == "AnalogMatMul", ops
+    x = rng().standard_normal((2, 5, d)).astype(np.float32)
+    clean = run_plain(prepare(onnx.load(str(path))), {"x": x})[0]
+    noisy = run_plain(annotated_model, {"x": x})[0]
+    assert noisy.shape == clean.shape == (2, 5, d) and not np.allclose(noisy, clean)
