@@ -12,7 +12,7 @@ For each model and noise model it times, interleaved run by run so drift hits al
 
 Usage::
 
-    python bench/overhead.py                 # digits ResNet (+ ResNet-50, MiniLM if available)
+    python bench/overhead.py                 # digits ResNet, ResNet-50, MiniLM (if cached)
     python bench/overhead.py --smoke         # seconds; for CI
 """
 
@@ -83,25 +83,30 @@ def digits_case(batch: int) -> Case:
 
 
 def optional_cases(smoke: bool) -> list[Case]:
-    """ResNet-50 / MiniLM when the zoo can provide them (see models/ and bench/README.md)."""
-    cases: list[Case] = []
-    try:
-        from analogc.models import zoo  # type: ignore[attr-defined]
-    except ImportError:
-        return cases
+    """ResNet-50 (built without torch) and MiniLM-L6 (when models/minilm.py has cached it)."""
     if smoke:
-        return cases
-    if hasattr(zoo, "resnet50"):
-        model = _prepared(zoo.resnet50(batch=None))
-        x = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
-        name = model.graph.input[0].name
-        cases.append(Case("ResNet-50 arch, batch 8, 224x224", model, {name: x}))
-    loader: Callable[..., object] | None = getattr(zoo, "minilm_case", None)
-    if loader is not None:
-        found = loader(batch=32, tokens=128)
-        if found is not None:
-            model, feed = found  # type: ignore[misc]
-            cases.append(Case("MiniLM-L6, batch 32 x 128 tokens", _prepared(model), feed))
+        return []
+    from analogc.models import zoo
+    from analogc.models.cache import cache_dir
+
+    model = _prepared(zoo.resnet50(batch=None))
+    x = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
+    cases = [Case("ResNet-50 arch, batch 8, 224x224", model, {model.graph.input[0].name: x})]
+    minilm = cache_dir() / "minilm_l6.onnx"
+    if minilm.exists():
+        model = _prepared(load_model(minilm))
+        rng = np.random.default_rng(0)
+        feed = {}
+        for spec in model.graph.input:
+            if spec.name == "input_ids":
+                feed[spec.name] = rng.integers(1000, 30000, (32, 128), dtype=np.int64)
+            elif spec.name == "attention_mask":
+                feed[spec.name] = np.ones((32, 128), np.int64)
+            else:
+                feed[spec.name] = np.zeros((32, 128), np.int64)
+        cases.append(Case("MiniLM-L6, batch 32 x 128 tokens", model, feed))
+    else:
+        print(f"MiniLM skipped: {minilm} missing (build it with models/minilm.py)", file=sys.stderr)
     return cases
 
 

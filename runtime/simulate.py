@@ -77,6 +77,11 @@ class Simulator:
             k: dict(v) for k, v in (shapes or {}).items()
         }
         self.cache_bytes = cache_bytes
+        full_runs = [self._run_bytes(layer_shapes) for layer_shapes in self._shapes.values()]
+        if full_runs and max(full_runs) * CACHED_RUNS_MIN > cache_bytes:
+            # Whole runs of this model do not fit many times over: keep nothing, not even the
+            # small one-layer runs of a sensitivity scan (they would only fill memory).
+            self.cache_bytes = 0
         self._cache: dict[tuple[object, ...], tuple[np.ndarray | None, np.ndarray | None]] = {}
         self._cached_bytes = 0
         self._lock = threading.Lock()
@@ -98,6 +103,17 @@ class Simulator:
             _, tensors = self._probe.run(feed)
             self._shapes[key] = self._probe.shapes(tensors)
         return self._shapes[key]
+
+    def _run_bytes(self, shapes: Mapping[str, LayerShapes]) -> int:
+        """Bytes of the draws one run with every layer noisy needs."""
+        total = 0
+        for layer in self.interface.layers:
+            if layer.name in shapes:
+                if layer.eps_y is not None:
+                    total += 4 * int(np.prod(shapes[layer.name].output))
+                if layer.eps_w is not None:
+                    total += 4 * int(np.prod(shapes[layer.name].weight))
+        return total
 
     def _draws(
         self,
