@@ -49,42 +49,11 @@ def _batch_used(out: Path) -> int:
 
 
 def measure(name: str, model: Path, data: Path, tmp: Path, *, trials: int) -> dict[str, object]:
-    compile_fixed = [
-        sys.executable,
-        "-m",
-        "analogc",
-        "compile",
-        str(model),
-        "-d",
-        str(data),
-        "-n",
-        "16",
-        "-o",
-        str(tmp / f"{name}-fixed"),
-        "-q",
-        "--batch-size",
-        "256",
-    ]
-    compile_search = [
-        sys.executable,
-        "-m",
-        "analogc",
-        "compile",
-        str(model),
-        "-d",
-        str(data),
-        "--trials",
-        str(trials),
-        "--seeds",
-        "2",
-        "-o",
-        str(tmp / f"{name}-search"),
-        "-q",
-        "--batch-size",
-        "256",
-        "--metric",
-        "agreement",
-    ]
+    base = [sys.executable, "-m", "analogc", "compile", str(model), "-d", str(data), "-q"]
+    base += ["--batch-size", "256"]
+    compile_fixed = [*base, "-n", "16", "-o", str(tmp / f"{name}-fixed")]
+    compile_search = [*base, "--trials", str(trials), "--seeds", "2", "--metric", "agreement"]
+    compile_search += ["-o", str(tmp / f"{name}-search")]
     # Separate interpreters: RUSAGE_CHILDREN is a running maximum over all children.
     fixed = _isolated(compile_fixed)
     batch = _batch_used(tmp / f"{name}-fixed")
