@@ -20,11 +20,12 @@ import onnx
 
 from analogc import __version__
 from analogc.budget import Acceptance, Budget
+from analogc.calibrated import CalibratedModel, LoadedModel, load_model_proto, open_model
 from analogc.errors import ConfigError, DataError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
 from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
-from analogc.passes._io import load_model, write_bytes_atomic
-from analogc.passes.annotate import META_PREFIX, _set_model_meta
+from analogc.passes.metadata import META_PREFIX, set_model_meta
+from analogc.passes.model_io import load_model, write_bytes_atomic
 from analogc.plots import precision_plot, tradeoff_plot
 from analogc.report import Report
 from analogc.runtime.data import (
@@ -38,7 +39,6 @@ from analogc.runtime.data import (
 from analogc.runtime.functions import FunctionLibrary
 from analogc.runtime.metrics import METRICS, Metric, custom_metric, default_metric
 from analogc.search import SearchResult, SearchSettings, run_search
-from analogc.workbench import Prepared, Workbench, prepare, prepare_model
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,10 @@ def _data_fingerprint(dataset: Dataset) -> str:
     return h.hexdigest()
 
 
-def _digital_summary(prepared: Prepared) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _digital_summary(loaded: LoadedModel) -> tuple[list[dict[str, Any]], dict[str, int]]:
     digital = [
         {"name": x.name, "op_type": x.op_type, "reason": x.reason, "macs": x.macs, "where": x.where}
-        for x in prepared.discovery.digital
+        for x in loaded.discovery.digital
     ]
     macs = {
         "digital": int(sum(x["macs"] or 0 for x in digital)),
@@ -138,7 +138,7 @@ def _digital_summary(prepared: Prepared) -> tuple[list[dict[str, Any]], dict[str
 # -- inspect --------------------------------------------------------------------------------------
 def inspect_model(model: str | Path) -> Report:
     """Every matrix-product op of the model: analog or digital (with the reason), D, MACs."""
-    prepared = prepare(model)
+    loaded = open_model(model)
     rows = [
         {
             "name": x.name,
@@ -150,7 +150,7 @@ def inspect_model(model: str | Path) -> Report:
             "reason": x.reason,
             "where": x.where,
         }
-        for x in prepared.discovery.layers
+        for x in loaded.discovery.layers
     ]
     analog = sum(r["macs"] or 0 for r in rows if r["analog"])
     digital = sum(r["macs"] or 0 for r in rows if not r["analog"])
@@ -159,9 +159,9 @@ def inspect_model(model: str | Path) -> Report:
         {
             "command": "inspect",
             "model": {
-                "path": str(prepared.path),
-                "sha256": prepared.sha256,
-                "opset": prepared.opset,
+                "path": str(loaded.path),
+                "sha256": loaded.sha256,
+                "opset": loaded.opset,
             },
             "layers": rows,
             "macs": {"analog": analog, "digital": digital, "unknown": unknown},
@@ -236,14 +236,14 @@ def compile_model(
     """
     t0 = time.perf_counter()
     model_path = Path(model)
-    prepared = prepare(model_path)
+    loaded = open_model(model_path)
     hw = load_hardware(hardware)
     budget = Budget.parse(max_drop)
     settings = search or SearchSettings()
     if repeats is not None and (int(repeats) != repeats or repeats < 1):
         raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
     out_dir, out_model = _output_paths(model_path, output_dir)
-    dataset = load_data(data, prepared.model, seed=seed)
+    dataset = load_data(data, loaded.model, seed=seed)
     if dataset.synthetic:
         log.warning(
             "no --data given: synthesising %d random examples from the input specs; "
@@ -252,11 +252,11 @@ def compile_model(
         )
     metric_obj = resolve_metric(metric, dataset)
 
-    bench = Workbench(
-        prepared, hw, dataset, metric=metric_obj, batch_size=batch_size, seed=seed, threads=threads
+    calibrated = CalibratedModel(
+        loaded, hw, dataset, metric=metric_obj, batch_size=batch_size, seed=seed, threads=threads
     )
     t_cal = time.perf_counter()
-    acceptance = Acceptance(budget.allowed_drop(bench.evaluator.clean), settings.confidence)
+    acceptance = Acceptance(budget.allowed_drop(calibrated.evaluator.clean), settings.confidence)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -270,38 +270,40 @@ def compile_model(
             settings = _with(
                 settings,
                 study_name=_study_name(
-                    model_path, prepared, hw, dataset, metric_obj, budget, settings, batch_size
+                    model_path, loaded, hw, dataset, metric_obj, budget, settings, batch_size
                 ),
             )
-        result = run_search(bench, acceptance, settings, on_step=lambda msg: log.info("%s", msg))
+        result = run_search(
+            calibrated, acceptance, settings, on_step=lambda msg: log.info("%s", msg)
+        )
         chosen = result.repeats
         uniform_n = result.uniform_repeats
     else:
-        chosen = dict.fromkeys(bench.names, int(repeats))
+        chosen = dict.fromkeys(calibrated.names, int(repeats))
         uniform_n = int(repeats)
     t_search = time.perf_counter()
 
     fresh = settings.fresh_seeds
-    evaluation = bench.evaluate(chosen, fresh)
-    dyn_acc = bench.account(chosen)
+    evaluation = calibrated.evaluate(chosen, fresh)
+    dyn_acc = calibrated.account(chosen)
     budget_met = acceptance.feasible(evaluation) if result is None else result.feasible
     data_doc: dict[str, Any] = {
         "analogc": __version__,
         "command": "compile",
         "mode": "fixed" if result is None else "search",
         "versions": _versions(),
-        "model": {"path": str(model_path), "sha256": prepared.sha256, "opset": prepared.opset},
+        "model": {"path": str(model_path), "sha256": loaded.sha256, "opset": loaded.opset},
         "hardware": hw.to_dict(),
         "noise": hw.noise.label,
         "data": {
             "source": dataset.source,
             "examples": len(dataset),
             "synthetic": dataset.synthetic,
-            "batch_size": bench.calibration.batch_size,
+            "batch_size": calibrated.calibration.batch_size,
         },
         "metric": {
             "name": metric_obj.name,
-            "clean": bench.evaluator.clean,
+            "clean": calibrated.evaluator.clean,
             "unit": metric_obj.unit,
         },
         "budget": {
@@ -312,15 +314,15 @@ def compile_model(
             "seeds": settings.seeds,
         },
     }
-    uniform_acc = bench.account(uniform_n)
-    layers = _layer_rows(bench, dyn_acc, uniform_acc, uniform_n, result)
-    digital, macs = _digital_summary(prepared)
+    uniform_acc = calibrated.account(uniform_n)
+    layers = _layer_rows(calibrated, dyn_acc, uniform_acc, uniform_n, result)
+    digital, macs = _digital_summary(loaded)
     data_doc["layers"] = layers
     data_doc["digital"] = digital
     data_doc["macs"] = {"analog": dyn_acc.analog_macs, **macs}
     dyn_doc = {**_totals(dyn_acc.to_dict()), "evaluation": evaluation.to_dict()}
     if result is not None:
-        uniform_eval = bench.evaluate(uniform_n, fresh)
+        uniform_eval = calibrated.evaluate(uniform_n, fresh)
         trial = next((p for p in result.trials if p.repeats == chosen), None)
         dyn_doc.update(
             search_metric=trial.metric if trial else None,
@@ -340,14 +342,14 @@ def compile_model(
         )
         data_doc["analytic"] = {
             "repeats": result.analytic,
-            "energy_per_mac": bench.energy(result.analytic),
+            "energy_per_mac": calibrated.energy(result.analytic),
         }
         data_doc["search"] = _search_doc(result, settings)
     data_doc["dynamic"] = dyn_doc
     data_doc["budget_met"] = bool(budget_met)
 
     # -- outputs, each written atomically; the model last but one, the report last
-    plan = bench.plan(chosen)
+    plan = calibrated.plan(chosen)
     outputs = {
         "model": str(out_model),
         "report_json": str(out_dir / "report.json"),
@@ -358,14 +360,14 @@ def compile_model(
             tradeoff_plot=str(out_dir / "tradeoff.png"),
             precision_plot=str(out_dir / "precision.png"),
         )
-        _plots(out_dir, bench, result, chosen, uniform_n, dyn_acc, uniform_acc, acceptance)
+        _plots(out_dir, calibrated, result, chosen, uniform_n, dyn_acc, uniform_acc, acceptance)
     data_doc["outputs"] = outputs
-    del bench  # its onnxruntime sessions: memory for the annotated model below
-    annotated = copy.deepcopy(prepared.model)
-    annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=prepared.opset))
-    if prepared.scratch is not None:  # weights kept in a scratch file while working come back
+    del calibrated  # its onnxruntime sessions: memory for the annotated model below
+    annotated = copy.deepcopy(loaded.model)
+    annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=loaded.opset))
+    if loaded.scratch is not None:  # weights kept in a scratch file while working come back
         restore_weights(annotated)
-    _set_model_meta(annotated, HARDWARE_KEY, json.dumps(hw.to_dict()))
+    set_model_meta(annotated, HARDWARE_KEY, json.dumps(hw.to_dict()))
     # Everything that differs between two identical runs lives here, and only here.
     data_doc["run"] = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -403,18 +405,22 @@ def _output_paths(model_path: Path, output_dir: str | Path | None) -> tuple[Path
 
 
 def _layer_rows(
-    bench: Workbench, dyn_acc: Any, uniform_acc: Any, uniform_n: int, result: SearchResult | None
+    calibrated: CalibratedModel,
+    dyn_acc: Any,
+    uniform_acc: Any,
+    uniform_n: int,
+    result: SearchResult | None,
 ) -> list[dict[str, Any]]:
     """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen."""
     rows = []
-    for info, acc, uacc in zip(bench.layers, dyn_acc.layers, uniform_acc.layers, strict=True):
+    for info, acc, uacc in zip(calibrated.layers, dyn_acc.layers, uniform_acc.layers, strict=True):
         row = {
             "name": info.name,
             "op_type": info.op_type,
             "fan_in": info.fan_in,
             "macs": acc.macs,
             "operand": info.operand,
-            "r_x": bench.base_plan.layers[info.name].r_x,
+            "r_x": calibrated.base_plan.layers[info.name].r_x,
             "repeats": acc.repeats,
             "energy_per_mac": acc.energy_per_mac,
             "energy_share": acc.energy_share,
@@ -474,7 +480,7 @@ def _totals(acc: Mapping[str, Any]) -> dict[str, Any]:
 
 def _study_name(
     path: Path,
-    prepared: Prepared,
+    loaded: LoadedModel,
     hw: HardwareConfig,
     dataset: Dataset,
     metric: Metric,
@@ -485,7 +491,7 @@ def _study_name(
     """Same command, same study (so a rerun resumes); any setting that changes results, new study."""
     key = json.dumps(
         [
-            prepared.sha256,
+            loaded.sha256,
             hw.to_dict(),
             _data_fingerprint(dataset),
             metric.name,
@@ -506,7 +512,7 @@ def _study_name(
 
 def _plots(
     out_dir: Path,
-    bench: Workbench,
+    calibrated: CalibratedModel,
     result: Any,
     chosen: Mapping[str, int],
     uniform_n: int,
@@ -514,10 +520,10 @@ def _plots(
     uniform_acc: Any,
     acceptance: Acceptance,
 ) -> None:
-    clean = bench.evaluator.clean
+    clean = calibrated.evaluator.clean
     chosen_point = next((p for p in result.trials if p.repeats == dict(chosen)), None)
     uniform_point = next(
-        (p for p in result.uniform_curve if p.repeats[bench.names[0]] == uniform_n), None
+        (p for p in result.uniform_curve if p.repeats[calibrated.names[0]] == uniform_n), None
     )
     tradeoff_plot(
         out_dir / "tradeoff.png",
@@ -531,12 +537,12 @@ def _plots(
         ),
         clean=clean,
         floor=clean - acceptance.allowed,
-        unit=bench.hardware.energy_unit,
-        metric=bench.metric.name,
+        unit=calibrated.hardware.energy_unit,
+        metric=calibrated.metric.name,
     )
     precision_plot(
         out_dir / "precision.png",
-        layers=bench.names,
+        layers=calibrated.names,
         dynamic=chosen,
         uniform=uniform_n,
         enob={a.name: a.enob for a in dyn_acc.layers},
@@ -571,18 +577,18 @@ def evaluate_model(
     )
     original = copy.deepcopy(annotated)
     strip(original)
-    prepared = prepare_model(
+    loaded = load_model_proto(
         original, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest()
     )
-    dataset = load_data(data, prepared.model)
+    dataset = load_data(data, loaded.model)
     metric_obj = resolve_metric(metric, dataset)
-    missing = [n for n in plan.layers if n not in {x.name for x in prepared.discovery.analog}]
+    missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]
     if missing:
         raise ModelError(
             f"{path}: planned layers {missing} are not analog ops of the stripped model"
         )
-    bench = Workbench(
-        prepared,
+    calibrated = CalibratedModel(
+        loaded,
         hw,
         dataset,
         metric=metric_obj,
@@ -594,8 +600,8 @@ def evaluate_model(
     repeats = {n: lp.repeats for n, lp in plan.layers.items()}
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    evaluation = bench.evaluate(repeats, list(range(seeds)))
-    acc = bench.account(repeats)
+    evaluation = calibrated.evaluate(repeats, list(range(seeds)))
+    acc = calibrated.account(repeats)
     return Report(
         {
             "command": "eval",
@@ -616,7 +622,7 @@ def evaluate_model(
 def eval_text(report: Report) -> str:
     d = report.data
     ev = d["evaluation"]
-    line = report._eval_line(ev)
+    line = report.eval_line(ev)
     unit = d["hardware"]["energy_unit"]
     energy = f"Ē = {d['dynamic']['energy_per_mac']:.4g} {unit}/MAC"
     if d["dynamic"].get("attojoules_per_mac") is not None:
@@ -624,7 +630,7 @@ def eval_text(report: Report) -> str:
     src = d["data"]["source"]
     return (
         f"{d['metric']['name']} on {d['data']['examples']} examples ({src}):\n"
-        f"  clean  {report._metric_fmt(ev['clean'])}\n  noisy  {line}\n  {energy}"
+        f"  clean  {report.metric_fmt(ev['clean'])}\n  noisy  {line}\n  {energy}"
     )
 
 

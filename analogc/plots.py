@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from analogc.passes._io import write_bytes_atomic
+from analogc.passes.model_io import write_bytes_atomic
 
 
 def _save(fig: plt.Figure, path: Path) -> None:

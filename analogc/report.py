@@ -80,19 +80,19 @@ class Report:
         return json.dumps(_finite(self.data), indent=2, default=_json_default) + "\n"
 
     # -- compile ----------------------------------------------------------------------------
-    def _metric_fmt(self, value: float | None) -> str:
+    def metric_fmt(self, value: float | None) -> str:
         if value is None:
             return "-"
         unit = self.data.get("metric", {}).get("unit", "%")
         return f"{100 * value:.2f}%" if unit == "%" else f"{value:.4g}{' ' + unit if unit else ''}"
 
-    def _eval_line(self, ev: Mapping[str, Any] | None) -> str:
+    def eval_line(self, ev: Mapping[str, Any] | None) -> str:
         if not ev:
             return "-"
         unit = self.data.get("metric", {}).get("unit", "%")
         ci = ev["ci95"]
         ci_s = f"{100 * ci:.2f} pts" if unit == "%" else f"{ci:.3g}"
-        return f"{self._metric_fmt(ev['mean'])} ± {ci_s} (95% CI, {len(ev['seeds'])} seeds)"
+        return f"{self.metric_fmt(ev['mean'])} ± {ci_s} (95% CI, {len(ev['seeds'])} seeds)"
 
     def layer_table(self, *, markdown: bool = False) -> str:
         search = self.data.get("mode") == "search"
@@ -132,7 +132,7 @@ class Report:
             energy += f" = {dyn['attojoules_per_mac']:.4g} aJ/MAC at {hw['wavelength_nm']:g} nm"
         metric = d["metric"]["name"]
         lines.append(
-            f"metric: {metric}, clean {self._metric_fmt(d['metric']['clean'])} on {d['data']['examples']} examples"
+            f"metric: {metric}, clean {self.metric_fmt(d['metric']['clean'])} on {d['data']['examples']} examples"
             + (
                 " (SYNTHETIC inputs: agreement with the clean model)"
                 if d["data"]["synthetic"]
@@ -143,10 +143,10 @@ class Report:
             uni = d["uniform"]
             lines.append(
                 f"uniform baseline: N={uni['repeats']} everywhere, Ē = {uni['energy_per_mac']:.4g} {unit}/MAC, "
-                f"{metric} {self._eval_line(uni['evaluation'])}"
+                f"{metric} {self.eval_line(uni['evaluation'])}"
             )
             lines.append(
-                f"per-layer:        Ē = {energy}, {metric} {self._eval_line(dyn['evaluation'])}"
+                f"per-layer:        Ē = {energy}, {metric} {self.eval_line(dyn['evaluation'])}"
             )
             if d.get("saving") is not None:
                 lines.append(
@@ -155,7 +155,7 @@ class Report:
         else:
             lines.append(
                 f"uniform repeats N={d['layers'][0]['repeats']}: Ē = {energy}, "
-                f"{metric} {self._eval_line(dyn['evaluation'])}"
+                f"{metric} {self.eval_line(dyn['evaluation'])}"
             )
         b = d.get("budget")
         if b:

@@ -28,8 +28,8 @@ import numpy as np
 import optuna
 
 from analogc.budget import Acceptance
+from analogc.calibrated import CalibratedModel
 from analogc.storage import open_storage
-from analogc.workbench import Workbench
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,13 @@ class SearchResult:
 class _Scorer:
     """Evaluates configurations on the search seeds, with a memo and monotone shortcuts."""
 
-    def __init__(self, bench: Workbench, acceptance: Acceptance, seeds: Sequence[int]) -> None:
-        self.bench = bench
+    def __init__(
+        self, calibrated: CalibratedModel, acceptance: Acceptance, seeds: Sequence[int]
+    ) -> None:
+        self.calibrated = calibrated
         self.acceptance = acceptance
         self.seeds = list(seeds)
-        self.names = bench.names
+        self.names = calibrated.names
         self.memo: dict[tuple[int, ...], tuple[float, float]] = {}
 
     def key(self, repeats: Mapping[str, int]) -> tuple[int, ...]:
@@ -140,10 +142,10 @@ class _Scorer:
             repeats = dict.fromkeys(self.names, repeats)
         key = self.key(repeats)
         if key not in self.memo:
-            evaluation = self.bench.evaluate(dict(repeats), self.seeds)
+            evaluation = self.calibrated.evaluate(dict(repeats), self.seeds)
             self.memo[key] = (evaluation.mean, self.acceptance.margin(evaluation))
         metric, margin = self.memo[key]
-        return Point(dict(repeats), self.bench.energy(repeats), metric, margin, source)
+        return Point(dict(repeats), self.calibrated.energy(repeats), metric, margin, source)
 
     def inferred(self, repeats: Mapping[str, int]) -> tuple[float, float] | None:
         """A verdict implied by monotonicity: more repeats everywhere than a feasible
@@ -169,7 +171,7 @@ def uniform_baseline(
     def probe(n: int) -> bool:
         point = scorer.score(n, "uniform")
         curve.append(point)
-        on_step(f"uniform N={n}: {scorer.bench.metric.format(point.metric)}")
+        on_step(f"uniform N={n}: {scorer.calibrated.metric.format(point.metric)}")
         return point.feasible
 
     lo, hi = 0, 1
@@ -188,21 +190,21 @@ def uniform_baseline(
 
 
 def sensitivities(
-    bench: Workbench, reference: int, seeds: Sequence[int]
+    calibrated: CalibratedModel, reference: int, seeds: Sequence[int]
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Per layer: relative output noise power at N = 1 (``a_l``), and the metric drop at N_ref.
 
     The noise is injected into one layer at a time at ``reference`` repeats; the output noise
     power relative to the clean output's power is multiplied by ``reference`` (MSE ∝ 1/N).
     """
-    evaluator = bench.evaluator
+    evaluator = calibrated.evaluator
     clean = evaluator.clean_outputs
     power = float(np.mean([np.mean(np.square(batch[0], dtype=np.float64)) for batch in clean]))
     a: dict[str, float] = {}
     drops: dict[str, float] = {}
-    for name in bench.names:
-        scales = dict.fromkeys(bench.names, 0.0)
-        scales[name] = 1.0 / math.sqrt(reference * bench.hardware.e1)
+    for name in calibrated.names:
+        scales = dict.fromkeys(calibrated.names, 0.0)
+        scales[name] = 1.0 / math.sqrt(reference * calibrated.hardware.e1)
         mse, values = [], []
         for seed in seeds:
             outputs = evaluator.outputs(scales, seed)
@@ -214,7 +216,7 @@ def sensitivities(
                     ]
                 )
             )
-            values.append(evaluator._score(outputs))
+            values.append(evaluator.score(outputs))
         a[name] = float(np.mean(mse)) / max(power, 1e-300) * reference
         drops[name] = evaluator.clean - float(np.mean(values))
     return a, drops
@@ -228,12 +230,14 @@ def analytic_allocation(
     on_step: Callable[[str], None],
 ) -> tuple[dict[str, int], list[Point]]:
     """N_l = λ·sqrt(a_l/MAC_l), with the smallest λ (bisection in log λ) meeting the budget."""
-    bench = scorer.bench
-    macs = bench.macs
-    direction = {n: math.sqrt(max(a[n], 1e-30) / max(macs[n], 1)) for n in bench.names}
+    calibrated = scorer.calibrated
+    macs = calibrated.macs
+    direction = {n: math.sqrt(max(a[n], 1e-30) / max(macs[n], 1)) for n in calibrated.names}
 
     def config(lam: float) -> dict[str, int]:
-        return {n: int(min(max_repeats, max(1, round(lam * direction[n])))) for n in bench.names}
+        return {
+            n: int(min(max_repeats, max(1, round(lam * direction[n])))) for n in calibrated.names
+        }
 
     points: list[Point] = []
 
@@ -245,7 +249,7 @@ def analytic_allocation(
 
     total = sum(macs.values())
     lam_hi = (
-        uniform * total / sum(direction[n] * macs[n] for n in bench.names)
+        uniform * total / sum(direction[n] * macs[n] for n in calibrated.names)
     )  # same energy as uniform
     lam_lo = None
     for _ in range(12):
@@ -276,7 +280,7 @@ def _param(name: str) -> str:
 
 
 def run_search(
-    bench: Workbench,
+    calibrated: CalibratedModel,
     acceptance: Acceptance,
     settings: SearchSettings,
     *,
@@ -286,9 +290,9 @@ def run_search(
     import time
 
     start = time.perf_counter()
-    runs_before = bench.evaluator.runs
-    scorer = _Scorer(bench, acceptance, settings.search_seeds)
-    names = bench.names
+    runs_before = calibrated.evaluator.runs
+    scorer = _Scorer(calibrated, acceptance, settings.search_seeds)
+    names = calibrated.names
 
     sampler: optuna.samplers.BaseSampler
     if settings.pareto:
@@ -315,7 +319,7 @@ def run_search(
         uniform, curve = uniform_baseline(scorer, settings.max_repeats, on_step)
         on_step("sensitivity: noise in one layer at a time")
         a, drops = sensitivities(
-            bench,
+            calibrated,
             uniform,
             settings.search_seeds[:1],  # MSE over every output: one seed suffices
         )
@@ -361,7 +365,7 @@ def run_search(
         repeats = {
             n: trial.suggest_int(_param(n), bounds[n][0], bounds[n][1], log=True) for n in names
         }
-        energy = bench.energy(repeats)
+        energy = calibrated.energy(repeats)
         trial.set_user_attr("energy", energy)
         trial.set_user_attr("source", trial.user_attrs.get("source", "sampler"))
         if not settings.pareto:
@@ -397,7 +401,7 @@ def run_search(
             callbacks=[
                 optuna.study.MaxTrialsCallback(settings.trials, states=_FINISHED),
                 bar.update,
-                *([] if settings.pareto else [_LocalMoves(bench, bounds).after_trial]),
+                *([] if settings.pareto else [_LocalMoves(calibrated, bounds).after_trial]),
             ],
             catch=(),
         )
@@ -431,7 +435,7 @@ def run_search(
         sampler=type(sampler).__name__,
         finished_trials=finished_trials,
         skipped_trials=skipped_trials,
-        evaluations=bench.evaluator.runs - runs_before,
+        evaluations=calibrated.evaluator.runs - runs_before,
         wall_s=time.perf_counter() - start,
         settings=settings,
     )
@@ -489,8 +493,8 @@ class _LocalMoves:
     FACTOR = 0.75
     MAX_LAYERS = 8
 
-    def __init__(self, bench: Workbench, bounds: Mapping[str, tuple[int, int]]) -> None:
-        self.bench = bench
+    def __init__(self, calibrated: CalibratedModel, bounds: Mapping[str, tuple[int, int]]) -> None:
+        self.calibrated = calibrated
         self.bounds = bounds
 
     def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -502,7 +506,7 @@ class _LocalMoves:
         ):
             return
         repeats = {k[len("repeats[") : -1]: int(v) for k, v in trial.params.items()}
-        macs = self.bench.macs
+        macs = self.calibrated.macs
         order = sorted(repeats, key=lambda n: -repeats[n] * macs[n])[: self.MAX_LAYERS]
         for name in order:  # waiting trials run first-in, first-out: biggest spender first
             lo = self.bounds[name][0]

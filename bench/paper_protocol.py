@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from common import machine, versions
 
+from analogc.calibrated import CalibratedModel, open_model
 from analogc.hardware import load_hardware
 from analogc.models import metrics as model_metrics
 from analogc.models.cache import cache_dir
@@ -46,7 +47,6 @@ from analogc.runtime.data import Dataset
 from analogc.runtime.metrics import METRICS
 from analogc.runtime.stats import mean_ci95
 from analogc.search import SearchSettings
-from analogc.workbench import Workbench, prepare
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE.parent / "models"
@@ -148,7 +148,7 @@ DEFAULT_MODELS = ("digits_cnn", "digits_resnet", "minilm")
 
 def load_split(spec: ModelSpec, path: Path) -> Dataset:
     """The first ``examples`` of a split, checked against the model's inputs."""
-    model = prepare(spec.path).model
+    model = open_model(spec.path).model
     return load_data(path, model).head(spec.budget.examples)
 
 
@@ -230,12 +230,12 @@ def held_out(
 ) -> list[dict[str, Any]]:
     """Score each run's uniform and searched plans on the test split, fresh noise seeds.
 
-    One Workbench serves every run of this (model, noise) pair: calibration ranges come from
+    One CalibratedModel serves every run of this (model, noise) pair: calibration ranges come from
     the calibration split (the plan's ``r_x``), only the clean reference is the test split's.
     """
     metric = resolve_metric(spec.metric, test)
-    bench = Workbench(
-        prepare(spec.path),
+    bench = CalibratedModel(
+        open_model(spec.path),
         load_hardware(noise),
         test,
         metric=metric,
@@ -262,7 +262,7 @@ def held_out(
     return out
 
 
-def _score(fn: Scorer, bench: Workbench, outputs: Sequence[Sequence[np.ndarray]]) -> float:
+def _score(fn: Scorer, bench: CalibratedModel, outputs: Sequence[Sequence[np.ndarray]]) -> float:
     """Mean per-example score over the batches (the evaluator's own batching)."""
     ev = bench.evaluator
     parts = [

@@ -41,6 +41,7 @@ import numpy as np
 import onnx
 from common import machine, versions
 
+from analogc.calibrated import open_model
 from analogc.hardware import load_hardware
 from analogc.models import zoo
 from analogc.models.cache import cache_dir
@@ -50,7 +51,6 @@ from analogc.runtime.data import Dataset
 from analogc.runtime.functions import FunctionLibrary
 from analogc.runtime.session import make_session
 from analogc.runtime.simulate import Simulator
-from analogc.workbench import prepare
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HARDWARE = "optical-shot"
@@ -149,27 +149,27 @@ def measure(case: Case, workdir: Path) -> dict[str, Any]:
     original = workdir / f"{case.name}.onnx"
     hw = load_hardware(HARDWARE)
     with stage("inspect: load, check, shapes, discovery"):
-        prepared = prepare(original)
-    names = [layer.name for layer in prepared.discovery.analog]
+        loaded = open_model(original)
+    names = [layer.name for layer in loaded.discovery.analog]
     feed = case.feed()
     batch = len(next(iter(feed.values())))
     with stage("calibrate: one clean batch"):
         calibration, probe = calibrate(
-            prepared.model, names, Dataset(feed, source="random"), batch_size=batch
+            loaded.model, names, Dataset(feed, source="random"), batch_size=batch
         )
     layers = {n: LayerPlan(repeats=REPEATS, r_x=calibration.layers[n].r_x) for n in names}
     plan = Plan(noise=hw.noise, e1=hw.e1, layers=layers)
-    annotated = copy.deepcopy(prepared.model)
+    annotated = copy.deepcopy(loaded.model)
     with stage("annotate (in memory)"):
-        annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=prepared.opset))
-        if prepared.scratch is not None:  # as compile does: one self-contained file
+        annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=loaded.opset))
+        if loaded.scratch is not None:  # as compile does: one self-contained file
             restore_weights(annotated)
     annotated_path = workdir / f"{case.name}.analog.onnx"
     with stage("check (full) + save annotated"):
         save_model(annotated, annotated_path)
     del annotated
     with stage("lower for simulation + session"):
-        sim = Simulator(prepared.model, plan, probe=probe, shapes=calibration.shapes)
+        sim = Simulator(loaded.model, plan, probe=probe, shapes=calibration.shapes)
     del probe
     with stage("simulation graph, clean batch"):
         clean = _run(sim, feed, None)
@@ -191,9 +191,9 @@ def measure(case: Case, workdir: Path) -> dict[str, Any]:
         "title": case.title,
         "batch": case.batch,
         "analog_ops": len(names),
-        "digital_ops": len(prepared.discovery.digital),
-        "op_types": sorted({layer.op_type for layer in prepared.discovery.analog}),
-        "weights": int(sum(np.prod(t.dims) for t in prepared.model.graph.initializer)),
+        "digital_ops": len(loaded.discovery.digital),
+        "op_types": sorted({layer.op_type for layer in loaded.discovery.analog}),
+        "weights": int(sum(np.prod(t.dims) for t in loaded.model.graph.initializer)),
         "analog_macs_per_example": int(macs),
         "original_bytes": file_bytes(original),
         "annotated_bytes": file_bytes(annotated_path),

@@ -444,7 +444,7 @@ class AnalogcSide:
         standalone: session of the annotated model (noise drawn in the graph).
         clean: session of the original model.
         sim_fresh: Simulator without a draw cache (fresh seed each run).
-        sim_cached: the Workbench's Simulator (draw cache on, as during a search).
+        sim_cached: the CalibratedModel's Simulator (draw cache on, as during a search).
         scales: the Simulator's per-layer noise scales for ``repeats``.
         input_name: the model's input.
         annotated_path: where the standalone model was written (for onnxruntime profiling).
@@ -484,23 +484,23 @@ def analogc_side(
 ) -> AnalogcSide:
     """Calibrate, choose k_t and per-layer repeats that match σ_a, and build both runtimes.
 
-    σ of thermal noise is ``k_t · r_w,i · r_x · sqrt(D) / sqrt(N)``: a first Workbench at
+    σ of thermal noise is ``k_t · r_w,i · r_x · sqrt(D) / sqrt(N)``: a first CalibratedModel at
     k_t = 1 gives each layer's RMS σ at N = 1; k_t is then set so that the quietest layer needs
     N = MIN_REPEATS, and every layer gets ``N = round((σ1/σ_a)²)``.
     """
+    from analogc.calibrated import CalibratedModel, open_model
     from analogc.hardware import HardwareConfig
     from analogc.passes import NoiseModel, annotate
     from analogc.runtime.data import Dataset
     from analogc.runtime.functions import FunctionLibrary
     from analogc.runtime.metrics import METRICS
     from analogc.runtime.simulate import Simulator
-    from analogc.workbench import Workbench, prepare
 
-    prepared = prepare(wl.path)
-    input_name = prepared.model.graph.input[0].name
+    loaded = open_model(wl.path)
+    input_name = loaded.model.graph.input[0].name
     data = Dataset(inputs={input_name: wl.calib}, source=f"{wl.name} calibration")
     unit = HardwareConfig(name="thermal-kt1", noise=NoiseModel(thermal=True, k_t=1.0))
-    probe = Workbench(prepared, unit, data, metric=METRICS["agreement"], threads=threads)
+    probe = CalibratedModel(loaded, unit, data, metric=METRICS["agreement"], threads=threads)
     s1 = {f.name: f.sigma1 for f in probe.facts}
     k_t = math.sqrt(MIN_REPEATS) * sigma_a / min(s1.values())
     repeats = {n: max(1, round((k_t * s / sigma_a) ** 2)) for n, s in s1.items()}
@@ -509,15 +509,15 @@ def analogc_side(
         description=f"thermal noise only, k_t = {k_t:.4g}, repeats matched to σ_a = {sigma_a}",
         noise=NoiseModel(thermal=True, k_t=k_t),
     )
-    bench = Workbench(prepared, hw, data, metric=METRICS["agreement"], threads=threads)
+    bench = CalibratedModel(loaded, hw, data, metric=METRICS["agreement"], threads=threads)
     sigma = {a.name: a.sigma for a in bench.account(repeats).layers}
 
-    annotated = copy.deepcopy(prepared.model)
-    annotate(annotated, bench.plan(repeats), FunctionLibrary(noise=hw.noise, opset=prepared.opset))
+    annotated = copy.deepcopy(loaded.model)
+    annotate(annotated, bench.plan(repeats), FunctionLibrary(noise=hw.noise, opset=loaded.opset))
     annotated_path = tmp / f"{wl.name}.analog.onnx"
     onnx.save(annotated, str(annotated_path))
     fresh = Simulator(
-        prepared.model,
+        loaded.model,
         bench.base_plan,
         shapes=bench.calibration.shapes,
         threads=threads,

@@ -3,7 +3,9 @@
 Nothing here runs a model: this package imports onnx and numpy only.
 """
 
-from ._io import (
+from .annotate import SimInterface, SimLayer, annotate, lower_for_simulation, read_plan
+from .discover import Discovery, LayerInfo, discover, is_annotated
+from .model_io import (
     external_data_dir,
     infer_shapes,
     load_model,
@@ -11,8 +13,6 @@ from ._io import (
     restore_weights,
     save_model,
 )
-from .annotate import SimInterface, SimLayer, annotate, lower_for_simulation, read_plan
-from .discover import Discovery, LayerInfo, discover, is_annotated
 from .naming import name_nodes
 from .ops import HANDLERS
 from .plan import LayerPlan, NoiseModel, Plan

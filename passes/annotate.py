@@ -28,13 +28,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from analogc.errors import UnsupportedModelError
 
-from ._scope import LOOP_OPS, Exposer, Located, all_names, fresh, graphs, locate
 from .discover import is_annotated, scope_reason
+from .metadata import META_PREFIX, set_model_meta
 from .ops import HANDLERS, OpHandler
 from .plan import Plan
 from .result import PassResult
+from .scopes import LOOP_OPS, Exposer, Located, all_names, fresh, graphs, locate
 
-META_PREFIX = "pkg.analogc."
 PLAN_KEY = META_PREFIX + "plan"
 FUNCTIONS_IR_VERSION = 8  # model-local functions need IR version 8
 
@@ -89,7 +89,7 @@ def annotate(model: onnx.ModelProto, plan: Plan, library: FunctionLibraryLike) -
     if library.mode != "standalone":
         raise ValueError("annotate() needs a standalone library; use lower_for_simulation()")
     modified, _ = _rewrite(model, plan, library)
-    _set_model_meta(model, PLAN_KEY, plan.to_json())
+    set_model_meta(model, PLAN_KEY, plan.to_json())
     return PassResult(model, modified)
 
 
@@ -151,22 +151,22 @@ def _rewrite(
             sim_layers.append(sim)
 
     # Children before parents: rebuilding a graph's node list copies the nodes it holds.
-    for gs in reversed(graphs(model)):
-        own = [c for c in calls.values() if c.loc.path == gs.path]
+    for scope in reversed(graphs(model)):
+        own = [c for c in calls.values() if c.loc.path == scope.path]
         if not own:
             continue
         by_name = {c.loc.node.name: c for c in own}
         new_nodes: list[onnx.NodeProto] = []
-        for node in gs.graph.node:
+        for node in scope.graph.node:
             c = by_name.get(node.name)
             if c is None:
                 new_nodes.append(node)
                 continue
             new_nodes.extend(c.helpers)
             new_nodes.append(c.call)
-            gs.graph.initializer.extend(c.initializers)
-        del gs.graph.node[:]
-        gs.graph.node.extend(new_nodes)
+            scope.graph.initializer.extend(c.initializers)
+        del scope.graph.node[:]
+        scope.graph.node.extend(new_nodes)
 
     for name in sorted(functions):
         model.functions.append(functions[name])
@@ -376,14 +376,6 @@ def _unique(base: str, taken: set[str]) -> str:
         name, k = f"{base}_{k}", k + 1
     taken.add(name)
     return name
-
-
-def _set_model_meta(model: onnx.ModelProto, key: str, value: str) -> None:
-    for entry in model.metadata_props:
-        if entry.key == key:
-            entry.value = value
-            return
-    model.metadata_props.add(key=key, value=value)
 
 
 def read_plan(model: onnx.ModelProto) -> Plan | None:

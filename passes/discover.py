@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import onnx
 
-from ._scope import CONTROL_OPS, LOOP_OPS, Located, Scope, walk
 from .ops import DIGITAL, HANDLERS
+from .scopes import CONTROL_OPS, LOOP_OPS, Located, Scope, walk
 
 ANALOG_DOMAINS = ("ai.analogc", "ai.analogc.sim")
 

@@ -9,10 +9,10 @@ import json
 
 import onnx
 
-from ._scope import graphs
-from .annotate import META_PREFIX
 from .discover import ANALOG_DOMAINS
+from .metadata import META_PREFIX
 from .result import PassResult
+from .scopes import graphs
 
 _KEEP_META = {"layer", "repeats", "noise"}
 
@@ -26,8 +26,8 @@ def strip(model: onnx.ModelProto) -> PassResult:
     """
     modified = False
     # Children before parents: rebuilding a graph's node list copies the nodes it holds.
-    for gs in reversed(graphs(model)):
-        modified |= _strip_graph(gs.graph)
+    for scope in reversed(graphs(model)):
+        modified |= _strip_graph(scope.graph)
     if not modified:
         return PassResult(model, False)
     functions = [f for f in model.functions if f.domain not in ANALOG_DOMAINS]

@@ -17,9 +17,9 @@ import onnx
 from onnx import helper
 
 from analogc.passes import HANDLERS
-from analogc.passes._index import GraphIndex, numel
-from analogc.passes._scope import Exposer, Located, locate
 from analogc.passes.discover import iteration_count
+from analogc.passes.graph_index import GraphIndex, numel
+from analogc.passes.scopes import Exposer, Located, locate
 
 from .data import Dataset
 from .session import make_session

@@ -77,10 +77,10 @@ class Evaluator:
             None if labels is None else labels[i * self.batch_size : (i + 1) * self.batch_size]
             for i in range(len(self.batches))
         ]
-        self.clean = self._score(self.clean_outputs)
+        self.clean = self.score(self.clean_outputs)
         self.runs = 0  # noisy batch evaluations so far (throughput accounting)
 
-    def _score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
+    def score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
         scores = [
             self.metric.score(out, clean, labels)
             for out, clean, labels in zip(outputs, self.clean_outputs, self.labels, strict=True)
@@ -100,5 +100,5 @@ class Evaluator:
         return self.evaluate_scales(scales, seeds)
 
     def evaluate_scales(self, scales: Mapping[str, float], seeds: Sequence[int]) -> Evaluation:
-        values = tuple(self._score(self.outputs(scales, seed)) for seed in seeds)
+        values = tuple(self.score(self.outputs(scales, seed)) for seed in seeds)
         return Evaluation(self.metric.name, self.clean, values, tuple(seeds))

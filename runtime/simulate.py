@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 
 from analogc.passes import Plan, SimLayer, lower_for_simulation
-from analogc.passes._index import GraphIndex
+from analogc.passes.graph_index import GraphIndex
 
 from .calibrate import LayerShapes, Probe, Signature, signature
 from .functions import FunctionLibrary

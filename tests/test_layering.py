@@ -84,6 +84,30 @@ def runtime_violation(module: str) -> str | None:
     return None
 
 
+FAMILIES = ("passes", "runtime", "models")
+
+
+def family(module: str) -> str | None:
+    """Which of analogc's packages a module belongs to: ``passes``, ``runtime``, ``models``,
+    ``analogc`` (the front end), or None for a third-party module."""
+    parts = module.split(".")
+    if parts[0] != "analogc":
+        return None
+    return parts[1] if len(parts) > 1 and parts[1] in FAMILIES else "analogc"
+
+
+def private_violation(importer: str, module: str) -> str | None:
+    """A module of another package, or a name in it, that starts with an underscore
+    (dunders like ``__version__`` are public)."""
+    theirs = family(module)
+    if theirs is None or theirs == family(importer):
+        return None
+    private = [p for p in module.split(".")[1:] if p.startswith("_") and not p.startswith("__")]
+    if private:
+        return f"imports {module} (private to {theirs}: make it public or keep it inside)"
+    return None
+
+
 def violations(base: Path, package: str, check: Callable[[str], str | None]) -> list[str]:
     """``file:line: problem`` for every forbidden import under ``base`` (package ``package``)."""
     found = []
@@ -114,6 +138,24 @@ def test_runtime_imports_no_search_cli_or_plots() -> None:
     assert not found, "layering violations in runtime/:\n" + "\n".join(found)
 
 
+PUBLIC_SOURCES = {
+    "analogc": "analogc",
+    "passes": "analogc.passes",
+    "runtime": "analogc.runtime",
+    "models": "analogc.models",
+    "bench": "bench",
+}
+
+
+@pytest.mark.parametrize("folder", sorted(PUBLIC_SOURCES))
+def test_no_private_imports_across_packages(folder: str) -> None:
+    """Modules and functions used by another package are public: no ``_x`` crosses over."""
+    sources(folder)
+    package = PUBLIC_SOURCES[folder]
+    found = violations(ROOT / folder, package, lambda m, p=package: private_violation(p, m))
+    assert not found, "private imports across packages:\n" + "\n".join(found)
+
+
 # -- the checker itself catches what it should ----------------------------------------------------
 @pytest.mark.parametrize(
     ("source", "package", "bad"),
@@ -131,8 +173,8 @@ def test_runtime_imports_no_search_cli_or_plots() -> None:
         ("from ... import search", "analogc.passes.ops", True),  # analogc.search
         ("importlib.import_module('onnxruntime')", "analogc.passes", True),
         ("from analogc.errors import ModelError", "analogc.passes", False),
-        ("from analogc.passes._index import GraphIndex", "analogc.passes", False),
-        ("from .._index import GraphIndex", "analogc.passes.ops", False),
+        ("from analogc.passes.graph_index import GraphIndex", "analogc.passes", False),
+        ("from ..graph_index import GraphIndex", "analogc.passes.ops", False),
         ("from . import conv", "analogc.passes.ops", False),
         ("import onnx\nimport numpy as np", "analogc.passes", False),
     ],
@@ -161,6 +203,26 @@ def test_runtime_checker(source: str, bad: bool) -> None:
     modules = [m for _, m in imported_modules(source, "analogc.runtime")]
     problems = [p for m in modules if (p := runtime_violation(m))]
     assert bool(problems) == bad, f"{source!r}: {problems or 'no violation'} ({modules})"
+
+
+@pytest.mark.parametrize(
+    ("source", "package", "bad"),
+    [
+        ("from analogc.passes._io import load_model", "analogc.runtime", True),
+        ("from analogc.passes.annotate import _set_model_meta", "analogc", True),
+        ("from analogc.runtime.evaluate import Evaluator", "analogc", False),
+        ("from analogc import __version__", "analogc.runtime", False),
+        ("from ._index import GraphIndex", "analogc.passes", False),  # inside the package
+        ("from analogc.passes._index import GraphIndex", "analogc.passes.ops", False),
+        ("from analogc.models._private import x", "bench", True),
+        ("from numpy._core import multiarray", "analogc", False),  # third party
+    ],
+)
+def test_private_checker(source: str, package: str, bad: bool) -> None:
+    problems = [
+        p for _, m in imported_modules(source, package) if (p := private_violation(package, m))
+    ]
+    assert bool(problems) == bad, f"{source!r} in {package}: {problems or 'no violation'}"
 
 
 def test_violations_report_file_and_line(tmp_path: Path) -> None:

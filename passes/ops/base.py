@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 
 import onnx
 
-from .._index import FLOAT_TYPES, GraphIndex
+from ..graph_index import FLOAT_TYPES, GraphIndex
 
 ShapeOf = Callable[[str], "tuple[int, ...] | None"]
 """Resolves a tensor name to its per-example shape (batch dims counted as 1), or None."""

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .._index import GraphIndex, attribute_values, numel
+from ..graph_index import GraphIndex, attribute_values, numel
 from .base import Lowering, ShapeOf, float_check, operand_dtype
 
 

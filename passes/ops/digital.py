@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from .._index import GraphIndex, attribute_values, numel
+from ..graph_index import GraphIndex, attribute_values, numel
 from .base import ShapeOf
 
 MacsFn = Callable[[onnx.NodeProto, GraphIndex, ShapeOf], "int | None"]

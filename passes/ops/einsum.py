@@ -24,7 +24,7 @@ from typing import Literal
 
 import onnx
 
-from .._index import GraphIndex, attribute_values, numel
+from ..graph_index import GraphIndex, attribute_values, numel
 from .base import Lowering, ShapeOf, float_check, operand_dtype
 from .matmul import contraction_layout
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 import onnx
 
-from .._index import GraphIndex, attribute_values, numel
+from ..graph_index import GraphIndex, attribute_values, numel
 from .base import Lowering, ShapeOf, float_check, operand_dtype
 
 _DEFAULTS = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0}

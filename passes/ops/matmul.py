@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import onnx
 
-from .._index import GraphIndex, numel
+from ..graph_index import GraphIndex, numel
 from .base import Lowering, ShapeOf, float_check, operand_dtype
 
 

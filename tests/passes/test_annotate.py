@@ -24,7 +24,7 @@ from analogc.passes import (
     read_plan,
     strip,
 )
-from analogc.passes._scope import walk
+from analogc.passes.scopes import walk
 from analogc.runtime.functions import FunctionLibrary
 from analogc.runtime.simulate import Simulator
 

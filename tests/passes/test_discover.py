@@ -29,7 +29,7 @@ from helpers import prepare
 from onnx import TensorProto, helper
 
 from analogc.passes import HANDLERS, discover, is_annotated, name_nodes, upgrade_model
-from analogc.passes._scope import locate
+from analogc.passes.scopes import locate
 
 # Hand-computed per-example MACs and fan-in D (DESIGN §2 "Energy and cost accounting"):
 #   Conv: (C_in/group)·prod(kernel)·C_out·prod(out_spatial), D = (C_in/group)·prod(kernel)

@@ -29,7 +29,7 @@ from analogc.passes import (
     save_model,
     upgrade_model,
 )
-from analogc.passes._io import external_tensors
+from analogc.passes.model_io import external_tensors
 from analogc.passes.upgrade import MAX_OPSET, SOURCE_OPSET_KEY
 from analogc.runtime.session import make_session
 

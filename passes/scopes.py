@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ._index import GraphIndex
+from .graph_index import GraphIndex
 
 CONTROL_OPS = ("If", "Loop", "Scan")
 LOOP_OPS = ("Loop", "Scan")

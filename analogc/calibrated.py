@@ -26,7 +26,7 @@ from analogc.passes import (
     name_nodes,
     offload_weights,
 )
-from analogc.passes._scope import locate
+from analogc.passes.scopes import locate
 from analogc.runtime.calibrate import Calibration, calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation, Evaluator
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Prepared:
+class LoadedModel:
     """A loaded model ready for analysis: shape-inferred, nodes named, ops discovered.
 
     Attributes:
@@ -85,7 +85,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare(path: str | Path, *, allow_annotated: bool = False) -> Prepared:
+def open_model(path: str | Path, *, allow_annotated: bool = False) -> LoadedModel:
     """Load, check, shape-infer, name and discover; the file itself is only read."""
     path = Path(path)
     model = load_model(path)
@@ -96,15 +96,15 @@ def prepare(path: str | Path, *, allow_annotated: bool = False) -> Prepared:
     scratch = _lighten(model)
     model = infer_shapes(model)
     name_nodes(model)
-    return Prepared(path, model, discover(model), _sha256(path), scratch)
+    return LoadedModel(path, model, discover(model), _sha256(path), scratch)
 
 
-def prepare_model(model: onnx.ModelProto, *, path: Path, sha256: str) -> Prepared:
-    """As :func:`prepare`, for a model already in memory (e.g. a stripped annotated model)."""
+def load_model_proto(model: onnx.ModelProto, *, path: Path, sha256: str) -> LoadedModel:
+    """As :func:`open_model`, for a model already in memory (e.g. a stripped annotated model)."""
     scratch = _lighten(model)
     model = infer_shapes(model)
     name_nodes(model)
-    return Prepared(path, model, discover(model), sha256, scratch)
+    return LoadedModel(path, model, discover(model), sha256, scratch)
 
 
 DEFAULT_MEMORY_BUDGET = 512 << 20
@@ -139,11 +139,11 @@ def fit_batch_size(
     return fitted
 
 
-class Workbench:
+class CalibratedModel:
     """Calibrates once, then prices (energy, bits) and scores (metric under noise) any repeats.
 
     Args:
-        prepared: the model.
+        loaded: the model.
         hardware: noise model and energy of one pass.
         dataset: calibration/evaluation examples.
         metric: what "accuracy" means for this model.
@@ -156,7 +156,7 @@ class Workbench:
 
     def __init__(
         self,
-        prepared: Prepared,
+        loaded: LoadedModel,
         hardware: HardwareConfig,
         dataset: Dataset,
         *,
@@ -167,21 +167,21 @@ class Workbench:
         threads: int | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
-        self.prepared = prepared
+        self.loaded = loaded
         self.hardware = hardware
         self.dataset = dataset
         self.metric = metric
-        self.layers = list(prepared.discovery.analog)
+        self.layers = list(loaded.discovery.analog)
         if not self.layers:
             raise UnsupportedModelError(
-                f"{prepared.path}: no op can run analog (nothing to plan); `analogc inspect` lists the reasons"
+                f"{loaded.path}: no op can run analog (nothing to plan); `analogc inspect` lists the reasons"
             )
         names = [layer.name for layer in self.layers]
-        batch_size = fit_batch_size(prepared.model, names, batch_size, memory_budget)
+        batch_size = fit_batch_size(loaded.model, names, batch_size, memory_budget)
         log.info("calibrating %d analog layers on %d examples", len(names), len(dataset))
         self.calibration: Calibration
         self.calibration, probe = calibrate(
-            prepared.model, names, dataset, batch_size=batch_size, seed=seed
+            loaded.model, names, dataset, batch_size=batch_size, seed=seed
         )
         ranges = (
             dict(r_x) if r_x is not None else {n: s.r_x for n, s in self.calibration.layers.items()}
@@ -195,7 +195,7 @@ class Workbench:
         del probe  # noise shapes are known for the calibration batches; free its session
         sigma1 = self._noise_levels(threads)
         self.simulator = Simulator(
-            prepared.model,
+            loaded.model,
             self.base_plan,
             shapes=self.calibration.shapes,
             threads=threads,
@@ -218,7 +218,7 @@ class Workbench:
     def _noise_levels(self, threads: int | None) -> dict[str, float]:
         """RMS output noise std of each layer at E = 1, on clean inputs."""
         sim = Simulator(
-            self.prepared.model,
+            self.loaded.model,
             self.base_plan,
             shapes=self.calibration.shapes,
             stats=True,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import onnx
 from onnx import helper
 
-from ._index import Dim, Shape, attribute_values
+from .graph_index import Dim, Shape, attribute_values
 
 Types = Mapping[str, tuple[int, Shape | None]]
 Rule = Callable[[onnx.NodeProto, Types], "tuple[int, Shape | None] | None"]

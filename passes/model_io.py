@@ -10,7 +10,6 @@ the result by path, then renames the files into place.
 
 from __future__ import annotations
 
-import copy
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,8 +21,9 @@ from onnx import external_data_helper, numpy_helper
 
 from analogc.errors import ConfigError, ModelError
 
-from ._contrib import contrib_value_infos
-from ._index import EXTERNAL_DIR_KEY
+from .contrib_shapes import contrib_value_infos
+from .graph_index import EXTERNAL_DIR_KEY
+from .metadata import get_model_meta, set_model_meta, without_model_meta
 from .upgrade import MAX_OPSET, MIN_OPSET, upgrade_model
 
 __all__ = [
@@ -79,7 +79,7 @@ def load_model(path: str | os.PathLike[str], *, upgrade: bool = True) -> onnx.Mo
     except onnx.checker.ValidationError as exc:
         raise ModelError(f"{path}: fails the ONNX checker: {_first_line(exc)}") from exc
     if external:
-        _set_meta(model, EXTERNAL_DIR_KEY, str(path.parent.resolve()))
+        set_model_meta(model, EXTERNAL_DIR_KEY, str(path.parent.resolve()))
     if upgrade:
         try:
             upgrade_model(model)
@@ -136,7 +136,7 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> bool:
 
 def external_data_dir(model: onnx.ModelProto) -> Path | None:
     """The folder the model's external-data locations are relative to (None if none)."""
-    value = _get_meta(model, EXTERNAL_DIR_KEY)
+    value = get_model_meta(model, EXTERNAL_DIR_KEY)
     return Path(value) if value else None
 
 
@@ -196,7 +196,7 @@ def offload_weights(model: onnx.ModelProto, folder: Path, *, min_bytes: int = 1 
             offset = _move_out(tensor, data, data_name, offset)
         data.truncate(offset)
     if offset:
-        _set_meta(model, EXTERNAL_DIR_KEY, str(folder.resolve()))
+        set_model_meta(model, EXTERNAL_DIR_KEY, str(folder.resolve()))
     return offset
 
 
@@ -206,7 +206,7 @@ def restore_weights(model: onnx.ModelProto) -> None:
     if folder is None:
         return
     external_data_helper.load_external_data_for_model(model, str(folder))
-    model.CopyFrom(_without_meta(model, EXTERNAL_DIR_KEY))
+    model.CopyFrom(without_model_meta(model, EXTERNAL_DIR_KEY))
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -264,8 +264,8 @@ def save_model(
     external = list(external_tensors(model))
     try:
         if not external and _serialised_size(model) <= inline_limit:
-            if _get_meta(model, EXTERNAL_DIR_KEY) is not None:
-                model = _without_meta(model, EXTERNAL_DIR_KEY)
+            if get_model_meta(model, EXTERNAL_DIR_KEY) is not None:
+                model = without_model_meta(model, EXTERNAL_DIR_KEY)
             # Checked by path once written (before the rename): one serialised copy in memory.
             verify = (
                 (lambda tmp: onnx.checker.check_model(str(tmp), full_check=True)) if check else None
@@ -282,7 +282,7 @@ def _save_with_external_data(
     model: onnx.ModelProto, path: Path, *, check: bool, inline_limit: int
 ) -> None:
     source_dir = external_data_dir(model)
-    out = _without_meta(model, EXTERNAL_DIR_KEY)
+    out = without_model_meta(model, EXTERNAL_DIR_KEY)
     data_name = f"{path.name}.data"
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp_dir:
@@ -462,26 +462,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _get_meta(model: onnx.ModelProto, key: str) -> str | None:
-    return next((e.value for e in model.metadata_props if e.key == key), None)
-
-
-def _set_meta(model: onnx.ModelProto, key: str, value: str) -> None:
-    for entry in model.metadata_props:
-        if entry.key == key:
-            entry.value = value
-            return
-    model.metadata_props.add(key=key, value=value)
-
-
-def _without_meta(model: onnx.ModelProto, key: str) -> onnx.ModelProto:
-    out = copy.deepcopy(model)
-    kept = [e for e in out.metadata_props if e.key != key]
-    del out.metadata_props[:]
-    out.metadata_props.extend(kept)
-    return out
 
 
 def _first_line(exc: BaseException) -> str:
