@@ -18,6 +18,7 @@ from analogc import __version__
 from analogc.errors import AnalogcError
 from analogc.hardware import PRESETS
 from analogc.report import EXIT_INTERNAL, EXIT_USAGE
+from analogc.search import STRATEGIES, SearchSettings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -87,7 +88,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 )
 def inspect_cmd(model: Path, as_json: bool) -> None:
     """List the matrix-product ops of MODEL: analog or digital (and why), fan-in D, MACs."""
-    from analogc.pipeline import inspect_model, inspect_text
+    from analogc.pipeline import inspect_model
+    from analogc.report import inspect_text
 
     report = inspect_model(model)
     click.echo(report.to_json() if as_json else inspect_text(report))
@@ -155,6 +157,15 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     help="Noise seeds per evaluation (common to all configurations).",
 )
 @click.option(
+    "--strategy",
+    default="tpe",
+    show_default=True,
+    type=click.Choice(list(STRATEGIES)),
+    help="Search strategy: "
+    + "; ".join(f"{name}: {s.summary}" for name, s in STRATEGIES.items())
+    + ".",
+)
+@click.option(
     "--pareto", is_flag=True, help="Multi-objective search (NSGA-II): the energy/accuracy front."
 )
 @click.option("--storage", help="Optuna storage URL [default: sqlite in the output directory].")
@@ -179,6 +190,7 @@ def compile_cmd(
     timeout: float | None,
     seed: int,
     seeds: int,
+    strategy: str,
     pareto: bool,
     storage: str | None,
     study_name: str | None,
@@ -197,8 +209,10 @@ def compile_cmd(
 
     Exit code 1 when the best configuration found does not meet --max-drop.
     """
-    from analogc.pipeline import DEMO_MODEL, compile_model, demo_file
-    from analogc.search import SearchSettings
+    from analogc.inputs import DEMO_MODEL, demo_file
+    from analogc.pipeline import compile_model
+    from analogc.report import compile_text
+    from analogc.settings import CompileSettings
 
     _setup_logging(quiet)
     if demo:
@@ -209,29 +223,29 @@ def compile_cmd(
         output = output or Path.cwd() / "digits_resnet.analogc"
     if model is None:
         raise click.UsageError("missing MODEL (or use --demo)")
-    settings = SearchSettings(
+    search = SearchSettings(
+        strategy="nsga2" if pareto else strategy,
         trials=trials,
         timeout=timeout,
         seed=seed,
         seeds=seeds,
-        pareto=pareto,
         storage=storage,
         study_name=study_name,
         progress=not quiet,
     )
-    report = compile_model(
-        model,
+    settings = CompileSettings(
         hardware=hardware,
         data=data,
         output_dir=output,
         repeats=repeats,
         metric=metric,
         max_drop=max_drop,
-        search=settings,
+        search=search,
         batch_size=batch_size,
         seed=seed,
     )
-    click.echo(report.to_text())
+    report = compile_model(model, settings)
+    click.echo(compile_text(report))
     if report.return_code:
         click.echo(
             "analogc: the accuracy budget was NOT met; the best configuration found was written",
@@ -263,7 +277,8 @@ def eval_cmd(
 
     Accuracy against the data's 'labels', or top-1 agreement with the clean model without them.
     """
-    from analogc.pipeline import eval_text, evaluate_model
+    from analogc.pipeline import evaluate_model
+    from analogc.report import eval_text
 
     _setup_logging(True)
     report = evaluate_model(model, data=data, seeds=seeds, metric=metric, batch_size=batch_size)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from analogc.errors import ConfigError
 from analogc.passes.noise import TERMS, NoiseModel
+from analogc.presets import PRESET_FILES, preset_path
 
 __all__ = ["PRESETS", "HardwareConfig", "load_hardware"]
 
@@ -122,26 +123,28 @@ class HardwareConfig:
         return cls.from_dict(data, source=str(path))
 
 
-PRESETS: dict[str, HardwareConfig] = {
-    "optical-shot": HardwareConfig(
-        name="optical-shot",
-        description="homodyne optical matrix unit, shot-noise limited; e1 = 1 photon/MAC per pass at 1550 nm",
-        noise=NoiseModel(shot=True),
-        e1=1.0,
-        energy_unit="photons",
-        wavelength_nm=1550.0,
-    ),
-    "electronic-thermal": HardwareConfig(
-        name="electronic-thermal",
-        description="analog electronic crossbar limited by signal-independent (thermal) noise, k_t = 0.01",
-        noise=NoiseModel(thermal=True, k_t=0.01),
-    ),
-    "weight-noise": HardwareConfig(
-        name="weight-noise",
-        description="analog memory whose weight reads are noisy, k_w = 0.1; one draw per run",
-        noise=NoiseModel(weight=True, k_w=0.1),
-    ),
-}
+class _Presets(Mapping[str, HardwareConfig]):
+    """The built-in presets (:mod:`analogc.presets`), each read from its file when first used."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, HardwareConfig] = {}
+
+    def __getitem__(self, name: str) -> HardwareConfig:
+        if name not in PRESET_FILES:
+            raise KeyError(name)
+        if name not in self._loaded:
+            self._loaded[name] = HardwareConfig.from_file(preset_path(name))
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PRESET_FILES)
+
+    def __len__(self) -> int:
+        return len(PRESET_FILES)
+
+
+PRESETS: Mapping[str, HardwareConfig] = _Presets()
+"""Preset name -> hardware model (the files in ``analogc/presets``)."""
 
 
 def load_hardware(spec: str | Path | HardwareConfig) -> HardwareConfig:

@@ -1,394 +1,216 @@
-"""The Python API behind every CLI command: inspect, compile, evaluate, strip."""
+"""The Python API behind every CLI command: inspect, compile, evaluate, strip.
+
+Each command is a short sequence of named steps; the report is built by
+:mod:`analogc.compile_report` and rendered by :mod:`analogc.report`.
+"""
 
 from __future__ import annotations
 
 import copy
-import datetime as _dt
+import dataclasses
 import hashlib
 import json
 import logging
-import platform
-import re
 import time
-from collections.abc import Mapping
-from importlib import metadata, resources
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import numpy as np
 import onnx
 
-from analogc import __version__
 from analogc.budget import Acceptance, Budget
 from analogc.calibrated import CalibratedModel, LoadedModel, load_model_proto, open_model
-from analogc.errors import ConfigError, DataError, ModelError
+from analogc.compile_report import build_compile_report, build_eval_report, build_inspect_report
+from analogc.errors import ConfigError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
+from analogc.inputs import DEMO_MODEL, data_fingerprint, demo_file, load_data, resolve_metric
 from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
-from analogc.passes.metadata import META_PREFIX, set_model_meta
+from analogc.passes.metadata import META_PREFIX, get_model_meta, set_model_meta
 from analogc.passes.model_io import load_model, write_bytes_atomic
-from analogc.plots import precision_plot, tradeoff_plot
-from analogc.report import Report
-from analogc.runtime.data import (
-    Dataset,
-    input_specs,
-    load_directory,
-    load_npz,
-    load_reader,
-    synthesize,
+from analogc.plots import write_plots
+from analogc.report import (
+    CompileReport,
+    EvalReport,
+    InspectReport,
+    compile_markdown,
+    eval_text,
+    inspect_text,
 )
+from analogc.runtime.data import Dataset
 from analogc.runtime.functions import FunctionLibrary
-from analogc.runtime.metrics import METRICS, Metric, custom_metric, default_metric
+from analogc.runtime.metrics import Metric
 from analogc.search import SearchResult, SearchSettings, run_search
+from analogc.settings import CompileSettings, EvaluateSettings
+
+__all__ = [
+    "DEMO_MODEL",
+    "HARDWARE_KEY",
+    "compile_model",
+    "demo_file",
+    "eval_text",
+    "evaluate_model",
+    "inspect_model",
+    "inspect_text",
+    "strip_model",
+]
 
 log = logging.getLogger(__name__)
 
 HARDWARE_KEY = META_PREFIX + "hardware"
-DEMO_MODEL = "digits_resnet.onnx"
-READER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module.path:function
-DEMO_DATA = {"demo:calib": "digits_calib.npz", "demo:test": "digits_test.npz"}
+
+S = TypeVar("S", CompileSettings, EvaluateSettings)
 
 
-def demo_file(name: str) -> Path:
-    """A file shipped in ``analogc.models`` (the demo model and its data)."""
-    path = Path(str(resources.files("analogc.models").joinpath(name)))
-    if not path.exists():
-        raise ModelError(f"demo file {name} is missing from the installation ({path})")
-    return path
-
-
-def load_data(
-    data: str | Path | Dataset | None, model: onnx.ModelProto, *, examples: int = 64, seed: int = 0
-) -> Dataset:
-    """Resolve ``--data``: an .npz, ``demo:calib``/``demo:test``, a Dataset, or None (synthetic)."""
-    specs = input_specs(model)
-    if isinstance(data, Dataset):
-        from analogc.runtime.data import validate
-
-        validate(data, specs)
-        return data
-    if data is None:
-        return synthesize(specs, examples=examples, seed=seed)
-    text = str(data)
-    if text in DEMO_DATA:
-        return load_npz(demo_file(DEMO_DATA[text]), specs)
-    path = Path(text)
-    if path.is_dir():
-        return load_directory(path, specs)
-    if path.suffix == ".npz" or path.is_file():
-        return load_npz(path, specs)
-    if READER.fullmatch(text) and not path.exists():
-        return load_reader(text, specs)
-    raise DataError(
-        f"{text}: no such data file or folder (give an .npz with arrays named like the model inputs, "
-        "a folder of .npy/.npz files, a reader module:function, or demo:calib)"
-    )
-
-
-def resolve_metric(name: str, dataset: Dataset) -> Metric:
-    if name == "auto":
-        return default_metric(dataset.labels is not None)
-    if ":" in name:
-        return custom_metric(name)
-    if name not in METRICS:
-        raise ConfigError(
-            f"unknown metric {name!r}; choose from auto, {', '.join(METRICS)}, or module:function"
-        )
-    metric = METRICS[name]
-    if metric.needs_labels and dataset.labels is None:
-        raise DataError(
-            f"metric {name!r} needs labels: add a 'labels' array to the data, or use --metric agreement"
-        )
-    return metric
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("onnx", "onnxruntime", "optuna", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "?"
-    return out
-
-
-def _data_fingerprint(dataset: Dataset) -> str:
-    h = hashlib.sha256()
-    for name in sorted(dataset.inputs):
-        a = np.ascontiguousarray(dataset.inputs[name])
-        h.update(name.encode())
-        h.update(str(a.dtype).encode() + str(a.shape).encode())
-        h.update(a.tobytes())
-    if dataset.labels is not None:
-        h.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return h.hexdigest()
-
-
-def _digital_summary(loaded: LoadedModel) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    digital = [
-        {"name": x.name, "op_type": x.op_type, "reason": x.reason, "macs": x.macs, "where": x.where}
-        for x in loaded.discovery.digital
-    ]
-    macs = {
-        "digital": int(sum(x["macs"] or 0 for x in digital)),
-        "digital_unknown": sum(1 for x in digital if x["macs"] is None),
-    }
-    return digital, macs
+def _settings(kind: type[S], settings: S | None, options: dict[str, Any]) -> S:
+    """Settings from an object, keyword options, or both (options win)."""
+    if settings is None:
+        return kind(**options)
+    return dataclasses.replace(settings, **options) if options else settings
 
 
 # -- inspect --------------------------------------------------------------------------------------
-def inspect_model(model: str | Path) -> Report:
+def inspect_model(model: str | Path) -> InspectReport:
     """Every matrix-product op of the model: analog or digital (with the reason), D, MACs."""
-    loaded = open_model(model)
-    rows = [
-        {
-            "name": x.name,
-            "op_type": x.op_type,
-            "analog": x.analog,
-            "fan_in": x.fan_in,
-            "macs": x.macs,
-            "operand": x.operand,
-            "reason": x.reason,
-            "where": x.where,
-        }
-        for x in loaded.discovery.layers
-    ]
-    analog = sum(r["macs"] or 0 for r in rows if r["analog"])
-    digital = sum(r["macs"] or 0 for r in rows if not r["analog"])
-    unknown = [r["name"] for r in rows if r["macs"] is None]
-    return Report(
-        {
-            "command": "inspect",
-            "model": {
-                "path": str(loaded.path),
-                "sha256": loaded.sha256,
-                "opset": loaded.opset,
-            },
-            "layers": rows,
-            "macs": {"analog": analog, "digital": digital, "unknown": unknown},
-        }
-    )
-
-
-def inspect_text(report: Report) -> str:
-    from analogc.report import table
-
-    d = report.data
-    rows = [
-        [
-            r["name"],
-            r["op_type"],
-            "analog" if r["analog"] else "digital",
-            r["fan_in"],
-            r["macs"],
-            r["operand"] or "",
-            r["reason"] or "",
-        ]
-        for r in d["layers"]
-    ]
-    text = table(["layer", "op", "runs", "D", "MACs/ex", "2nd operand", "why digital"], rows)
-    m = d["macs"]
-    total = m["analog"] + m["digital"]
-    share = f" ({100 * m['analog'] / total:.1f}% of known MACs)" if total else ""
-    text += f"\n\n{sum(r['analog'] for r in d['layers'])} analog ops, {m['analog']:,} analog MACs per example{share}"
-    if m["digital"]:
-        text += f"; {m['digital']:,} MACs stay digital"
-    if m["unknown"]:
-        text += (
-            f"; MACs of {len(m['unknown'])} ops depend on run-time shapes (known after calibration)"
-        )
-    return text
+    return build_inspect_report(open_model(model))
 
 
 # -- compile --------------------------------------------------------------------------------------
+@dataclass
+class CompileJob:
+    """A compile's inputs, resolved and checked before any work starts."""
+
+    path: Path
+    settings: CompileSettings
+    loaded: LoadedModel
+    hardware: HardwareConfig
+    budget: Budget
+    dataset: Dataset
+    metric: Metric
+    search: SearchSettings
+    out_dir: Path
+    out_model: Path
+    started: float = field(default_factory=time.perf_counter)
+    laps: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, name: str) -> None:
+        self.laps[name] = time.perf_counter()
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """The repeats chosen, the uniform repeats they are compared with, and the search (None
+    when repeats were fixed)."""
+
+    chosen: dict[str, int]
+    uniform: int
+    search: SearchResult | None
+
+
 def compile_model(
-    model: str | Path,
-    *,
-    hardware: str | Path | HardwareConfig = "optical-shot",
-    data: str | Path | Dataset | None = None,
-    output_dir: str | Path | None = None,
-    repeats: int | None = None,
-    metric: str = "auto",
-    max_drop: str | float = "1%",
-    search: SearchSettings | None = None,
-    batch_size: int = 256,
-    seed: int = 0,
-    threads: int | None = None,
-    plots: bool = True,
-) -> Report:
+    model: str | Path, settings: CompileSettings | None = None, **options: Any
+) -> CompileReport:
     """Plan per-layer repeats for ``model`` and write the annotated model and the report.
 
     Args:
         model: path of the ONNX model (only read).
-        hardware: a preset name, a TOML/JSON file, or a :class:`HardwareConfig`.
-        data: calibration data (.npz, ``demo:calib``, a Dataset); None synthesises inputs.
-        output_dir: where to write; default ``./<model stem>.analogc``.
-        repeats: one repeats count for every layer instead of a search.
-        metric: ``auto`` (accuracy with labels, else agreement), or a name in ``METRICS``.
-        max_drop: allowed metric drop: absolute (``0.01``) or relative (``"1%"``).
-        search: search settings (trials, seeds, storage, ...); defaults if None.
-        batch_size: examples per onnxruntime run.
-        seed: seed of the noise draws baked into the annotated model.
-        threads: onnxruntime threads.
-        plots: write the trade-off and precision plots.
+        settings: a :class:`CompileSettings`; keyword ``options`` (its field names) build one
+            or override its fields.
 
     Returns:
         The report; ``report.return_code`` is 1 when the budget was not met.
     """
-    t0 = time.perf_counter()
-    model_path = Path(model)
-    loaded = open_model(model_path)
-    hw = load_hardware(hardware)
-    budget = Budget.parse(max_drop)
-    settings = search or SearchSettings()
-    if repeats is not None and (int(repeats) != repeats or repeats < 1):
-        raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
-    out_dir, out_model = _output_paths(model_path, output_dir)
-    dataset = load_data(data, loaded.model, seed=seed)
+    job = prepare_compile(Path(model), _settings(CompileSettings, settings, options))
+    calibrated = CalibratedModel(
+        job.loaded,
+        job.hardware,
+        job.dataset,
+        metric=job.metric,
+        batch_size=job.settings.batch_size,
+        seed=job.settings.seed,
+        threads=job.settings.threads,
+    )
+    job.lap("calibration")
+    acceptance = Acceptance(
+        job.budget.allowed_drop(calibrated.evaluator.clean), job.search.confidence
+    )
+    _make_dir(job.out_dir)
+    outcome = plan_repeats(job, calibrated, acceptance)
+    job.lap("search")
+    report = build_compile_report(job, calibrated, acceptance, outcome)
+    write_compile_outputs(job, calibrated, outcome, report)
+    return report
+
+
+def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
+    """Load and check everything a compile reads; fail before any long work."""
+    loaded = open_model(path)
+    hardware = load_hardware(settings.hardware)
+    budget = Budget.parse(settings.max_drop)
+    out_dir, out_model = _output_paths(path, settings.output_dir)
+    dataset = load_data(settings.data, loaded.model, seed=settings.seed)
     if dataset.synthetic:
         log.warning(
             "no --data given: synthesising %d random examples from the input specs; "
             "the metric is agreement with the clean model on random inputs",
             len(dataset),
         )
-    metric_obj = resolve_metric(metric, dataset)
-
-    calibrated = CalibratedModel(
-        loaded, hw, dataset, metric=metric_obj, batch_size=batch_size, seed=seed, threads=threads
+    metric = resolve_metric(settings.metric, dataset)
+    job = CompileJob(
+        path,
+        settings,
+        loaded,
+        hardware,
+        budget,
+        dataset,
+        metric,
+        settings.search,
+        out_dir,
+        out_model,
     )
-    t_cal = time.perf_counter()
-    acceptance = Acceptance(budget.allowed_drop(calibrated.evaluator.clean), settings.confidence)
+    if settings.repeats is None:  # the search's study: where it lives, and its name
+        if job.search.storage is None:
+            storage = f"sqlite:///{(out_dir / 'study.db').resolve()}"
+            job.search = dataclasses.replace(job.search, storage=storage)
+        if job.search.study_name is None:
+            job.search = dataclasses.replace(job.search, study_name=_study_name(job))
+    return job
+
+
+def plan_repeats(
+    job: CompileJob, calibrated: CalibratedModel, acceptance: Acceptance
+) -> PlanOutcome:
+    """The search's plan, or the same fixed repeats in every layer."""
+    repeats = job.settings.repeats
+    if repeats is not None:
+        return PlanOutcome(dict.fromkeys(calibrated.names, repeats), repeats, None)
+    result = run_search(calibrated, acceptance, job.search, on_step=lambda m: log.info("%s", m))
+    return PlanOutcome(dict(result.repeats), result.uniform_repeats, result)
+
+
+def write_compile_outputs(
+    job: CompileJob, calibrated: CalibratedModel, outcome: PlanOutcome, report: CompileReport
+) -> None:
+    """Plots, the annotated model, report.md and report.json: each written atomically, the
+    model last but one and the report last (a killed compile leaves no half-written file)."""
+    if report.outputs.tradeoff_plot:
+        write_plots(report)
+    plan = calibrated.plan(outcome.chosen)
+    del calibrated  # its onnxruntime sessions: memory for the annotated model below
+    annotated = copy.deepcopy(job.loaded.model)
+    annotate(annotated, plan, FunctionLibrary(noise=job.hardware.noise, opset=job.loaded.opset))
+    if job.loaded.scratch is not None:  # weights kept in a scratch file while working come back
+        restore_weights(annotated)
+    set_model_meta(annotated, HARDWARE_KEY, json.dumps(job.hardware.to_dict()))
+    save_model(annotated, job.out_model)
+    write_bytes_atomic(job.out_dir / "report.md", compile_markdown(report).encode())
+    write_bytes_atomic(job.out_dir / "report.json", report.to_json().encode())
+
+
+def _make_dir(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
-
-    result = None
-    if repeats is None:
-        if settings.storage is None:
-            settings = _with(settings, storage=f"sqlite:///{(out_dir / 'study.db').resolve()}")
-        if settings.study_name is None:
-            settings = _with(
-                settings,
-                study_name=_study_name(
-                    model_path, loaded, hw, dataset, metric_obj, budget, settings, batch_size
-                ),
-            )
-        result = run_search(
-            calibrated, acceptance, settings, on_step=lambda msg: log.info("%s", msg)
-        )
-        chosen = result.repeats
-        uniform_n = result.uniform_repeats
-    else:
-        chosen = dict.fromkeys(calibrated.names, int(repeats))
-        uniform_n = int(repeats)
-    t_search = time.perf_counter()
-
-    fresh = settings.fresh_seeds
-    evaluation = calibrated.evaluate(chosen, fresh)
-    dyn_acc = calibrated.account(chosen)
-    budget_met = acceptance.feasible(evaluation) if result is None else result.feasible
-    data_doc: dict[str, Any] = {
-        "analogc": __version__,
-        "command": "compile",
-        "mode": "fixed" if result is None else "search",
-        "versions": _versions(),
-        "model": {"path": str(model_path), "sha256": loaded.sha256, "opset": loaded.opset},
-        "hardware": hw.to_dict(),
-        "noise": hw.noise.label,
-        "data": {
-            "source": dataset.source,
-            "examples": len(dataset),
-            "synthetic": dataset.synthetic,
-            "batch_size": calibrated.calibration.batch_size,
-        },
-        "metric": {
-            "name": metric_obj.name,
-            "clean": calibrated.evaluator.clean,
-            "unit": metric_obj.unit,
-        },
-        "budget": {
-            "max_drop": str(budget),
-            "allowed_drop": acceptance.allowed,
-            "rule": acceptance.rule,
-            "confidence": acceptance.confidence,
-            "seeds": settings.seeds,
-        },
-    }
-    uniform_acc = calibrated.account(uniform_n)
-    layers = _layer_rows(calibrated, dyn_acc, uniform_acc, uniform_n, result)
-    digital, macs = _digital_summary(loaded)
-    data_doc["layers"] = layers
-    data_doc["digital"] = digital
-    data_doc["macs"] = {"analog": dyn_acc.analog_macs, **macs}
-    dyn_doc = {**_totals(dyn_acc.to_dict()), "evaluation": evaluation.to_dict()}
-    if result is not None:
-        uniform_eval = calibrated.evaluate(uniform_n, fresh)
-        trial = next((p for p in result.trials if p.repeats == chosen), None)
-        dyn_doc.update(
-            search_metric=trial.metric if trial else None,
-            margin=trial.margin if trial else None,
-            feasible=result.feasible,
-        )
-        data_doc["uniform"] = {
-            **_totals(uniform_acc.to_dict()),
-            "repeats": uniform_n,
-            "feasible": result.uniform_feasible,
-            "evaluation": uniform_eval.to_dict(),
-        }
-        data_doc["saving"] = (
-            1.0 - dyn_acc.energy_per_mac / uniform_acc.energy_per_mac
-            if result.uniform_feasible
-            else None
-        )
-        data_doc["analytic"] = {
-            "repeats": result.analytic,
-            "energy_per_mac": calibrated.energy(result.analytic),
-        }
-        data_doc["search"] = _search_doc(result, settings)
-    data_doc["dynamic"] = dyn_doc
-    data_doc["budget_met"] = bool(budget_met)
-
-    # -- outputs, each written atomically; the model last but one, the report last
-    plan = calibrated.plan(chosen)
-    outputs = {
-        "model": str(out_model),
-        "report_json": str(out_dir / "report.json"),
-        "report_md": str(out_dir / "report.md"),
-    }
-    if plots and result is not None:
-        outputs.update(
-            tradeoff_plot=str(out_dir / "tradeoff.png"),
-            precision_plot=str(out_dir / "precision.png"),
-        )
-        _plots(out_dir, calibrated, result, chosen, uniform_n, dyn_acc, uniform_acc, acceptance)
-    data_doc["outputs"] = outputs
-    del calibrated  # its onnxruntime sessions: memory for the annotated model below
-    annotated = copy.deepcopy(loaded.model)
-    annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=loaded.opset))
-    if loaded.scratch is not None:  # weights kept in a scratch file while working come back
-        restore_weights(annotated)
-    set_model_meta(annotated, HARDWARE_KEY, json.dumps(hw.to_dict()))
-    # Everything that differs between two identical runs lives here, and only here.
-    data_doc["run"] = {
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "timing": {
-            "calibration_s": t_cal - t0,
-            "search_s": t_search - t_cal,
-            "total_s": time.perf_counter() - t0,
-        },
-        "search": None
-        if result is None
-        else {
-            "evaluations": result.evaluations,
-            "wall_s": result.wall_s,
-            "evals_per_s": result.evaluations / result.wall_s if result.wall_s > 0 else None,
-        },
-    }
-    report = Report(data_doc)
-    save_model(annotated, out_model)
-    write_bytes_atomic(out_dir / "report.md", report.to_markdown().encode())
-    write_bytes_atomic(out_dir / "report.json", report.to_json().encode())
-    return report
 
 
 def _output_paths(model_path: Path, output_dir: str | Path | None) -> tuple[Path, Path]:
@@ -404,165 +226,36 @@ def _output_paths(model_path: Path, output_dir: str | Path | None) -> tuple[Path
     return out_dir, out_model
 
 
-def _layer_rows(
-    calibrated: CalibratedModel,
-    dyn_acc: Any,
-    uniform_acc: Any,
-    uniform_n: int,
-    result: SearchResult | None,
-) -> list[dict[str, Any]]:
-    """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen."""
-    rows = []
-    for info, acc, uacc in zip(calibrated.layers, dyn_acc.layers, uniform_acc.layers, strict=True):
-        row = {
-            "name": info.name,
-            "op_type": info.op_type,
-            "fan_in": info.fan_in,
-            "macs": acc.macs,
-            "operand": info.operand,
-            "r_x": calibrated.base_plan.layers[info.name].r_x,
-            "repeats": acc.repeats,
-            "energy_per_mac": acc.energy_per_mac,
-            "energy_share": acc.energy_share,
-            "sigma": acc.sigma,
-            "enob": acc.enob,
-            "snr_db": acc.snr_db,
-            "uniform_repeats": uniform_n,
-            "uniform_enob": uacc.enob,
-        }
-        if result is not None:
-            row.update(
-                analytic_repeats=result.analytic[info.name],
-                sensitivity=result.sensitivity[info.name],
-                sensitivity_drop=result.sensitivity_drop[info.name],
-            )
-        rows.append(row)
-    return rows
-
-
-def _search_doc(result: SearchResult, settings: SearchSettings) -> dict[str, Any]:
-    """The study and its outcome (run-dependent measurements go to the report's ``run``)."""
-    return {
-        "sampler": result.sampler,
-        "trials": result.finished_trials,
-        "evaluated_trials": len(result.trials),
-        "skipped_trials": result.skipped_trials,
-        "feasible_trials": sum(1 for p in result.trials if p.feasible),
-        "study_name": result.study_name,
-        "storage": result.storage,
-        "seed": settings.seed,
-        "seeds": settings.seeds,
-        "validation_seeds": settings.validation_seeds,
-        "max_repeats": settings.max_repeats,
-        "span": settings.span,
-        "pareto": settings.pareto,
-        "strategy": settings.strategy,
-        "front": [
-            {
-                "energy_per_mac": p.energy,
-                "metric": p.metric,
-                "margin": p.margin,
-                "repeats": p.repeats,
-            }
-            for p in result.front
-        ],
-    }
-
-
-def _with(settings: SearchSettings, **changes: Any) -> SearchSettings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
-
-
-def _totals(acc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in acc.items() if k != "layers"}
-
-
-def _study_name(
-    path: Path,
-    loaded: LoadedModel,
-    hw: HardwareConfig,
-    dataset: Dataset,
-    metric: Metric,
-    budget: Budget,
-    settings: SearchSettings,
-    batch_size: int,
-) -> str:
+def _study_name(job: CompileJob) -> str:
     """Same command, same study (so a rerun resumes); any setting that changes results, new study."""
+    s = job.search
     key = json.dumps(
         [
-            loaded.sha256,
-            hw.to_dict(),
-            _data_fingerprint(dataset),
-            metric.name,
-            str(budget),
-            settings.seeds,
-            settings.max_repeats,
-            settings.span,
-            settings.confidence,
-            settings.strategy,
-            settings.seed,
-            batch_size,
+            job.loaded.sha256,
+            job.hardware.to_dict(),
+            data_fingerprint(job.dataset),
+            job.metric.name,
+            str(job.budget),
+            s.seeds,
+            s.max_repeats,
+            s.span,
+            s.confidence,
+            s.strategy,
+            s.seed,
+            job.settings.batch_size,
         ],
         sort_keys=True,
         default=str,
     )
-    return f"{path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-
-
-def _plots(
-    out_dir: Path,
-    calibrated: CalibratedModel,
-    result: Any,
-    chosen: Mapping[str, int],
-    uniform_n: int,
-    dyn_acc: Any,
-    uniform_acc: Any,
-    acceptance: Acceptance,
-) -> None:
-    clean = calibrated.evaluator.clean
-    chosen_point = next((p for p in result.trials if p.repeats == dict(chosen)), None)
-    uniform_point = next(
-        (p for p in result.uniform_curve if p.repeats[calibrated.names[0]] == uniform_n), None
-    )
-    tradeoff_plot(
-        out_dir / "tradeoff.png",
-        uniform=[(p.energy, p.metric) for p in result.uniform_curve],
-        trials=[(p.energy, p.metric, p.feasible) for p in result.trials if p.source != "inferred"],
-        front=[(p.energy, p.metric) for p in result.front],
-        chosen=(dyn_acc.energy_per_mac, chosen_point.metric if chosen_point else clean),
-        uniform_chosen=(
-            uniform_acc.energy_per_mac,
-            uniform_point.metric if uniform_point else clean,
-        ),
-        clean=clean,
-        floor=clean - acceptance.allowed,
-        unit=calibrated.hardware.energy_unit,
-        metric=calibrated.metric.name,
-    )
-    precision_plot(
-        out_dir / "precision.png",
-        layers=calibrated.names,
-        dynamic=chosen,
-        uniform=uniform_n,
-        enob={a.name: a.enob for a in dyn_acc.layers},
-        enob_uniform={a.name: a.enob for a in uniform_acc.layers},
-        energy_share={a.name: a.energy_share for a in dyn_acc.layers},
-    )
+    return f"{job.path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 # -- evaluate -------------------------------------------------------------------------------------
 def evaluate_model(
-    model: str | Path,
-    *,
-    data: str | Path | Dataset | None,
-    seeds: int = 10,
-    metric: str = "auto",
-    batch_size: int = 256,
-    threads: int | None = None,
-) -> Report:
+    model: str | Path, settings: EvaluateSettings | None = None, **options: Any
+) -> EvalReport:
     """Metric of an annotated model under its own noise plan: mean ± 95% CI over noise seeds."""
+    settings = _settings(EvaluateSettings, settings, options)
     path = Path(model)
     annotated = load_model(path)
     plan = read_plan(annotated)
@@ -570,19 +263,14 @@ def evaluate_model(
         raise ModelError(
             f"{path}: carries no analogc plan; evaluate the output of `analogc compile`"
         )
-    hw_meta = next((e.value for e in annotated.metadata_props if e.key == HARDWARE_KEY), None)
-    hw = (
-        HardwareConfig.from_dict(json.loads(hw_meta))
-        if hw_meta
-        else HardwareConfig(name="from-plan", noise=plan.noise, e1=plan.e1)
-    )
+    hw = _plan_hardware(annotated, plan.noise, plan.e1)
     original = copy.deepcopy(annotated)
     strip(original)
     loaded = load_model_proto(
         original, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest()
     )
-    dataset = load_data(data, loaded.model)
-    metric_obj = resolve_metric(metric, dataset)
+    dataset = load_data(settings.data, loaded.model)
+    metric = resolve_metric(settings.metric, dataset)
     missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]
     if missing:
         raise ModelError(
@@ -592,47 +280,23 @@ def evaluate_model(
         loaded,
         hw,
         dataset,
-        metric=metric_obj,
-        batch_size=batch_size,
+        metric=metric,
+        batch_size=settings.batch_size,
         r_x={n: lp.r_x for n, lp in plan.layers.items()},
         seed=plan.seed,
-        threads=threads,
+        threads=settings.threads,
     )
     repeats = {n: lp.repeats for n, lp in plan.layers.items()}
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    evaluation = calibrated.evaluate(repeats, list(range(seeds)))
-    acc = calibrated.account(repeats)
-    return Report(
-        {
-            "command": "eval",
-            "model": {"path": str(path)},
-            "hardware": hw.to_dict(),
-            "data": {
-                "source": dataset.source,
-                "examples": len(dataset),
-                "synthetic": dataset.synthetic,
-            },
-            "metric": {"name": metric_obj.name, "clean": evaluation.clean, "unit": metric_obj.unit},
-            "evaluation": evaluation.to_dict(),
-            "dynamic": _totals(acc.to_dict()),
-        }
-    )
+    evaluation = calibrated.evaluate(repeats, list(range(settings.seeds)))
+    return build_eval_report(path, calibrated, evaluation, repeats)
 
 
-def eval_text(report: Report) -> str:
-    d = report.data
-    ev = d["evaluation"]
-    line = report.eval_line(ev)
-    unit = d["hardware"]["energy_unit"]
-    energy = f"Ē = {d['dynamic']['energy_per_mac']:.4g} {unit}/MAC"
-    if d["dynamic"].get("attojoules_per_mac") is not None:
-        energy += f" ({d['dynamic']['attojoules_per_mac']:.4g} aJ/MAC)"
-    src = d["data"]["source"]
-    return (
-        f"{d['metric']['name']} on {d['data']['examples']} examples ({src}):\n"
-        f"  clean  {report.metric_fmt(ev['clean'])}\n  noisy  {line}\n  {energy}"
-    )
+def _plan_hardware(annotated: onnx.ModelProto, noise: Any, e1: float) -> HardwareConfig:
+    """The hardware an annotated model was planned for (from its metadata, else its plan)."""
+    stored = get_model_meta(annotated, HARDWARE_KEY)
+    if stored:
+        return HardwareConfig.from_dict(json.loads(stored))
+    return HardwareConfig(name="from-plan", noise=noise, e1=e1)
 
 
 # -- strip ----------------------------------------------------------------------------------------

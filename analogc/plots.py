@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from analogc.passes.model_io import write_bytes_atomic
+from analogc.report.schema import CompileReport
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
@@ -19,6 +20,47 @@ def _save(fig: plt.Figure, path: Path) -> None:
     fig.savefig(buf, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     write_bytes_atomic(path, buf.getvalue())
+
+
+def write_plots(report: CompileReport) -> None:
+    """``tradeoff.png`` and ``precision.png`` of a compile report with a search."""
+    search, uniform = report.search, report.uniform
+    assert search is not None and uniform is not None, "plots need a search"
+    outputs = report.outputs
+    assert outputs.tradeoff_plot and outputs.precision_plot
+    names = [layer.name for layer in report.layers]
+    uniform_point = next(
+        (p for p in search.uniform_curve if p.repeats[names[0]] == uniform.repeats), None
+    )
+    clean = report.metric.clean
+    tradeoff_plot(
+        Path(outputs.tradeoff_plot),
+        uniform=[(p.energy_per_mac, p.metric) for p in search.uniform_curve],
+        trials=[
+            (p.energy_per_mac, p.metric, p.margin <= 0)
+            for p in search.points
+            if p.source != "inferred"
+        ],
+        front=[(p.energy_per_mac, p.metric) for p in search.front],
+        chosen=(
+            report.dynamic.energy_per_mac,
+            clean if report.dynamic.search_metric is None else report.dynamic.search_metric,
+        ),
+        uniform_chosen=(uniform.energy_per_mac, uniform_point.metric if uniform_point else clean),
+        clean=clean,
+        floor=clean - report.budget.allowed_drop,
+        unit=report.hardware.energy_unit,
+        metric=report.metric.name,
+    )
+    precision_plot(
+        Path(outputs.precision_plot),
+        layers=names,
+        dynamic={x.name: x.repeats for x in report.layers},
+        uniform=uniform.repeats,
+        enob={x.name: x.enob for x in report.layers},
+        enob_uniform={x.name: x.uniform_enob for x in report.layers},
+        energy_share={x.name: x.energy_share for x in report.layers},
+    )
 
 
 def tradeoff_plot(

@@ -180,7 +180,7 @@ def compile_run(
     )
     wall = time.perf_counter() - start
     (out_dir / f"{spec.path.stem}.analog.onnx").unlink(missing_ok=True)  # large; not needed
-    return summarise(report.data, wall)
+    return summarise(report.document, wall)
 
 
 def summarise(d: Mapping[str, Any], wall: float) -> dict[str, Any]:

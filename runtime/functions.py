@@ -87,7 +87,10 @@ class _Context:
     pooled: bool
     quantities: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
+    y: str = ""
+    low: bool = False
     _runtime_fan_in: str | None = None
+    _y32: str | None = None
 
     def quantity(self, name: Quantity) -> str:
         if name not in self.quantities:
@@ -101,6 +104,12 @@ class _Context:
         if self._runtime_fan_in is None:
             self._runtime_fan_in = self.family.runtime_fan_in(self.b)
         return self._runtime_fan_in
+
+    def product(self) -> str:
+        """The clean product Y in float32 (cast once, when first needed)."""
+        if self._y32 is None:
+            self._y32 = self.b.op("Cast", self.y, to=TensorProto.FLOAT) if self.low else self.y
+        return self._y32
 
     def draw(self, name: str, like: str) -> str:
         b = self.b
@@ -242,8 +251,8 @@ class FunctionLibrary:
         types = self._attribute_types(family)
         b = FunctionBody(self.opset, types)
         scale = "scale" if self.mode == "simulate" else temporal_scale_node(b)
-        ctx = _Context(b, family, scale, self.mode, pooled)
         low = dtype != TensorProto.FLOAT
+        ctx = _Context(b, family, scale, self.mode, pooled, low=low)
         x32 = b.op("Cast", "X", to=TensorProto.FLOAT) if low else "X"
         w32 = b.op("Cast", "W", to=TensorProto.FLOAT) if low else "W"
         needs = self._needs()
@@ -255,7 +264,7 @@ class FunctionLibrary:
             )
             ctx.quantities["w_range_view"] = ranged
             ctx.quantities["w_range"] = family.to_output(b, ranged)
-        y = family.product(b, "X", self._weights(ctx, w32, dtype))
+        y = ctx.y = family.product(b, "X", self._weights(ctx, w32, dtype))
         if "x_norm2" in needs:
             ctx.quantities["x_norm2"] = family.patch_norm2(b, x32)
         if "w_norm2" in needs:
@@ -314,7 +323,7 @@ class FunctionLibrary:
             total = b.sum([t.output_variance(ctx) for t in output_terms])
             sigma = b.op("Mul", b.op("Sqrt", total), ctx.scale)
         low = dtype != TensorProto.FLOAT
-        y32 = b.op("Cast", y, to=TensorProto.FLOAT) if low else y
+        y32 = ctx.product()
         eps = ctx.draw(output_terms[0].draws[0].name, y32)
         out = b.op("Add", y32, b.op("Mul", eps, sigma))
         return b.op("Cast", out, to=dtype) if low else out

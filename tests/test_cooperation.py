@@ -112,7 +112,7 @@ def test_one_process_runs_the_requested_trials(tmp_path: Path, cnn: Path) -> Non
     report = compile_model(
         cnn, data="demo:calib", search=settings, output_dir=tmp_path / "out", plots=False
     )
-    search = report.data["search"]
+    search = report.document["search"]
     finished, states = finished_trials(search["storage"], search["study_name"])
     assert finished == settings.trials, (
         f"the study has {finished} finished trials, --trials {settings.trials}; states: {states}"

@@ -18,7 +18,7 @@ import pytest
 from analogc.hardware import PRESETS
 from analogc.passes import read_plan
 from analogc.pipeline import compile_model
-from analogc.report import Report
+from analogc.report import CompileReport as Report
 from analogc.search import SearchSettings
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -120,7 +120,7 @@ def test_written_json_is_the_returned_report(run: tuple[Path, Report, str]) -> N
     _, report, text = run
     assert strict_json(report.to_json()) == strict_json(text), "report.json != the returned report"
     assert report.return_code in (0, 1)
-    assert report.return_code == (0 if report.data["budget_met"] else 1)
+    assert report.return_code == (0 if report.document["budget_met"] else 1)
 
 
 def test_top_level_keys(doc: dict[str, Any]) -> None:

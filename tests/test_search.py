@@ -15,7 +15,7 @@ from synthetic import K_T, K, branches_model, cosine_drop_coefficients, optimum
 from analogc.hardware import HardwareConfig
 from analogc.passes import NoiseModel
 from analogc.pipeline import compile_model
-from analogc.report import EXIT_BUDGET_NOT_MET, EXIT_OK
+from analogc.report import EXIT_BUDGET_NOT_MET, EXIT_OK, compile_text
 from analogc.runtime.data import Dataset
 from analogc.search import SearchSettings
 
@@ -48,7 +48,7 @@ def _compile(path: Path, data: Dataset, out: Path, **search: object):
 def test_search_lands_near_the_closed_form_optimum(branches, tmp_path: Path) -> None:
     path, weights, data = branches
     report = _compile(path, data, tmp_path / "out")
-    d = report.data
+    d = report.document
     r_x = {layer["name"]: layer["r_x"] for layer in d["layers"]}
     macs = {layer["name"]: layer["macs"] for layer in d["layers"]}
     a = cosine_drop_coefficients(weights, data.inputs["x"], r_x)
@@ -74,8 +74,8 @@ def test_search_lands_near_the_closed_form_optimum(branches, tmp_path: Path) -> 
 
 def test_same_seed_reproduces_the_same_numbers(branches, tmp_path: Path) -> None:
     path, _, data = branches
-    a = _compile(path, data, tmp_path / "a", trials=15).data
-    b = _compile(path, data, tmp_path / "b", trials=15).data
+    a = _compile(path, data, tmp_path / "a", trials=15).document
+    b = _compile(path, data, tmp_path / "b", trials=15).document
     assert [x["repeats"] for x in a["layers"]] == [x["repeats"] for x in b["layers"]]
     assert a["dynamic"]["evaluation"]["values"] == b["dynamic"]["evaluation"]["values"]
     assert a["uniform"]["repeats"] == b["uniform"]["repeats"]
@@ -84,10 +84,10 @@ def test_same_seed_reproduces_the_same_numbers(branches, tmp_path: Path) -> None
 def test_rerun_resumes_the_study_and_keeps_finished_trials(branches, tmp_path: Path) -> None:
     path, _, data = branches
     out = tmp_path / "out"
-    first = _compile(path, data, out, trials=12).data
+    first = _compile(path, data, out, trials=12).document
     storage, name = first["search"]["storage"], first["search"]["study_name"]
     before = _finished(optuna.load_study(study_name=name, storage=storage))
-    second = _compile(path, data, out, trials=20).data
+    second = _compile(path, data, out, trials=20).document
     after = _finished(optuna.load_study(study_name=name, storage=storage))
     assert second["search"]["study_name"] == name
     assert len(before) == 12 and len(after) == 20
@@ -174,18 +174,18 @@ def test_infeasible_budget_writes_best_found_and_says_so(branches, tmp_path: Pat
     out = tmp_path / "out"
     # At most 2 repeats per layer cannot reach a 0.002 drop (the uniform optimum needs ~27).
     report = _compile(path, data, out, trials=6, max_repeats=2)
-    d = report.data
+    d = report.document
     assert report.return_code == EXIT_BUDGET_NOT_MET
     assert d["budget_met"] is False
     assert d["uniform"]["feasible"] is False and d["saving"] is None
     assert (out / "branches.analog.onnx").exists() and (out / "report.json").exists()
-    assert "NOT MET" in report.to_text()
+    assert "NOT MET" in compile_text(report)
     assert all(1 <= layer["repeats"] <= 2 for layer in d["layers"])
 
 
 def test_pareto_front_is_non_dominated(branches, tmp_path: Path) -> None:
     path, _, data = branches
-    d = _compile(path, data, tmp_path / "out", trials=24, pareto=True).data
+    d = _compile(path, data, tmp_path / "out", trials=24, pareto=True).document
     front = d["search"]["front"]
     assert d["search"]["sampler"] == "NSGAIISampler" and len(front) >= 2
     energies = [p["energy_per_mac"] for p in front]

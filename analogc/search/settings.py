@@ -43,6 +43,12 @@ class SearchSettings:
     progress: bool = False
 
     def __post_init__(self) -> None:
+        from .strategies import STRATEGIES
+
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"unknown search strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}"
+            )
         if self.pareto:
             if self.strategy not in ("tpe", "nsga2"):
                 raise ConfigError(f"pareto=True asks for nsga2, not {self.strategy!r}")

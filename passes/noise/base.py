@@ -129,6 +129,9 @@ class BodyContext(Protocol):
     def fan_in(self) -> str:
         """D, a float32 scalar (an attribute, or computed from run-time shapes)."""
 
+    def product(self) -> str:
+        """The clean product Y in float32 (for terms that scale with the signal)."""
+
     def draw(self, name: str, like: str) -> str:
         """The standard-normal draws ``name``, shaped like the float32 tensor ``like``."""
 

@@ -100,7 +100,7 @@ def test_inspect_accounts_for_every_mac(entry: Entry, folder: Path) -> None:
     """Analog MACs + digital MACs (each with a reason) = the hand count; nothing unknown
     except the ops whose MACs depend on run-time shapes."""
     report = inspect_model(_saved(entry, folder))
-    rows = report.data["layers"]
+    rows = report.document["layers"]
     for row in rows:
         assert row["analog"] or row["reason"], f"{row['name']}: digital without a reason"
     analog = sum(r["macs"] for r in rows if r["analog"] and r["macs"] is not None)

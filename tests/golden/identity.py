@@ -229,18 +229,30 @@ def record(*, quick: bool = False) -> dict[str, Any]:
     return cases
 
 
-def differences(a: dict[str, Any], b: dict[str, Any], *, prefix: str = "") -> list[str]:
-    """Every key whose value differs (recursively), as ``path: a != b``."""
-    found = []
-    for key in sorted(set(a) | set(b)):
-        path = f"{prefix}{key}"
-        if key not in a or key not in b:
-            found.append(f"{path}: only in {'the second' if key not in a else 'the first'}")
-        elif isinstance(a[key], dict) and isinstance(b[key], dict):
-            found.extend(differences(a[key], b[key], prefix=path + "."))
-        elif a[key] != b[key]:
-            found.append(f"{path}: {str(a[key])[:80]} != {str(b[key])[:80]}")
-    return found
+def differences(
+    a: Any, b: Any, *, prefix: str = "", additions: list[str] | None = None
+) -> list[str]:
+    """Every value that differs (recursively through dicts and lists), as ``path: a != b``.
+
+    With ``additions``, keys only in ``b`` go there instead (a report that gained a field,
+    its old fields unchanged, is the same report)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = []
+        for key in sorted(set(a) | set(b)):
+            path = f"{prefix}{key}"
+            if key not in a and additions is not None:
+                additions.append(path)
+            elif key not in a or key not in b:
+                found.append(f"{path}: only in {'the second' if key not in a else 'the first'}")
+            else:
+                found.extend(differences(a[key], b[key], prefix=path + ".", additions=additions))
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        found = []
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found.extend(differences(x, y, prefix=f"{prefix}{i}.", additions=additions))
+        return found
+    return [] if a == b else [f"{prefix.rstrip('.')}: {str(a)[:80]} != {str(b)[:80]}"]
 
 
 def main() -> int:
@@ -252,12 +264,22 @@ def main() -> int:
     cmp_ = sub.add_parser("compare", help="list every difference between two recordings")
     cmp_.add_argument("a", type=Path)
     cmp_.add_argument("b", type=Path)
+    cmp_.add_argument(
+        "--cases", default="", help="only the cases whose key starts with this (e.g. compile/)"
+    )
     args = parser.parse_args()
     if args.command == "record":
         args.output.write_text(json.dumps(record(quick=args.quick), indent=1, sort_keys=True))
         return 0
-    found = differences(json.loads(args.a.read_text()), json.loads(args.b.read_text()))
-    print("\n".join(found) if found else "identical")
+    a, b = (
+        {k: v for k, v in json.loads(p.read_text()).items() if k.startswith(args.cases)}
+        for p in (args.a, args.b)
+    )
+    added: list[str] = []
+    found = differences(a, b, additions=added)
+    print("\n".join(found) if found else f"identical ({len(a)} cases)")
+    if added:
+        print(f"{len(added)} fields added in the second, e.g. " + ", ".join(added[:6]))
     return 1 if found else 0
 
 

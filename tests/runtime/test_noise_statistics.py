@@ -52,6 +52,7 @@ from onnx import TensorProto, helper, numpy_helper
 from reference import terms
 
 from analogc.passes import LayerPlan, NoiseModel, Plan
+from analogc.report import layer_table
 from analogc.runtime.calibrate import ROBUST_PERCENTILES, calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.simulate import Simulator
@@ -737,7 +738,7 @@ def test_compile_report_counts_dynamic_k_macs(tmp_path: Path) -> None:
     path = tmp_path / "attention.onnx"
     onnx.save_model(_attention_model(), str(path))
     report = compile_model(path, repeats=4, output_dir=tmp_path / "out", plots=False)
-    rows = {row["name"]: row for row in report.data["layers"]}
+    rows = {row["name"]: row for row in report.document["layers"]}
     assert set(rows) == {"q", "k", "v", "scores", "context", "out"}, "all six run analog"
     s, d = 16, 8
     expected = {"q": d * s * d, "scores": d * s * s, "context": s * s * d, "out": d * s * d}
@@ -745,7 +746,7 @@ def test_compile_report_counts_dynamic_k_macs(tmp_path: Path) -> None:
         assert rows[name]["macs"] == macs, f"{name}: {rows[name]['macs']} MACs, expected {macs}"
     assert rows["context"]["fan_in"] is None and rows["scores"]["fan_in"] == d
     assert all(row["repeats"] == 4 for row in rows.values())
-    table = report.layer_table()
+    table = layer_table(report)
     line = next(line for line in table.splitlines() if line.startswith("context"))
     assert line.split()[2] == "-", f"D of the DynK layer: {line}"
     annotated_model = onnx.load(str(tmp_path / "out" / "attention.analog.onnx"))

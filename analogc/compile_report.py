@@ -1,0 +1,258 @@
+"""Reports from results: the typed documents of :mod:`analogc.report.schema`, filled in from a
+calibrated model, its plan and its evaluations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from analogc import __version__
+from analogc.accounting import Accounting
+from analogc.budget import Acceptance
+from analogc.calibrated import CalibratedModel, LoadedModel
+from analogc.inputs import versions
+from analogc.report.schema import (
+    AnalyticSection,
+    BudgetInfo,
+    CompileMacs,
+    CompileReport,
+    DataInfo,
+    DigitalRow,
+    DynamicSection,
+    EvalReport,
+    InspectedOp,
+    InspectMacs,
+    InspectReport,
+    LayerRow,
+    MetricInfo,
+    ModelInfo,
+    Outputs,
+    RunInfo,
+    SearchPoint,
+    SearchRun,
+    SearchSection,
+    Timing,
+    Totals,
+    UniformSection,
+)
+from analogc.runtime.evaluate import Evaluation
+from analogc.search import Point, SearchResult
+
+if TYPE_CHECKING:
+    from analogc.pipeline import CompileJob, PlanOutcome
+
+
+def build_inspect_report(loaded: LoadedModel) -> InspectReport:
+    ops = [
+        InspectedOp(x.name, x.op_type, x.analog, x.fan_in, x.macs, x.operand, x.reason, x.where)
+        for x in loaded.discovery.layers
+    ]
+    macs = InspectMacs(
+        analog=sum(x.macs or 0 for x in ops if x.analog),
+        digital=sum(x.macs or 0 for x in ops if not x.analog),
+        unknown=[x.name for x in ops if x.macs is None],
+    )
+    model = ModelInfo(str(loaded.path), loaded.sha256, loaded.opset)
+    return InspectReport(model=model, layers=ops, macs=macs)
+
+
+def totals(acc: Accounting) -> Totals:
+    return Totals(**_totals(acc))
+
+
+def _totals(acc: Accounting) -> dict[str, float | int | None]:
+    return {k: v for k, v in acc.to_dict().items() if k != "layers"}  # type: ignore[misc]
+
+
+def build_eval_report(
+    path: Path, calibrated: CalibratedModel, evaluation: Evaluation, repeats: Mapping[str, int]
+) -> EvalReport:
+    dataset, metric = calibrated.dataset, calibrated.metric
+    return EvalReport(
+        model=ModelInfo(str(path)),
+        hardware=calibrated.hardware,
+        data=DataInfo(dataset.source, len(dataset), dataset.synthetic),
+        metric=MetricInfo(metric.name, evaluation.clean, metric.unit),
+        evaluation=evaluation,
+        dynamic=totals(calibrated.account(dict(repeats))),
+    )
+
+
+def build_compile_report(
+    job: CompileJob, calibrated: CalibratedModel, acceptance: Acceptance, outcome: PlanOutcome
+) -> CompileReport:
+    """Evaluate the plan (and the uniform baseline) on fresh seeds and fill in the report."""
+    fresh = job.search.fresh_seeds
+    evaluation = calibrated.evaluate(outcome.chosen, fresh)
+    result = outcome.search
+    dynamic_acc, uniform_acc = (
+        calibrated.account(outcome.chosen),
+        calibrated.account(outcome.uniform),
+    )
+    budget_met = acceptance.feasible(evaluation) if result is None else result.feasible
+    dataset = job.dataset
+    return CompileReport(
+        analogc=__version__,
+        mode="fixed" if result is None else "search",
+        versions=versions(),
+        model=ModelInfo(str(job.path), job.loaded.sha256, job.loaded.opset),
+        hardware=job.hardware,
+        noise=job.hardware.noise.label,
+        data=DataInfo(
+            dataset.source, len(dataset), dataset.synthetic, calibrated.calibration.batch_size
+        ),
+        metric=MetricInfo(job.metric.name, calibrated.evaluator.clean, job.metric.unit),
+        budget=BudgetInfo(
+            str(job.budget),
+            acceptance.allowed,
+            acceptance.rule,
+            acceptance.confidence,
+            job.search.seeds,
+        ),
+        layers=layer_rows(calibrated, dynamic_acc, uniform_acc, outcome),
+        digital=digital_rows(job.loaded),
+        macs=_macs(job.loaded, dynamic_acc),
+        uniform=_uniform(calibrated, uniform_acc, outcome, fresh),
+        saving=_saving(dynamic_acc, uniform_acc, result),
+        analytic=None
+        if result is None
+        else AnalyticSection(result.analytic, calibrated.energy(result.analytic)),
+        search=None if result is None else search_section(result),
+        dynamic=_dynamic(dynamic_acc, evaluation, outcome),
+        budget_met=bool(budget_met),
+        outputs=_outputs(job, plots=job.settings.plots and result is not None),
+        run=_run(job, result),
+    )
+
+
+def layer_rows(
+    calibrated: CalibratedModel, dyn: Accounting, uniform: Accounting, outcome: PlanOutcome
+) -> list[LayerRow]:
+    """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen."""
+    result = outcome.search
+    rows = []
+    for info, acc, uacc in zip(calibrated.layers, dyn.layers, uniform.layers, strict=True):
+        rows.append(
+            LayerRow(
+                name=info.name,
+                op_type=info.op_type,
+                fan_in=info.fan_in,
+                macs=acc.macs,
+                operand=info.operand,
+                r_x=calibrated.base_plan.layers[info.name].r_x,
+                repeats=acc.repeats,
+                energy_per_mac=acc.energy_per_mac,
+                energy_share=acc.energy_share,
+                sigma=acc.sigma,
+                enob=acc.enob,
+                snr_db=acc.snr_db,
+                uniform_repeats=outcome.uniform,
+                uniform_enob=uacc.enob,
+                analytic_repeats=None if result is None else result.analytic[info.name],
+                sensitivity=None if result is None else result.sensitivity[info.name],
+                sensitivity_drop=None if result is None else result.sensitivity_drop[info.name],
+            )
+        )
+    return rows
+
+
+def digital_rows(loaded: LoadedModel) -> list[DigitalRow]:
+    return [
+        DigitalRow(x.name, x.op_type, x.reason, x.macs, x.where) for x in loaded.discovery.digital
+    ]
+
+
+def _macs(loaded: LoadedModel, dyn: Accounting) -> CompileMacs:
+    digital = loaded.discovery.digital
+    return CompileMacs(
+        analog=dyn.analog_macs,
+        digital=int(sum(x.macs or 0 for x in digital)),
+        digital_unknown=sum(1 for x in digital if x.macs is None),
+    )
+
+
+def _uniform(
+    calibrated: CalibratedModel, acc: Accounting, outcome: PlanOutcome, fresh: list[int]
+) -> UniformSection | None:
+    result = outcome.search
+    if result is None:
+        return None
+    evaluation = calibrated.evaluate(outcome.uniform, fresh)
+    return UniformSection(
+        **_totals(acc),
+        repeats=outcome.uniform,
+        feasible=result.uniform_feasible,
+        evaluation=evaluation,  # type: ignore[arg-type]
+    )
+
+
+def _saving(dyn: Accounting, uniform: Accounting, result: SearchResult | None) -> float | None:
+    if result is None or not result.uniform_feasible:
+        return None
+    return 1.0 - dyn.energy_per_mac / uniform.energy_per_mac
+
+
+def _dynamic(acc: Accounting, evaluation: Evaluation, outcome: PlanOutcome) -> DynamicSection:
+    result = outcome.search
+    if result is None:
+        return DynamicSection(**_totals(acc), evaluation=evaluation)  # type: ignore[arg-type]
+    trial = next((p for p in result.trials if p.repeats == outcome.chosen), None)
+    return DynamicSection(
+        **_totals(acc),  # type: ignore[arg-type]
+        evaluation=evaluation,
+        search_metric=trial.metric if trial else None,
+        margin=trial.margin if trial else None,
+        feasible=result.feasible,
+    )
+
+
+def _point(p: Point) -> SearchPoint:
+    return SearchPoint(p.energy, p.metric, p.margin, dict(p.repeats), p.source)
+
+
+def search_section(result: SearchResult) -> SearchSection:
+    s = result.settings
+    return SearchSection(
+        sampler=result.sampler,
+        trials=result.finished_trials,
+        evaluated_trials=len(result.trials),
+        skipped_trials=result.skipped_trials,
+        feasible_trials=sum(1 for p in result.trials if p.feasible),
+        study_name=result.study_name,
+        storage=result.storage,
+        seed=s.seed,
+        seeds=s.seeds,
+        validation_seeds=s.validation_seeds,
+        max_repeats=s.max_repeats,
+        span=s.span,
+        pareto=s.pareto,
+        strategy=s.strategy,
+        front=[_point(p) for p in result.front],
+        uniform_curve=[_point(p) for p in result.uniform_curve],
+        points=[_point(p) for p in result.trials],
+    )
+
+
+def _outputs(job: CompileJob, *, plots: bool) -> Outputs:
+    out = job.out_dir
+    return Outputs(
+        model=str(job.out_model),
+        report_json=str(out / "report.json"),
+        report_md=str(out / "report.md"),
+        tradeoff_plot=str(out / "tradeoff.png") if plots else None,
+        precision_plot=str(out / "precision.png") if plots else None,
+    )
+
+
+def _run(job: CompileJob, result: SearchResult | None) -> RunInfo:
+    """Everything that differs between two identical runs lives here, and only here."""
+    cal, search = job.laps["calibration"], job.laps["search"]
+    timing = Timing(cal - job.started, search - cal, time.perf_counter() - job.started)
+    run = None
+    if result is not None:
+        rate = result.evaluations / result.wall_s if result.wall_s > 0 else None
+        run = SearchRun(result.evaluations, result.wall_s, rate)
+    return RunInfo(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), timing, run)

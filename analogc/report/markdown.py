@@ -1,0 +1,48 @@
+"""``report.md``: the compile report for people (and for pull-request comments)."""
+
+from __future__ import annotations
+
+from .format import table
+from .schema import CompileReport
+from .text import layer_table, summary_lines
+
+
+def compile_markdown(report: CompileReport) -> str:
+    hw, data = report.hardware, report.data
+    lines = [f"# analogc report: `{report.model.path}`", ""]
+    lines += [f"- hardware: **{hw.name}** ({hw.description}), noise: {report.noise}"]
+    lines += [f"- data: {data.source} ({data.examples} examples, batch {data.batch_size})"]
+    lines += [f"- {line}" for line in summary_lines(report)]
+    lines += ["", "## Per-layer plan", "", layer_table(report, markdown=True), ""]
+    if report.digital:
+        rows = [[x.name, x.op_type, x.macs, x.reason] for x in report.digital]
+        lines += [
+            "## Ops left digital",
+            "",
+            table(["op", "type", "MACs/ex", "reason"], rows, markdown=True),
+            "",
+        ]
+    s = report.search
+    if s is not None:
+        lines += [
+            "## Search",
+            "",
+            f"- sampler {s.sampler}, {s.trials} trials: {s.evaluated_trials} evaluated "
+            f"({s.feasible_trials} within budget), {s.skipped_trials} skipped as not cheaper "
+            "than the best so far",
+            f"- study `{s.study_name}` in `{s.storage}`; sampler seed {s.seed}, "
+            f"{s.seeds} noise seeds for the search, {s.validation_seeds} fresh seeds for the "
+            "figures above",
+            "",
+        ]
+    if report.outputs.tradeoff_plot:
+        lines += ["![trade-off](tradeoff.png)", "", "![precision](precision.png)", ""]
+    run = report.run
+    line = f"_analogc {report.analogc}, {run.created}, {run.timing.total_s:.1f} s"
+    if run.search is not None:
+        rs = run.search
+        line += f"; search: {rs.evaluations} noisy batch evaluations in {rs.wall_s:.1f} s"
+        if rs.evals_per_s:
+            line += f" ({rs.evals_per_s:.1f}/s)"
+    lines += [line + "_", ""]
+    return "\n".join(lines)

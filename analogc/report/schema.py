@@ -1,0 +1,345 @@
+"""The reports' schema: one dataclass per section, in one place.
+
+``report.json`` is :meth:`CompileReport.to_json`: every dataclass field becomes a key, in field
+order; sections that do not apply (the search sections when repeats were fixed) are ``null``.
+:data:`SCHEMA_VERSION` changes whenever a key is renamed, moved or removed; the README's
+"report.json" section lists what changed between versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from analogc.hardware import HardwareConfig
+from analogc.runtime.evaluate import Evaluation
+
+SCHEMA_VERSION = 2
+"""1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
+``search.uniform_curve`` and ``search.points``; inapplicable sections are ``null``, not absent;
+``hardware.noise`` lists every registered term's flag and constants."""
+
+EXIT_OK = 0
+EXIT_BUDGET_NOT_MET = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+def json_value(value: Any) -> Any:
+    """A report value as JSON data: dataclasses by field, non-finite floats as null."""
+    if isinstance(value, HardwareConfig | Evaluation):
+        return json_value(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, bool | int | float | str):
+        value = value.item()  # numpy scalars
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class JsonDocument:
+    """What every report shares: its JSON form."""
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        """The JSON document, as a dict (what ``report.json`` holds)."""
+        document = json_value(self)
+        assert isinstance(document, dict)
+        return document
+
+    def to_json(self) -> str:
+        return json.dumps(self.document, indent=2) + "\n"
+
+
+# -- sections shared by several commands ------------------------------------------------------
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    sha256: str | None = None
+    opset: int | None = None
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Attributes: source (where the data came from), examples, synthetic (made up by
+    analogc from the input specs), batch_size (examples per onnxruntime run)."""
+
+    source: str
+    examples: int
+    synthetic: bool
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    clean: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Network totals of one configuration (:class:`analogc.accounting.Accounting`).
+
+    Attributes:
+        energy_per_mac: Ē in the hardware's unit; ``joules_per_mac``/``attojoules_per_mac``
+            for physical units (optical presets), else null.
+        passes_per_mac: the time cost of repeats, Σ N_l·MAC_l / Σ MAC_l.
+    """
+
+    analog_macs: int
+    energy_per_mac: float
+    joules_per_mac: float | None
+    attojoules_per_mac: float | None
+    passes_per_mac: float
+
+
+# -- inspect ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InspectedOp:
+    name: str
+    op_type: str
+    analog: bool
+    fan_in: float | None
+    macs: int | None
+    operand: str | None
+    reason: str | None
+    where: str
+
+
+@dataclass(frozen=True)
+class InspectMacs:
+    analog: int
+    digital: int
+    unknown: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectReport(JsonDocument):
+    """``analogc inspect``: every matrix-product op, analog or digital with the reason."""
+
+    schema_version: int = SCHEMA_VERSION
+    command: str = "inspect"
+    model: ModelInfo
+    layers: list[InspectedOp]
+    macs: InspectMacs
+
+    @property
+    def return_code(self) -> int:
+        return EXIT_OK
+
+
+# -- eval -------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class EvalReport(JsonDocument):
+    """``analogc eval``: an annotated model's metric under its own noise plan."""
+
+    schema_version: int = SCHEMA_VERSION
+    command: str = "eval"
+    model: ModelInfo
+    hardware: HardwareConfig
+    data: DataInfo
+    metric: MetricInfo
+    evaluation: Evaluation
+    dynamic: Totals
+
+    @property
+    def return_code(self) -> int:
+        return EXIT_OK
+
+
+# -- compile ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BudgetInfo:
+    """Attributes: max_drop (as given), allowed_drop (in metric units), rule (the acceptance
+    rule in words), confidence (one-sided), seeds (noise seeds per search evaluation)."""
+
+    max_drop: str
+    allowed_drop: float
+    rule: str
+    confidence: float
+    seeds: int
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One analog layer's plan, noise and precision (search fields null with fixed repeats).
+
+    Attributes:
+        fan_in: D; macs: per example; operand: ``constant`` or ``activation`` (2nd operand);
+        r_x: calibrated input range; repeats: N; energy_per_mac: N·e1; energy_share: of Ē;
+        sigma: RMS output noise std at N; enob: effective bits; snr_db: clean power / noise;
+        uniform_repeats, uniform_enob: the same at the uniform baseline;
+        analytic_repeats: the analytic allocation; sensitivity: relative output noise power
+        at N = 1; sensitivity_drop: metric drop with noise in this layer only.
+    """
+
+    name: str
+    op_type: str
+    fan_in: float | None
+    macs: int
+    operand: str | None
+    r_x: float
+    repeats: int
+    energy_per_mac: float
+    energy_share: float
+    sigma: float
+    enob: float
+    snr_db: float
+    uniform_repeats: int
+    uniform_enob: float
+    analytic_repeats: int | None = None
+    sensitivity: float | None = None
+    sensitivity_drop: float | None = None
+
+
+@dataclass(frozen=True)
+class DigitalRow:
+    name: str
+    op_type: str
+    reason: str | None
+    macs: int | None
+    where: str
+
+
+@dataclass(frozen=True)
+class CompileMacs:
+    analog: int
+    digital: int
+    digital_unknown: int
+
+
+@dataclass(frozen=True)
+class UniformSection(Totals):
+    repeats: int
+    feasible: bool
+    evaluation: Evaluation
+
+
+@dataclass(frozen=True)
+class DynamicSection(Totals):
+    """The plan's totals; with a search, its metric and margin on the search seeds."""
+
+    evaluation: Evaluation
+    search_metric: float | None = None
+    margin: float | None = None
+    feasible: bool | None = None
+
+
+@dataclass(frozen=True)
+class AnalyticSection:
+    repeats: dict[str, int]
+    energy_per_mac: float
+
+
+@dataclass(frozen=True)
+class SearchPoint:
+    """A configuration evaluated on the search seeds (the trade-off plot's points)."""
+
+    energy_per_mac: float
+    metric: float
+    margin: float
+    repeats: dict[str, int]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class SearchSection:
+    """The study and its outcome (run-dependent measurements go to ``run``)."""
+
+    sampler: str
+    trials: int
+    evaluated_trials: int
+    skipped_trials: int
+    feasible_trials: int
+    study_name: str
+    storage: str | None
+    seed: int
+    seeds: int
+    validation_seeds: int
+    max_repeats: int
+    span: float
+    pareto: bool
+    strategy: str
+    front: list[SearchPoint]
+    uniform_curve: list[SearchPoint] = field(default_factory=list)
+    points: list[SearchPoint] = field(default_factory=list)
+    """Every configuration the strategy evaluated (``source`` says what proposed it)."""
+
+
+@dataclass(frozen=True)
+class Outputs:
+    model: str
+    report_json: str
+    report_md: str
+    tradeoff_plot: str | None = None
+    precision_plot: str | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    calibration_s: float
+    search_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    evaluations: int
+    wall_s: float
+    evals_per_s: float | None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Everything that differs between two identical runs lives here, and only here."""
+
+    created: str
+    timing: Timing
+    search: SearchRun | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileReport(JsonDocument):
+    """``analogc compile``: the plan, its figures, the uniform baseline and the search.
+
+    The report owns the exit code (black's ``Report.return_code``): 0 when the budget is met
+    or no budget applies, 1 when the plan does not meet it.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    analogc: str
+    command: str = "compile"
+    mode: str
+    versions: dict[str, str]
+    model: ModelInfo
+    hardware: HardwareConfig
+    noise: str
+    data: DataInfo
+    metric: MetricInfo
+    budget: BudgetInfo
+    layers: list[LayerRow]
+    digital: list[DigitalRow]
+    macs: CompileMacs
+    uniform: UniformSection | None
+    saving: float | None
+    analytic: AnalyticSection | None
+    search: SearchSection | None
+    dynamic: DynamicSection
+    budget_met: bool
+    outputs: Outputs
+    run: RunInfo
+
+    @property
+    def return_code(self) -> int:
+        return EXIT_OK if self.budget_met else EXIT_BUDGET_NOT_MET

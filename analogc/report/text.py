@@ -1,0 +1,130 @@
+"""Reports on the terminal: the per-layer table and the lines under it."""
+
+from __future__ import annotations
+
+from analogc.runtime.evaluate import Evaluation
+
+from .format import metric_value, table
+from .schema import CompileReport, EvalReport, InspectReport
+
+__all__ = ["compile_text", "eval_line", "eval_text", "inspect_text", "layer_table", "summary_lines"]
+
+
+def eval_line(report: CompileReport | EvalReport, evaluation: Evaluation | None) -> str:
+    """``98.50% ± 0.24 pts (95% CI, 16 seeds)`` for an evaluation (or ``-``)."""
+    if evaluation is None:
+        return "-"
+    unit = report.metric.unit
+    ci = evaluation.ci95
+    ci_s = f"{100 * ci:.2f} pts" if unit == "%" else f"{ci:.3g}"
+    mean = metric_value(evaluation.mean, unit)
+    return f"{mean} ± {ci_s} (95% CI, {len(evaluation.seeds)} seeds)"
+
+
+def layer_table(report: CompileReport, *, markdown: bool = False) -> str:
+    search = report.search is not None
+    headers = ["layer", "op", "D", "MACs/ex", "N"]
+    if search:
+        headers += ["N unif", "sens"]
+    headers += ["E/MAC", "energy %", "σ", "bits", "SNR dB"]
+    rows = []
+    for layer in report.layers:
+        row: list[object] = [layer.name, layer.op_type, layer.fan_in, layer.macs, layer.repeats]
+        if search:
+            row += [layer.uniform_repeats, layer.sensitivity]
+        row += [
+            layer.energy_per_mac,
+            round(100 * layer.energy_share, 1),
+            layer.sigma,
+            round(layer.enob, 2),
+            round(layer.snr_db, 1),
+        ]
+        rows.append(row)
+    return table(headers, rows, markdown=markdown)
+
+
+def summary_lines(report: CompileReport) -> list[str]:
+    """The metric, the uniform baseline, the plan, the saving and the budget verdict."""
+    hw, dyn, metric = report.hardware, report.dynamic, report.metric.name
+    unit = hw.energy_unit
+    energy = f"{dyn.energy_per_mac:.4g} {unit}/MAC"
+    if dyn.attojoules_per_mac is not None:
+        energy += f" = {dyn.attojoules_per_mac:.4g} aJ/MAC at {hw.wavelength_nm:g} nm"
+    synthetic = (
+        " (SYNTHETIC inputs: agreement with the clean model)" if report.data.synthetic else ""
+    )
+    lines = [
+        f"metric: {metric}, clean {metric_value(report.metric.clean, report.metric.unit)} on "
+        f"{report.data.examples} examples{synthetic}"
+    ]
+    if report.uniform is not None:
+        uni = report.uniform
+        lines.append(
+            f"uniform baseline: N={uni.repeats} everywhere, Ē = {uni.energy_per_mac:.4g} "
+            f"{unit}/MAC, {metric} {eval_line(report, uni.evaluation)}"
+        )
+        lines.append(
+            f"per-layer:        Ē = {energy}, {metric} {eval_line(report, dyn.evaluation)}"
+        )
+        if report.saving is not None:
+            lines.append(f"energy saving vs uniform: {100 * report.saving:.1f}% at the same budget")
+    else:
+        lines.append(
+            f"uniform repeats N={report.layers[0].repeats}: Ē = {energy}, "
+            f"{metric} {eval_line(report, dyn.evaluation)}"
+        )
+    verdict = "MET" if report.budget_met else "NOT MET"
+    lines.append(f"budget: max drop {report.budget.max_drop} ({report.budget.rule}): {verdict}")
+    macs = report.macs
+    if macs.digital or macs.digital_unknown:
+        unknown = f" (+{macs.digital_unknown} ops of unknown size)" if macs.digital_unknown else ""
+        lines.append(f"MACs left digital: {macs.digital:,} per example{unknown}")
+    return lines
+
+
+def compile_text(report: CompileReport) -> str:
+    parts = [layer_table(report), "", *summary_lines(report)]
+    outputs = [v for v in vars(report.outputs).values() if v]
+    if outputs:
+        parts += ["", "wrote: " + ", ".join(str(v) for v in outputs)]
+    return "\n".join(parts)
+
+
+def inspect_text(report: InspectReport) -> str:
+    rows = [
+        [
+            x.name,
+            x.op_type,
+            "analog" if x.analog else "digital",
+            x.fan_in,
+            x.macs,
+            x.operand or "",
+            x.reason or "",
+        ]
+        for x in report.layers
+    ]
+    text = table(["layer", "op", "runs", "D", "MACs/ex", "2nd operand", "why digital"], rows)
+    m = report.macs
+    total = m.analog + m.digital
+    share = f" ({100 * m.analog / total:.1f}% of known MACs)" if total else ""
+    n_analog = sum(x.analog for x in report.layers)
+    text += f"\n\n{n_analog} analog ops, {m.analog:,} analog MACs per example{share}"
+    if m.digital:
+        text += f"; {m.digital:,} MACs stay digital"
+    if m.unknown:
+        text += (
+            f"; MACs of {len(m.unknown)} ops depend on run-time shapes (known after calibration)"
+        )
+    return text
+
+
+def eval_text(report: EvalReport) -> str:
+    dyn = report.dynamic
+    energy = f"Ē = {dyn.energy_per_mac:.4g} {report.hardware.energy_unit}/MAC"
+    if dyn.attojoules_per_mac is not None:
+        energy += f" ({dyn.attojoules_per_mac:.4g} aJ/MAC)"
+    clean = metric_value(report.evaluation.clean, report.metric.unit)
+    return (
+        f"{report.metric.name} on {report.data.examples} examples ({report.data.source}):\n"
+        f"  clean  {clean}\n  noisy  {eval_line(report, report.evaluation)}\n  {energy}"
+    )

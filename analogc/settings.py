@@ -1,0 +1,79 @@
+"""Typed settings of the commands (keyword-only, frozen, checked on construction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analogc.errors import ConfigError
+from analogc.hardware import HardwareConfig
+from analogc.inputs import DataSource
+from analogc.search import SearchSettings
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileSettings:
+    """What ``analogc compile`` plans for, and how.
+
+    Attributes:
+        hardware: a preset name, a TOML/JSON file, or a :class:`HardwareConfig`.
+        data: calibration data (.npz, folder, ``module:function``, ``demo:calib``, a
+            Dataset); None synthesises inputs from the model's input specs.
+        output_dir: where to write; default ``./<model stem>.analogc``.
+        repeats: one repeats count for every layer instead of a search.
+        metric: ``auto`` (accuracy with labels, else agreement), a built-in metric name, or
+            ``module:function``.
+        max_drop: allowed metric drop: absolute (``0.01``) or relative (``"1%"``).
+        search: search settings (strategy, trials, seeds, storage, ...).
+        batch_size: examples per onnxruntime run (lowered to fit memory).
+        seed: seed of the noise draws baked into the annotated model.
+        threads: onnxruntime threads (default: the CPUs this process may use).
+        plots: write the trade-off and precision plots.
+    """
+
+    hardware: str | Path | HardwareConfig = "optical-shot"
+    data: DataSource = None
+    output_dir: str | Path | None = None
+    repeats: int | None = None
+    metric: str = "auto"
+    max_drop: str | float = "1%"
+    search: SearchSettings = field(default_factory=SearchSettings)
+    batch_size: int = 256
+    seed: int = 0
+    threads: int | None = None
+    plots: bool = True
+
+    def __post_init__(self) -> None:
+        if self.repeats is not None:
+            _positive_int("repeats", self.repeats)
+        _positive_int("batch_size", self.batch_size)
+        if self.threads is not None:
+            _positive_int("threads", self.threads)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateSettings:
+    """What ``analogc eval`` measures an annotated model on.
+
+    Attributes:
+        data: evaluation data (as for :class:`CompileSettings`).
+        seeds: noise seeds (each also a programmed chip, for per-chip terms).
+        metric, batch_size, threads: as for :class:`CompileSettings`.
+    """
+
+    data: DataSource = None
+    seeds: int = 10
+    metric: str = "auto"
+    batch_size: int = 256
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("seeds", self.seeds)
+        _positive_int("batch_size", self.batch_size)
+        if self.threads is not None:
+            _positive_int("threads", self.threads)
