@@ -228,9 +228,9 @@ class CalibratedModel:
         clean = sim.scales(None)
         total = np.zeros(len(names))
         count = 0
-        for b, feed in enumerate(self.dataset.batches(self.calibration.batch_size)):
-            outputs = sim.run(feed, scales=clean, seed=0, batch_index=b)
-            n = len(next(iter(feed.values())))
+        for b, batch in enumerate(self.dataset.split(self.calibration.batch_size)):
+            outputs = sim.run(batch.feed, scales=clean, seed=0, batch_index=b)
+            n = batch.examples
             total += n * np.array([float(v) for v in outputs[sim.n_outputs :]])
             count += n
         return {

@@ -15,7 +15,6 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 
 from analogc import __version__
@@ -30,13 +29,14 @@ from analogc.plots import precision_plot, tradeoff_plot
 from analogc.report import Report
 from analogc.runtime.data import (
     Dataset,
-    input_specs,
     load_directory,
     load_npz,
     load_reader,
     synthesize,
+    validate,
 )
 from analogc.runtime.functions import FunctionLibrary
+from analogc.runtime.inputs import InputLayout
 from analogc.runtime.metrics import METRICS, Metric, custom_metric, default_metric
 from analogc.search import SearchResult, SearchSettings, run_search
 
@@ -57,27 +57,53 @@ def demo_file(name: str) -> Path:
 
 
 def load_data(
-    data: str | Path | Dataset | None, model: onnx.ModelProto, *, examples: int = 64, seed: int = 0
+    data: str | Path | Dataset | None,
+    model: onnx.ModelProto,
+    *,
+    examples: int = 64,
+    seed: int = 0,
+    batch_axes: Mapping[str, int | None] | None = None,
+    values: Mapping[str, object] | None = None,
+    feeds: bool = False,
 ) -> Dataset:
-    """Resolve ``--data``: an .npz, ``demo:calib``/``demo:test``, a Dataset, or None (synthetic)."""
-    specs = input_specs(model)
-    if isinstance(data, Dataset):
-        from analogc.runtime.data import validate
+    """Resolve ``--data``: an .npz, a folder, a reader ``module:function``,
+    ``demo:calib``/``demo:test``, a Dataset, or None (synthetic).
 
-        validate(data, specs)
-        return data
+    Args:
+        batch_axes: ``--batch-axis``: input name -> batch axis, or None to hold it fixed
+            (default: from the model's symbolic dimensions, see
+            :func:`analogc.runtime.inputs.infer_batch_axes`).
+        values: ``--set``: values of inputs held fixed (a sample rate), parsed by dtype.
+        feeds: each .npz of a folder, or each batch of a reader, is one complete feed.
+    """
+    layout = InputLayout.of(model, batch_axes=batch_axes, values=values)
+    specs, axes, fixed = layout.specs, layout.axes, layout.values
+    if isinstance(data, Dataset):
+        # Axes the Dataset states itself are kept, unless batch_axes names the input.
+        chosen = set(batch_axes or {}) if data.explicit_axes else set(axes)
+        wanted = {n: axes[n] if n in chosen else a for n, a in data.batch_axes.items()}
+        dataset = data if wanted == data.batch_axes else data.with_batch_axes(wanted)
+        dataset = dataset.with_values(fixed)
+        validate(dataset, specs)
+        return dataset
     if data is None:
-        return synthesize(specs, examples=examples, seed=seed)
+        return synthesize(specs, examples=examples, seed=seed, batch_axes=axes, values=fixed)
     text = str(data)
+    options: dict[str, Any] = {"axes": axes, "values": fixed}
     if text in DEMO_DATA:
-        return load_npz(demo_file(DEMO_DATA[text]), specs)
+        return load_npz(demo_file(DEMO_DATA[text]), specs, **options)
     path = Path(text)
     if path.is_dir():
-        return load_directory(path, specs)
+        return load_directory(path, specs, feeds=feeds, **options)
     if path.suffix == ".npz" or path.is_file():
-        return load_npz(path, specs)
+        if feeds:
+            raise DataError(
+                f"{text}: --feeds needs a folder of .npz files (one feed each) or a reader "
+                "module:function; one .npz is one feed already"
+            )
+        return load_npz(path, specs, **options)
     if READER.fullmatch(text) and not path.exists():
-        return load_reader(text, specs)
+        return load_reader(text, specs, feeds=feeds, **options)
     raise DataError(
         f"{text}: no such data file or folder (give an .npz with arrays named like the model inputs, "
         "a folder of .npy/.npz files, a reader module:function, or demo:calib)"
@@ -109,18 +135,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "?"
     return out
-
-
-def _data_fingerprint(dataset: Dataset) -> str:
-    h = hashlib.sha256()
-    for name in sorted(dataset.inputs):
-        a = np.ascontiguousarray(dataset.inputs[name])
-        h.update(name.encode())
-        h.update(str(a.dtype).encode() + str(a.shape).encode())
-        h.update(a.tobytes())
-    if dataset.labels is not None:
-        h.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return h.hexdigest()
 
 
 def _digital_summary(loaded: LoadedModel) -> tuple[list[dict[str, Any]], dict[str, int]]:
@@ -493,7 +507,7 @@ def _study_name(
         [
             loaded.sha256,
             hw.to_dict(),
-            _data_fingerprint(dataset),
+            dataset.fingerprint(),
             metric.name,
             str(budget),
             settings.seeds,

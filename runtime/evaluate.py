@@ -70,13 +70,10 @@ class Evaluator:
         self.simulator = simulator
         self.metric = metric
         self.batch_size = calibration.batch_size
-        self.batches = dataset.batches(self.batch_size)
+        split = dataset.split(self.batch_size)
+        self.batches = [b.feed for b in split]
         self.clean_outputs = calibration.clean_outputs
-        labels = dataset.labels
-        self.labels = [
-            None if labels is None else labels[i * self.batch_size : (i + 1) * self.batch_size]
-            for i in range(len(self.batches))
-        ]
+        self.labels = [b.labels for b in split]
         self.clean = self.score(self.clean_outputs)
         self.runs = 0  # noisy batch evaluations so far (throughput accounting)
 

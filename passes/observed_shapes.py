@@ -1,0 +1,109 @@
+"""Shapes that shape inference cannot know, stated from what a run showed.
+
+Shape inference loses a tensor's rank after an ``If`` whose branches differ (a sample rate
+choosing a path), a ``Reshape`` to a computed shape, or an op it does not know; a matrix
+product fed by such a tensor stays digital ("rank of the input is unknown"). Calibration runs
+the model, so those shapes are seen: :func:`unresolved_tensors` lists the tensors to watch and
+:func:`with_observed_shapes` writes what was seen into the working copy as ``value_info``, then
+infers shapes again, so the op and the ops after it become analog.
+
+Two strengths: by default only the rank is stated (every dimension stays unknown), which
+leaves the op's lowering free to take sizes at run time, so the plan holds for other batch
+sizes and sequence lengths; with ``sizes``, each dimension that was the same in every run is
+stated too, for ops whose lowering needs static sizes (a ConvTranspose's average fan-in),
+whose plan then holds for those sizes only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import onnx
+from onnx import helper
+
+from .discover import Discovery
+from .graph_index import GraphIndex, Shape
+from .model_io import infer_shapes
+from .ops import HANDLERS
+from .scopes import walk
+
+__all__ = ["unresolved_tensors", "with_observed_shapes"]
+
+
+def _incomplete(shape: Shape | None, batch_symbols: set[str]) -> bool:
+    if shape is None:
+        return True
+    return any(not isinstance(d, int) and d not in batch_symbols for d in shape)
+
+
+def unresolved_tensors(model: onnx.ModelProto, discovery: Discovery) -> dict[str, list[str]]:
+    """Digital matrix-product ops of the main graph whose operands or output have a shape
+    that is not fully known: layer name -> those tensors (operands, then output)."""
+    digital = {x.name for x in discovery.digital}
+    out: dict[str, list[str]] = {}
+    for loc in walk(model):
+        node, index = loc.node, loc.index
+        if loc.scopes or node.name not in digital or node.op_type not in HANDLERS:
+            continue
+        if node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+            continue
+        tensors = [
+            t
+            for t in (node.input[0], node.input[1], node.output[0])
+            if t
+            and not index.is_constant(t)
+            and t in index.dtypes
+            and _incomplete(index.shape(t), index.batch_symbols)
+        ]
+        if tensors:
+            out[node.name] = tensors
+    return out
+
+
+def with_observed_shapes(
+    model: onnx.ModelProto,
+    observed: Mapping[str, Sequence[tuple[int, ...]]],
+    *,
+    examples: Sequence[int],
+    sizes: bool = False,
+) -> onnx.ModelProto:
+    """A copy of ``model`` whose shapes state what the runs showed, inferred again.
+
+    Args:
+        model: the working copy (shape-inferred, nodes named); not changed.
+        observed: main-graph tensor -> its shape in each run (runs in the same order as
+            ``examples``). A tensor whose rank varied between runs is left alone.
+        examples: the number of examples of each run: with ``sizes``, a dimension equal to
+            it in every run is the batch (the model's batch symbol, when it has one).
+        sizes: also state each dimension that was the same in every run.
+    """
+    index = GraphIndex(model)
+    batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    infos = {vi.name: vi for vi in result.graph.value_info}
+    graph_io = {vi.name for vi in (*result.graph.input, *result.graph.output)}
+    for name, shapes in observed.items():
+        ranks = {len(s) for s in shapes}
+        dtype = index.dtypes.get(name)
+        if len(ranks) != 1 or dtype is None or name in graph_io:
+            continue
+        known = index.shape(name)
+        dims: list[int | str | None] = []
+        for axis in range(ranks.pop()):
+            seen = [s[axis] for s in shapes]
+            was = known[axis] if known is not None and axis < len(known) else None
+            if was is not None:
+                dims.append(was)
+            elif sizes and batch is not None and seen == list(examples) and len(seen) > 0:
+                dims.append(batch)
+            elif sizes and len(set(seen)) == 1:
+                dims.append(int(seen[0]))
+            else:
+                dims.append(None)
+        info = helper.make_tensor_value_info(name, dtype, dims)
+        if name in infos:
+            infos[name].CopyFrom(info)
+        else:
+            result.graph.value_info.append(info)
+    return infer_shapes(result)
