@@ -27,6 +27,7 @@ from analogc.passes.metadata import META_PREFIX, set_model_meta
 from analogc.passes.model_io import load_model, write_bytes_atomic
 from analogc.plots import precision_plot, tradeoff_plot
 from analogc.report import Report
+from analogc.run_time_shapes import resolve_run_time_shapes
 from analogc.runtime.data import (
     Dataset,
     load_directory,
@@ -125,6 +126,41 @@ def resolve_metric(name: str, dataset: Dataset) -> Metric:
             f"metric {name!r} needs labels: add a 'labels' array to the data, or use --metric agreement"
         )
     return metric
+
+
+def _inputs(
+    loaded: LoadedModel,
+    data: str | Path | Dataset | None,
+    batch_axes: Mapping[str, int | None] | None,
+    values: Mapping[str, object] | None,
+    feeds: bool,
+    *,
+    seed: int,
+    batch_size: int,
+    threads: int | None,
+) -> tuple[LoadedModel, Dataset, dict[str, Any]]:
+    """The data laid out by the model's inputs, the model with the shapes it shows, and the
+    report's account of both: batch axes, feeds, values held fixed, shapes resolved."""
+    dataset = load_data(
+        data, loaded.model, seed=seed, batch_axes=batch_axes, values=values, feeds=feeds
+    )
+    layout = InputLayout.of(loaded.model, batch_axes=batch_axes, values=values)
+    settings = layout.settings([f.inputs for f in dataset.feeds])
+    for name, used in settings.items():
+        source = {"--set": "--set", "data": "the data", "default": "the model's default"}
+        log.info("input '%s' = %s (from %s)", name, used["value"], source[str(used["from"])])
+    if dataset.fixed or not dataset.joined:
+        log.info("data: %s", dataset.describe())
+    loaded, resolved = resolve_run_time_shapes(
+        loaded, dataset, batch_size=batch_size, threads=threads
+    )
+    doc: dict[str, Any] = {
+        "batch_axes": dict(sorted(dataset.batch_axes.items())),
+        "feeds": None if dataset.joined else len(dataset.feeds),
+        "values": settings,
+        "resolved_shapes": [op.to_dict() for op in resolved],
+    }
+    return loaded, dataset, doc
 
 
 def _versions() -> dict[str, str]:
@@ -228,6 +264,9 @@ def compile_model(
     seed: int = 0,
     threads: int | None = None,
     plots: bool = True,
+    batch_axes: Mapping[str, int | None] | None = None,
+    values: Mapping[str, object] | None = None,
+    feeds: bool = False,
 ) -> Report:
     """Plan per-layer repeats for ``model`` and write the annotated model and the report.
 
@@ -244,6 +283,10 @@ def compile_model(
         seed: seed of the noise draws baked into the annotated model.
         threads: onnxruntime threads.
         plots: write the trade-off and precision plots.
+        batch_axes: input name -> batch axis, or None to hold the input fixed (default: from
+            the model's symbolic dimensions).
+        values: input name -> value of an input held fixed (a sample rate), like ``--set``.
+        feeds: each .npz of a data folder, or each batch of a reader, is one complete feed.
 
     Returns:
         The report; ``report.return_code`` is 1 when the budget was not met.
@@ -257,7 +300,9 @@ def compile_model(
     if repeats is not None and (int(repeats) != repeats or repeats < 1):
         raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
     out_dir, out_model = _output_paths(model_path, output_dir)
-    dataset = load_data(data, loaded.model, seed=seed)
+    loaded, dataset, inputs_doc = _inputs(
+        loaded, data, batch_axes, values, feeds, seed=seed, batch_size=batch_size, threads=threads
+    )
     if dataset.synthetic:
         log.warning(
             "no --data given: synthesising %d random examples from the input specs; "
@@ -314,6 +359,7 @@ def compile_model(
             "examples": len(dataset),
             "synthetic": dataset.synthetic,
             "batch_size": calibrated.calibration.batch_size,
+            **inputs_doc,
         },
         "metric": {
             "name": metric_obj.name,
@@ -574,8 +620,14 @@ def evaluate_model(
     metric: str = "auto",
     batch_size: int = 256,
     threads: int | None = None,
+    batch_axes: Mapping[str, int | None] | None = None,
+    values: Mapping[str, object] | None = None,
+    feeds: bool = False,
 ) -> Report:
-    """Metric of an annotated model under its own noise plan: mean ± 95% CI over noise seeds."""
+    """Metric of an annotated model under its own noise plan: mean ± 95% CI over noise seeds.
+
+    ``batch_axes``, ``values`` and ``feeds`` describe the data as for :func:`compile_model`.
+    """
     path = Path(model)
     annotated = load_model(path)
     plan = read_plan(annotated)
@@ -594,7 +646,9 @@ def evaluate_model(
     loaded = load_model_proto(
         original, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest()
     )
-    dataset = load_data(data, loaded.model)
+    loaded, dataset, inputs_doc = _inputs(
+        loaded, data, batch_axes, values, feeds, seed=0, batch_size=batch_size, threads=threads
+    )
     metric_obj = resolve_metric(metric, dataset)
     missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]
     if missing:
@@ -625,6 +679,7 @@ def evaluate_model(
                 "source": dataset.source,
                 "examples": len(dataset),
                 "synthetic": dataset.synthetic,
+                **inputs_doc,
             },
             "metric": {"name": metric_obj.name, "clean": evaluation.clean, "unit": metric_obj.unit},
             "evaluation": evaluation.to_dict(),

@@ -53,8 +53,7 @@ def resolve_run_time_shapes(
         return loaded, []
     batches = distinct_batches(dataset.split(batch_size))
     examples = [b.examples for b in batches]
-    tensors = [t for names in pending.values() for t in names]
-    observed = observe_shapes(loaded.model, tensors, batches, threads=threads)
+    observed = observe_shapes(loaded.model, pending, batches, threads=threads)
     model = with_observed_shapes(loaded.model, observed, examples=examples)
     discovery = discover(model)
     fixed: set[str] = set()
@@ -71,7 +70,10 @@ def resolve_run_time_shapes(
         ResolvedOp(
             name,
             types[name],
-            {t: [list(s) for s in dict.fromkeys(observed.get(t, []))] for t in pending[name]},
+            {
+                t: [list(s) for s in dict.fromkeys(observed.get(t, [])) if s is not None]
+                for t in pending[name]
+            },
             name in fixed,
         )
         for name in pending

@@ -3,7 +3,9 @@
 Shape inference loses a tensor's rank after an ``If`` whose branches differ (a sample rate
 choosing a path), a ``Reshape`` to a computed shape, or an op it does not know; a matrix
 product fed by such a tensor stays digital ("rank of the input is unknown"). Calibration runs
-the model, so those shapes are seen: :func:`unresolved_tensors` lists the tensors to watch and
+the model, so those shapes are seen: :func:`unresolved_tensors` lists the tensors to watch (in
+the main graph and in If branches, where shape inference cannot read the outer graph's
+constants, a common way exported speech models lose ranks) and
 :func:`with_observed_shapes` writes what was seen into the working copy as ``value_info``, then
 infers shapes again, so the op and the ops after it become analog.
 
@@ -22,10 +24,10 @@ import onnx
 from onnx import helper
 
 from .discover import Discovery
-from .graph_index import GraphIndex, Shape
+from .graph_index import Shape
 from .model_io import infer_shapes
 from .ops import HANDLERS
-from .scopes import walk
+from .scopes import graphs, walk
 
 __all__ = ["unresolved_tensors", "with_observed_shapes"]
 
@@ -37,15 +39,17 @@ def _incomplete(shape: Shape | None, batch_symbols: set[str]) -> bool:
 
 
 def unresolved_tensors(model: onnx.ModelProto, discovery: Discovery) -> dict[str, list[str]]:
-    """Digital matrix-product ops of the main graph whose operands or output have a shape
-    that is not fully known: layer name -> those tensors (operands, then output)."""
+    """Digital matrix-product ops, in the main graph or in If branches (not in loops), whose
+    operands or output have a shape that is not fully known: layer name -> those tensors."""
     digital = {x.name for x in discovery.digital}
     out: dict[str, list[str]] = {}
     for loc in walk(model):
         node, index = loc.node, loc.index
-        if loc.scopes or node.name not in digital or node.op_type not in HANDLERS:
+        if node.name not in digital or node.op_type not in HANDLERS:
             continue
         if node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+            continue
+        if any(s.op_type != "If" or s.node.domain not in ("", "ai.onnx") for s in loc.scopes):
             continue
         tensors = [
             t
@@ -62,7 +66,7 @@ def unresolved_tensors(model: onnx.ModelProto, discovery: Discovery) -> dict[str
 
 def with_observed_shapes(
     model: onnx.ModelProto,
-    observed: Mapping[str, Sequence[tuple[int, ...]]],
+    observed: Mapping[str, Sequence[tuple[int, ...] | None]],
     *,
     examples: Sequence[int],
     sizes: bool = False,
@@ -71,39 +75,49 @@ def with_observed_shapes(
 
     Args:
         model: the working copy (shape-inferred, nodes named); not changed.
-        observed: main-graph tensor -> its shape in each run (runs in the same order as
-            ``examples``). A tensor whose rank varied between runs is left alone.
+        observed: tensor -> its shape in each run, or None for a run that did not compute it
+            (an If branch not taken); runs in the order of ``examples``. A tensor whose rank
+            varied between runs, or that no run computed, is left alone.
         examples: the number of examples of each run: with ``sizes``, a dimension equal to
             it in every run is the batch (the model's batch symbol, when it has one).
         sizes: also state each dimension that was the same in every run.
     """
-    index = GraphIndex(model)
-    batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
     result = onnx.ModelProto()
     result.CopyFrom(model)
-    infos = {vi.name: vi for vi in result.graph.value_info}
-    graph_io = {vi.name for vi in (*result.graph.input, *result.graph.output)}
-    for name, shapes in observed.items():
-        ranks = {len(s) for s in shapes}
-        dtype = index.dtypes.get(name)
-        if len(ranks) != 1 or dtype is None or name in graph_io:
+    homes = {}
+    for scope in graphs(result):
+        produced = {o for n in scope.graph.node for o in n.output}
+        for name in observed:
+            if name in produced and name not in homes:
+                homes[name] = scope
+    for name, runs in observed.items():
+        scope = homes.get(name)
+        if scope is None:
             continue
+        index, graph = scope.index, scope.graph
+        seen = [(s, n) for s, n in zip(runs, examples, strict=True) if s is not None]
+        ranks = {len(s) for s, _ in seen}
+        dtype = index.dtypes.get(name)
+        if len(ranks) != 1 or dtype is None or name in {o.name for o in graph.output}:
+            continue
+        batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
         known = index.shape(name)
         dims: list[int | str | None] = []
         for axis in range(ranks.pop()):
-            seen = [s[axis] for s in shapes]
+            values = [s[axis] for s, _ in seen]
             was = known[axis] if known is not None and axis < len(known) else None
             if was is not None:
                 dims.append(was)
-            elif sizes and batch is not None and seen == list(examples) and len(seen) > 0:
+            elif sizes and batch is not None and values == [n for _, n in seen]:
                 dims.append(batch)
-            elif sizes and len(set(seen)) == 1:
-                dims.append(int(seen[0]))
+            elif sizes and len(set(values)) == 1:
+                dims.append(int(values[0]))
             else:
                 dims.append(None)
         info = helper.make_tensor_value_info(name, dtype, dims)
-        if name in infos:
-            infos[name].CopyFrom(info)
+        existing = next((vi for vi in graph.value_info if vi.name == name), None)
+        if existing is not None:
+            existing.CopyFrom(info)
         else:
-            result.graph.value_info.append(info)
+            graph.value_info.append(info)
     return infer_shapes(result)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import onnx
-from onnx import helper
 
-from analogc.passes.graph_index import GraphIndex
+from analogc.passes.scopes import Exposer, defining_depth, locate
 
 from .calibrate import signature
 from .data import Batch
@@ -33,23 +32,42 @@ def distinct_batches(batches: Sequence[Batch], limit: int = MAX_RUNS) -> list[Ba
 
 def observe_shapes(
     model: onnx.ModelProto,
-    tensors: Sequence[str],
+    tensors: Mapping[str, Sequence[str]],
     batches: Sequence[Batch],
     *,
     threads: int | None = None,
-) -> dict[str, list[tuple[int, ...]]]:
-    """Each main-graph tensor's shape in each of ``batches`` (a clean onnxruntime run)."""
-    index = GraphIndex(model)
+) -> dict[str, list[tuple[int, ...] | None]]:
+    """The shape of each tensor in each of ``batches`` (a clean onnxruntime run), or None
+    where its If branch was not taken.
+
+    Args:
+        model: the working copy (not changed).
+        tensors: layer name -> tensors to watch (in the main graph or in If branches).
+        batches: the runs.
+    """
     probe = copy.deepcopy(model)
-    present = {o.name for o in probe.graph.output}
-    names = [t for t in dict.fromkeys(tensors) if t in index.dtypes]
-    for name in names:
-        if name not in present:
-            probe.graph.output.append(helper.make_tensor_value_info(name, index.dtypes[name], None))
+    found = locate(probe)
+    exposer = Exposer(probe)
+    exposed: dict[str, str] = {}
+    branch: set[str] = set()
+    for layer, names in tensors.items():
+        loc = found[layer]
+        for name in names:
+            dtype = loc.index.dtypes.get(name)
+            if dtype is None or name in exposed:
+                continue
+            depth = defining_depth(name, loc.scopes, probe.graph)
+            exposed[name], _ = exposer.expose(name, loc.scopes, dtype, None)
+            if depth:
+                branch.add(name)
     session = make_session(probe, threads=threads, arena=False, optimize=False)
     del probe
-    out: dict[str, list[tuple[int, ...]]] = {name: [] for name in names}
+    outputs = list(dict.fromkeys(exposed.values()))
+    out: dict[str, list[tuple[int, ...] | None]] = {name: [] for name in exposed}
     for batch in batches:
-        for name, value in zip(names, session.run(names, batch.feed), strict=True):
-            out[name].append(tuple(int(d) for d in value.shape))
+        values = dict(zip(outputs, session.run(outputs, batch.feed), strict=True))
+        for name, output in exposed.items():
+            shape = tuple(int(d) for d in values[output].shape)
+            # An If branch not taken gives analogc's empty stand-in instead.
+            out[name].append(None if name in branch and shape == (0,) else shape)
     return out
