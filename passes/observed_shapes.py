@@ -13,7 +13,8 @@ Two strengths: by default only the rank is stated (every dimension stays unknown
 leaves the op's lowering free to take sizes at run time, so the plan holds for other batch
 sizes and sequence lengths; with ``sizes``, each dimension that was the same in every run is
 stated too, for ops whose lowering needs static sizes (a ConvTranspose's average fan-in),
-whose plan then holds for those sizes only.
+whose plan then holds for those sizes only (a graph input restated so declares them, and
+onnxruntime refuses other sizes rather than run a plan made for another size).
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ def with_observed_shapes(
     result.CopyFrom(model)
     homes = {}
     for scope in graphs(result):
-        produced = {o for n in scope.graph.node for o in n.output}
+        defined = {o for n in scope.graph.node for o in n.output}
+        defined.update(i.name for i in scope.graph.input)
         for name in observed:
-            if name in produced and name not in homes:
+            if name in defined and name not in homes:
                 homes[name] = scope
     for name, runs in observed.items():
         scope = homes.get(name)
@@ -98,7 +100,7 @@ def with_observed_shapes(
         seen = [(s, n) for s, n in zip(runs, examples, strict=True) if s is not None]
         ranks = {len(s) for s, _ in seen}
         dtype = index.dtypes.get(name)
-        if len(ranks) != 1 or dtype is None or name in {o.name for o in graph.output}:
+        if len(ranks) != 1 or dtype is None:
             continue
         batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
         known = index.shape(name)
@@ -106,16 +108,19 @@ def with_observed_shapes(
         for axis in range(ranks.pop()):
             values = [s[axis] for s, _ in seen]
             was = known[axis] if known is not None and axis < len(known) else None
-            if was is not None:
-                dims.append(was)
-            elif sizes and batch is not None and values == [n for _, n in seen]:
-                dims.append(batch)
+            if isinstance(was, int) or was in index.batch_symbols or (was and not sizes):
+                dims.append(was)  # known already: a size, the batch, or a symbol kept
+            elif sizes and values == [n for _, n in seen]:
+                dims.append(batch)  # the batch: never a fixed size (unknown if no symbol)
             elif sizes and len(set(values)) == 1:
                 dims.append(int(values[0]))
             else:
-                dims.append(None)
+                dims.append(was)
         info = helper.make_tensor_value_info(name, dtype, dims)
-        existing = next((vi for vi in graph.value_info if vi.name == name), None)
+        # A graph input or output is restated where it is declared: with ``sizes``, that
+        # says the plan holds for these sizes only (onnxruntime refuses others).
+        declared = (*graph.input, *graph.output, *graph.value_info)
+        existing = next((vi for vi in declared if vi.name == name), None)
         if existing is not None:
             existing.CopyFrom(info)
         else:

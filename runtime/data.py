@@ -87,7 +87,8 @@ class Dataset:
 
     Raises:
         DataError: if the batched inputs of a feed disagree on their number of examples, or
-            the labels do not have one entry per example.
+            the labels do not have one entry per example (on construction with
+            ``batch_axes``, else when the examples are first counted).
     """
 
     def __init__(
@@ -120,7 +121,18 @@ class Dataset:
         has_labels = {f.labels is not None for f in self.feeds}
         if len(has_labels) > 1:
             raise DataError(f"{source}: some feeds have 'labels' and some do not")
-        self._sizes = [self._examples(f) for f in self.feeds]
+        # With the model's batch axes, counts are checked now; without them, when first
+        # needed (load_data lays the data out by the model first: a state [2, batch, 8]
+        # would not count right on axis 0).
+        self._counted: list[int] | None = None
+        if self.explicit_axes:
+            self._counted = [self._examples(f) for f in self.feeds]
+
+    @property
+    def _sizes(self) -> list[int]:
+        if self._counted is None:
+            self._counted = [self._examples(f) for f in self.feeds]
+        return self._counted
 
     def _examples(self, feed: Feed) -> int:
         where = f"{feed.source}: " if feed.source else (f"{self.source}: " if self.source else "")
@@ -165,7 +177,7 @@ class Dataset:
         return sum(self._sizes)
 
     def __repr__(self) -> str:
-        return f"Dataset({len(self)} examples in {len(self.feeds)} feed(s), {self.source!r})"
+        return f"Dataset({len(self.feeds)} feed(s), {self.source!r})"
 
     @property
     def inputs(self) -> Mapping[str, np.ndarray]:
