@@ -10,7 +10,7 @@ import logging
 import platform
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,7 @@ def _inputs(
     seed: int,
     batch_size: int,
     threads: int | None,
+    only: Collection[str] | None = None,
 ) -> tuple[LoadedModel, Dataset, dict[str, Any]]:
     """The data laid out by the model's inputs, the model with the shapes it shows, and the
     report's account of both: batch axes, feeds, values held fixed, shapes resolved."""
@@ -152,7 +153,7 @@ def _inputs(
     if dataset.fixed or not dataset.joined:
         log.info("data: %s", dataset.describe())
     loaded, resolved = resolve_run_time_shapes(
-        loaded, dataset, batch_size=batch_size, threads=threads
+        loaded, dataset, batch_size=batch_size, threads=threads, only=only
     )
     doc: dict[str, Any] = {
         "batch_axes": dict(sorted(dataset.batch_axes.items())),
@@ -647,7 +648,15 @@ def evaluate_model(
         original, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest()
     )
     loaded, dataset, inputs_doc = _inputs(
-        loaded, data, batch_axes, values, feeds, seed=0, batch_size=batch_size, threads=threads
+        loaded,
+        data,
+        batch_axes,
+        values,
+        feeds,
+        seed=0,
+        batch_size=batch_size,
+        threads=threads,
+        only=set(plan.layers),
     )
     metric_obj = resolve_metric(metric, dataset)
     missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]
@@ -697,10 +706,11 @@ def eval_text(report: Report) -> str:
     if d["dynamic"].get("attojoules_per_mac") is not None:
         energy += f" ({d['dynamic']['attojoules_per_mac']:.4g} aJ/MAC)"
     src = d["data"]["source"]
-    return (
+    text = (
         f"{d['metric']['name']} on {d['data']['examples']} examples ({src}):\n"
         f"  clean  {report.metric_fmt(ev['clean'])}\n  noisy  {line}\n  {energy}"
     )
+    return "\n".join([text, *(f"  {x}" for x in report.inputs_lines())])
 
 
 # -- strip ----------------------------------------------------------------------------------------

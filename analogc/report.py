@@ -157,6 +157,7 @@ class Report:
                 f"uniform repeats N={d['layers'][0]['repeats']}: Ē = {energy}, "
                 f"{metric} {self.eval_line(dyn['evaluation'])}"
             )
+        lines += self.inputs_lines()
         b = d.get("budget")
         if b:
             verdict = {True: "MET", False: "NOT MET", None: "-"}[d.get("budget_met")]
@@ -168,6 +169,31 @@ class Report:
                     f" (+{d['macs']['digital_unknown']} ops of unknown size)"
                     if d["macs"]["digital_unknown"]
                     else ""
+                )
+            )
+        return lines
+
+    def inputs_lines(self) -> list[str]:
+        """Values inputs were held at, and ops whose shapes the data showed."""
+        data = self.data.get("data") or {}
+        lines = []
+        origin = {"--set": "--set", "data": "from the data", "default": "the model's default"}
+        values = data.get("values") or {}
+        if values:
+            lines.append(
+                "inputs held fixed: "
+                + ", ".join(
+                    f"{name} = {v['value']} ({origin.get(v['from'], v['from'])})"
+                    for name, v in values.items()
+                )
+            )
+        resolved = data.get("resolved_shapes") or []
+        if resolved:
+            lines.append(
+                "analog from shapes seen in the data (unknown before run time): "
+                + ", ".join(
+                    f"{op['name']}" + (" (at the sizes seen only)" if op["fixed_sizes"] else "")
+                    for op in resolved
                 )
             )
         return lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from analogc.calibrated import LoadedModel
@@ -44,11 +44,22 @@ class ResolvedOp:
 
 
 def resolve_run_time_shapes(
-    loaded: LoadedModel, dataset: Dataset, *, batch_size: int, threads: int | None = None
+    loaded: LoadedModel,
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    threads: int | None = None,
+    only: Collection[str] | None = None,
 ) -> tuple[LoadedModel, list[ResolvedOp]]:
     """``loaded`` with the shapes its digital-for-unknown-shape ops need, seen on
-    ``dataset``; and the ops that became analog. Unchanged if there are none."""
+    ``dataset``; and the ops that became analog. Unchanged if there are none.
+
+    Args:
+        only: resolve these ops only (``eval``: the ops the plan has).
+    """
     pending = unresolved_tensors(loaded.model, loaded.discovery)
+    if only is not None:
+        pending = {name: tensors for name, tensors in pending.items() if name in only}
     if not pending:
         return loaded, []
     batches = distinct_batches(dataset.split(batch_size))
