@@ -78,10 +78,26 @@ def load_data(
         feeds: each .npz of a folder, or each batch of a reader, is one complete feed.
     """
     layout = InputLayout.of(model, batch_axes=batch_axes, values=values)
+    static = layout.static_batch
+    dataset = _load_data(
+        data, layout, overridden=set(batch_axes or {}), examples=examples, seed=seed, feeds=feeds
+    )
+    return dataset.with_static_batch(static)
+
+
+def _load_data(
+    data: str | Path | Dataset | None,
+    layout: InputLayout,
+    *,
+    overridden: Collection[str],
+    examples: int,
+    seed: int,
+    feeds: bool,
+) -> Dataset:
     specs, axes, fixed = layout.specs, layout.axes, layout.values
     if isinstance(data, Dataset):
         # Axes the Dataset states itself are kept, unless batch_axes names the input.
-        chosen = set(batch_axes or {}) if data.explicit_axes else set(axes)
+        chosen = set(overridden) if data.explicit_axes else set(axes)
         wanted = {n: axes[n] if n in chosen else a for n, a in data.batch_axes.items()}
         dataset = data if wanted == data.batch_axes else data.with_batch_axes(wanted)
         dataset = dataset.with_values(fixed)

@@ -84,6 +84,8 @@ class Dataset:
             every array is batched on its first axis and scalars are fixed until
             :func:`analogc.pipeline.load_data` lays the data out by the model's inputs.
         feeds: complete feeds evaluated one by one (never joined), instead of ``inputs``.
+        static_batch: the model takes batches of exactly this many examples (it was exported
+            with a static batch size): every batch has it, whatever size is asked for.
 
     Raises:
         DataError: if the batched inputs of a feed disagree on their number of examples, or
@@ -100,6 +102,7 @@ class Dataset:
         *,
         batch_axes: BatchAxes | None = None,
         feeds: Sequence[Feed] | None = None,
+        static_batch: int | None = None,
     ) -> None:
         if (inputs is None) == (feeds is None):
             raise TypeError("Dataset takes either inputs (one feed) or feeds")
@@ -125,8 +128,18 @@ class Dataset:
         # needed (load_data lays the data out by the model first: a state [2, batch, 8]
         # would not count right on axis 0).
         self._counted: list[int] | None = None
+        self.static_batch = static_batch
         if self.explicit_axes:
             self._counted = [self._examples(f) for f in self.feeds]
+        if static_batch is not None:
+            for feed, n in zip(self.feeds, self._sizes, strict=True):
+                if n % static_batch:
+                    where = feed.source or source
+                    raise DataError(
+                        f"{where + ': ' if where else ''}{n} examples, but the model takes "
+                        f"batches of exactly {static_batch} (a static batch size): give a "
+                        f"multiple of {static_batch}, or export the model with a dynamic batch"
+                    )
 
     @property
     def _sizes(self) -> list[int]:
@@ -201,6 +214,7 @@ class Dataset:
     def split(self, batch_size: int) -> list[Batch]:
         """Batches of at most ``batch_size`` examples, feed by feed, in order."""
         out = []
+        batch_size = self.static_batch or batch_size
         for feed, n in zip(self.feeds, self._sizes, strict=True):
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
@@ -239,6 +253,7 @@ class Dataset:
             "source": self.source,
             "synthetic": self.synthetic,
             "batch_axes": self.batch_axes if self.explicit_axes else None,
+            "static_batch": self.static_batch,
         }
         options.update(changes)
         if self.joined and len(feeds) == 1:
@@ -248,6 +263,10 @@ class Dataset:
     def with_batch_axes(self, axes: BatchAxes) -> Dataset:
         """The same arrays laid out by ``axes`` (checked again)."""
         return self._like(self.feeds, batch_axes=dict(axes))
+
+    def with_static_batch(self, size: int | None) -> Dataset:
+        """The same data, run in batches of exactly ``size`` (checked)."""
+        return self if size == self.static_batch else self._like(self.feeds, static_batch=size)
 
     def with_values(self, values: Mapping[str, np.ndarray]) -> Dataset:
         """Every feed with these inputs set (``--set``): held fixed, replacing the data's."""
@@ -542,8 +561,8 @@ def synthesize(
 
     Floats are standard normal; integers are 0 or 1 (valid token ids and indices); each
     batched input has ``examples`` entries on its batch axis and 16 on other unknown dims.
-    A model whose batch axis has a static size (an export for batch 1) gets feeds of that
-    size instead, ``examples`` in all. Inputs in ``values`` take those values; other inputs
+    A model whose batch axis has a static size (an export for batch 1) is run in batches of
+    that size. Inputs in ``values`` take those values; other inputs
     held fixed are drawn once, except a single number (a setting such as a sample rate),
     which analogc cannot make up.
 
@@ -576,20 +595,21 @@ def synthesize(
             f"inputs have different static batch sizes {static}: say which axis is the batch "
             "with --batch-axis NAME=AXIS (NAME=none holds an input fixed)"
         )
-    per_feed = int(next(iter(static.values()))) if static else examples
-    feeds = []
-    for _ in range(max(1, examples // per_feed)):
-        inputs = dict(fixed)
-        for spec, dims, axis in batched:
-            inputs[spec.name] = _random(
-                rng, spec.dtype, [*dims[:axis], per_feed, *dims[axis + 1 :]]
-            )
-        feeds.append(Feed({**inputs, **values}))
-    axes = {**{n: a for n, a in axes.items() if n in feeds[0].inputs}, **dict.fromkeys(values)}
-    source = "synthetic (random inputs from the model's input specs)"
-    if len(feeds) == 1:
-        return Dataset(feeds[0].inputs, None, source, synthetic=True, batch_axes=axes)
-    return Dataset(feeds=feeds, source=source, synthetic=True, batch_axes=axes)
+    per_run = int(next(iter(static.values()))) if static else None
+    n = max(per_run or 1, examples - examples % (per_run or 1))  # whole batches of a static size
+    inputs = dict(fixed)
+    for spec, dims, axis in batched:
+        inputs[spec.name] = _random(rng, spec.dtype, [*dims[:axis], n, *dims[axis + 1 :]])
+    inputs.update(values)
+    axes = {**{n: a for n, a in axes.items() if n in inputs}, **dict.fromkeys(values)}
+    return Dataset(
+        inputs,
+        None,
+        "synthetic (random inputs from the model's input specs)",
+        synthetic=True,
+        batch_axes=axes,
+        static_batch=per_run,
+    )
 
 
 def _random(rng: np.random.Generator, dtype: np.dtype, dims: list[int]) -> np.ndarray:

@@ -339,6 +339,25 @@ class InputLayout:
         axes = infer_batch_axes(specs, output_shapes(model), batch_axes)
         return cls(specs, axes, fixed_values(specs, axes, values))
 
+    @property
+    def static_batch(self) -> int | None:
+        """The batch size the model was exported with, if its batch axis is static.
+
+        Raises:
+            DataError: if the inputs' static batch sizes disagree.
+        """
+        sizes = {
+            s.name: s.shape[a]
+            for s in self.specs
+            if (a := self.axes.get(s.name)) is not None and isinstance(s.shape[a], int)
+        }
+        if len(set(sizes.values())) > 1:
+            raise DataError(
+                f"inputs have different static batch sizes {sizes}: say which axis is the batch "
+                "with --batch-axis NAME=AXIS (NAME=none holds an input fixed)"
+            )
+        return int(next(iter(sizes.values()))) if sizes else None
+
     def settings(self, feeds: Sequence[Mapping[str, np.ndarray]]) -> dict[str, dict[str, object]]:
         """The single-number inputs held fixed, their values and where those came from."""
         given: dict[str, list[np.ndarray]] = {}

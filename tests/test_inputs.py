@@ -194,10 +194,10 @@ def test_static_model_needs_batch_axis_and_says_so(tmp_path: Path) -> None:
     """Exported for batch 1 with static shapes: the state's axis 0 (size 2) is not the batch."""
     path = save_npz(tmp_path / "d.npz", **vad_arrays(1))
     message = data_error(path, vad(batch=1))
-    assert "different numbers of examples" in message and "'state': 2" in message, message
+    assert "different static batch sizes" in message and "'state': 2" in message, message
     assert "--batch-axis" in message, message
     ds = load_data(path, vad(batch=1), batch_axes={"state": 1})
-    assert len(ds) == 1
+    assert len(ds) == 1 and ds.static_batch == 1
 
 
 def test_input_without_batch_axis_is_held_fixed(tmp_path: Path) -> None:
@@ -405,10 +405,22 @@ def test_synthetic_data_respects_axes_and_values() -> None:
     assert all(int(b.feed["sr"]) == 16000 for b in ds.split(4))
 
 
-def test_synthetic_static_batch_gives_feeds_of_that_size() -> None:
+def test_synthetic_static_batch_runs_batches_of_that_size() -> None:
     model = identity_model([("x", F, [1, 4])])
     ds = load_data(None, model, examples=5)
-    assert len(ds.feeds) == 5 and all(b.feed["x"].shape == (1, 4) for b in ds.split(64))
+    assert len(ds) == 5 and all(b.feed["x"].shape == (1, 4) for b in ds.split(64))
+    model = identity_model([("x", F, [2, 4])])
+    assert len(load_data(None, model, examples=5)) == 4, "whole batches of 2"
+
+
+def test_static_batch_size_is_kept_for_data(tmp_path: Path) -> None:
+    """A model exported for batch 1 runs every example on its own, whatever --batch-size."""
+    path = save_npz(tmp_path / "d.npz", **vad_arrays(3))
+    ds = load_data(path, vad(batch=1), batch_axes={"state": 1})
+    assert [b.feed["state"].shape for b in ds.split(256)] == [(2, 1, 8)] * 3
+    model = identity_model([("x", F, [2, 4])])
+    message = data_error(save_npz(tmp_path / "odd.npz", x=np.zeros((3, 4), np.float32)), model)
+    assert "3 examples" in message and "batches of exactly 2" in message, message
 
 
 def sr_default_model() -> onnx.ModelProto:
