@@ -30,6 +30,7 @@ from analogc.passes.scopes import locate
 from analogc.runtime.calibrate import Calibration, calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation, Evaluator
+from analogc.runtime.inputs import output_batch_axes
 from analogc.runtime.metrics import Metric
 from analogc.runtime.simulate import Simulator
 
@@ -200,7 +201,13 @@ class CalibratedModel:
             shapes=self.calibration.shapes,
             threads=threads,
         )
-        self.evaluator = Evaluator(self.simulator, dataset, self.calibration, metric)
+        self.evaluator = Evaluator(
+            self.simulator,
+            dataset,
+            self.calibration,
+            metric,
+            output_axes=output_batch_axes(loaded.model),
+        )
         self.facts = [
             LayerFacts(
                 name=layer.name,

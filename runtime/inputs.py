@@ -171,6 +171,17 @@ def infer_batch_axes(
     return axes
 
 
+def output_batch_axes(model: onnx.ModelProto) -> list[int | None]:
+    """Each model output's batch axis (None: the output has none), from the inputs' batch
+    symbol; the first axis when the inputs share no symbol (as metrics always assumed)."""
+    specs = [*input_specs(model), *defaulted_inputs(model)]
+    shapes = output_shapes(model)
+    symbol = batch_symbol(specs, shapes)
+    if symbol is None:
+        return [0 if shape else None for shape in shapes]
+    return [shape.index(symbol) if symbol in shape else None for shape in shapes]
+
+
 def describe_axes(axes: BatchAxes) -> str:
     """``input: axis 0, state: axis 1, sr: fixed`` (for logs and reports)."""
     return ", ".join(

@@ -463,3 +463,41 @@ def test_weights_listed_as_inputs_are_not_settings() -> None:
         [("x", F, ["N", 2]), ("w", F, [2])], defaults={"w": np.ones(2, np.float32)}
     )
     assert defaulted_inputs(model) == []
+
+
+# -- outputs: metrics see the batch first ---------------------------------------------------------
+def test_output_batch_axes() -> None:
+    from analogc.runtime.inputs import output_batch_axes
+
+    assert output_batch_axes(vad()) == [0, 1, None], "prob, stateN [2, batch, 8], a scalar"
+    assert output_batch_axes(identity_model([("x", F, [1, 3])])) == [0], "static: first axis"
+
+
+def test_metric_scores_examples_of_a_time_major_output(tmp_path: Path) -> None:
+    """The first output is [2, N, 3] (batch on axis 1): accuracy is per example."""
+    from analogc.pipeline import compile_model
+
+    weight = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["y"], name="proj"),
+        helper.make_node("Unsqueeze", ["y", "zero"], ["y1"]),
+        helper.make_node("Concat", ["y1", "y1"], ["steps"], axis=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "time_major",
+        [helper.make_tensor_value_info("x", F, ["N", 4])],
+        [helper.make_tensor_value_info("steps", F, [2, "N", 3])],
+        [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(np.array([0]), "zero")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(tmp_path / "tm.onnx"))
+    x = np.random.default_rng(1).standard_normal((7, 4)).astype(np.float32)
+    labels = np.arange(7) % 6
+    np.savez(tmp_path / "d.npz", x=x, labels=labels)
+    report = compile_model(
+        tmp_path / "tm.onnx", data=tmp_path / "d.npz", repeats=4, output_dir=tmp_path / "out"
+    )
+    logits = np.moveaxis(np.stack([x @ weight] * 2), 1, 0).reshape(7, -1)
+    expected = float((logits.argmax(axis=1) == labels).mean())
+    assert report.data["metric"]["clean"] == pytest.approx(expected), "one score per example"
