@@ -25,6 +25,7 @@ from analogc.hardware import HardwareConfig, load_hardware
 from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
 from analogc.passes.metadata import META_PREFIX, set_model_meta
 from analogc.passes.model_io import load_model, write_bytes_atomic
+from analogc.passes.observed_shapes import unresolved_tensors
 from analogc.plots import precision_plot, tradeoff_plot
 from analogc.report import Report
 from analogc.run_time_shapes import resolve_run_time_shapes
@@ -232,6 +233,7 @@ def inspect_model(model: str | Path) -> Report:
             },
             "layers": rows,
             "macs": {"analog": analog, "digital": digital, "unknown": unknown},
+            "run_time_shapes": sorted(unresolved_tensors(loaded.model, loaded.discovery)),
         }
     )
 
@@ -262,6 +264,12 @@ def inspect_text(report: Report) -> str:
     if m["unknown"]:
         text += (
             f"; MACs of {len(m['unknown'])} ops depend on run-time shapes (known after calibration)"
+        )
+    waiting = d.get("run_time_shapes") or []
+    if waiting:
+        text += (
+            f"\n{len(waiting)} digital ops lack a shape known before run time "
+            f"({', '.join(waiting)}): `analogc compile` takes it from the calibration data"
         )
     return text
 

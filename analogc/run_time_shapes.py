@@ -90,11 +90,34 @@ def resolve_run_time_shapes(
         for name in pending
         if name not in _digital(discovery, pending)
     ]
-    if not resolved:
+    never_run = [
+        name
+        for name in _digital(discovery, pending)
+        if all(s is None for t in pending[name] for s in observed.get(t, [None]))
+    ]
+    if not resolved and not never_run:
         return loaded, []
     for op in resolved:
         log.info("shape known at run time only, taken from the data: %s", op.describe())
+    if not resolved:
+        model, discovery = loaded.model, loaded.discovery
+    discovery = _with_note(
+        discovery,
+        never_run,
+        "; no calibration batch ran it (an If branch the data never takes), so its shapes "
+        "stay unknown: give data that takes that branch",
+    )
     return dataclasses.replace(loaded, model=model, discovery=discovery), resolved
+
+
+def _with_note(discovery: Discovery, names: Collection[str], note: str) -> Discovery:
+    """The discovery with ``note`` added to the reasons of ops ``names`` stay digital."""
+    return Discovery(
+        tuple(
+            dataclasses.replace(x, reason=f"{x.reason}{note}") if x.name in names else x
+            for x in discovery.layers
+        )
+    )
 
 
 def _digital(discovery: Discovery, names: Iterable[str]) -> list[str]:

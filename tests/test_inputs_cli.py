@@ -210,3 +210,10 @@ def test_malformed_options_are_usage_errors(folder: Path, args: list[str], expec
 def test_bad_values_are_one_line_errors(folder: Path, args: list[str], expected: str) -> None:
     result = invoke(["compile", saved("sample_rate_if", folder), *args, *FAST], EXIT_USAGE)
     assert expected in one_line_error(result)
+
+
+def test_inspect_says_compile_resolves_run_time_shapes(folder: Path) -> None:
+    result = invoke(["inspect", saved("sample_rate_if", folder)])
+    assert "rank of the input is unknown after shape inference" in result.stdout
+    assert "2 digital ops lack a shape known before run time (conv16k, conv8k)" in result.stdout
+    assert "analogc compile" in result.stdout

@@ -65,6 +65,7 @@ def test_branch_conv_becomes_analog_from_calibration_shapes(
     assert digital not in analog_names(after.model), "a branch never run stays digital"
     reason = next(x.reason for x in after.discovery.digital if x.name == digital)
     assert "rank of the input is unknown" in reason, reason
+    assert "no calibration batch ran it" in reason and "give data that takes" in reason, reason
     assert analog_names(loaded.model) == {"state_mm", "head"}, "the input model is not changed"
 
 
