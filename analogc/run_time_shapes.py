@@ -38,9 +38,15 @@ class ResolvedOp:
         return dataclasses.asdict(self)
 
     def describe(self) -> str:
-        seen = "; ".join(f"'{t}' {' or '.join(map(str, s))}" for t, s in self.shapes.items())
+        seen = "; ".join(f"'{t}' {_shapes(s)}" for t, s in self.shapes.items())
         holds = "for the sizes seen only" if self.fixed_sizes else "for any size"
         return f"{self.op_type} '{self.name}' ({seen}; the plan holds {holds})"
+
+
+def _shapes(shapes: list[list[int]]) -> str:
+    if len(shapes) > 3:
+        return f"{shapes[0]} or {len(shapes) - 1} other shapes"
+    return " or ".join(map(str, shapes))
 
 
 def resolve_run_time_shapes(
