@@ -1,7 +1,8 @@
 """Energy, precision and time accounting (DESIGN §2), from MACs, repeats and noise levels.
 
-Pure arithmetic: the noise level of a layer at repeats N is its E = 1 level over sqrt(N·e1),
-so one calibration pass prices every configuration.
+Pure arithmetic: the noise level of a layer at repeats N is its temporal E = 1 level scaled by
+the law of :mod:`analogc.passes.noise.law`, plus its static level, so one calibration pass
+prices every configuration.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+
+from analogc.passes.noise import noise_std
 
 SQRT12 = math.sqrt(12.0)
 
@@ -35,7 +38,8 @@ class LayerFacts:
         name, op_type: the layer.
         macs: multiply-accumulates per example.
         fan_in: dot-product length D.
-        sigma1: RMS output noise std at E = 1 (all enabled terms), on the calibration set.
+        sigma1: RMS output noise std of the temporal terms at E = 1, on the calibration set.
+        static_sigma: RMS output noise std of the terms repeats do not reduce (0 if none).
         r_y: robust range of the clean output.
         y_ms: mean square of the clean output.
     """
@@ -47,6 +51,7 @@ class LayerFacts:
     sigma1: float
     r_y: float
     y_ms: float
+    static_sigma: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def account(
     layers = []
     for f in facts:
         n = repeats[f.name]
-        sigma = f.sigma1 / math.sqrt(n * e1)
+        sigma = noise_std(f.sigma1, f.static_sigma, n, e1)
         layers.append(
             LayerAccount(
                 name=f.name,

@@ -26,6 +26,7 @@ from analogc.passes import (
     name_nodes,
     offload_weights,
 )
+from analogc.passes.noise import TERMS
 from analogc.passes.scopes import locate
 from analogc.runtime.calibrate import Calibration, calibrate
 from analogc.runtime.data import Dataset
@@ -106,6 +107,12 @@ def load_model_proto(model: onnx.ModelProto, *, path: Path, sha256: str) -> Load
     model = infer_shapes(model)
     name_nodes(model)
     return LoadedModel(path, model, discover(model), sha256, scratch)
+
+
+def _std(variances: Mapping[str, float], *, temporal: bool) -> float:
+    """RMS std of the temporal (or the static) terms among per-term mean variances."""
+    total = sum(v for t, v in variances.items() if TERMS[t].reduced_by_repeats == temporal)
+    return float(np.sqrt(total))
 
 
 DEFAULT_MEMORY_BUDGET = 512 << 20
@@ -194,7 +201,7 @@ class CalibratedModel:
             seed=seed,
         )
         del probe  # noise shapes are known for the calibration batches; free its session
-        sigma1 = self._noise_levels(threads)
+        levels = self._noise_levels(threads)
         self.simulator = Simulator(
             loaded.model,
             self.base_plan,
@@ -214,7 +221,8 @@ class CalibratedModel:
                 op_type=layer.op_type,
                 macs=self.calibration.layers[layer.name].macs,
                 fan_in=float(layer.fan_in or 0.0),
-                sigma1=sigma1[layer.name],
+                sigma1=_std(levels[layer.name], temporal=True),
+                static_sigma=_std(levels[layer.name], temporal=False),
                 r_y=self.calibration.layers[layer.name].r_y,
                 y_ms=self.calibration.layers[layer.name].y_ms,
             )
@@ -222,8 +230,9 @@ class CalibratedModel:
         ]
         self.macs = {f.name: f.macs for f in self.facts}
 
-    def _noise_levels(self, threads: int | None) -> dict[str, float]:
-        """RMS output noise std of each layer at E = 1, on clean inputs."""
+    def _noise_levels(self, threads: int | None) -> dict[str, dict[str, float]]:
+        """Per layer and noise term: the mean output noise variance at E = 1, on clean inputs
+        (for static terms, at any E)."""
         sim = Simulator(
             self.loaded.model,
             self.base_plan,
@@ -231,18 +240,19 @@ class CalibratedModel:
             stats=True,
             threads=threads,
         )
-        names = list(self.base_plan.layers)
+        keys = [(x.name, term) for x in sim.interface.layers for term in x.variances]
         clean = sim.scales(None)
-        total = np.zeros(len(names))
+        total = np.zeros(len(keys))
         count = 0
         for b, batch in enumerate(self.dataset.split(self.calibration.batch_size)):
             outputs = sim.run(batch.feed, scales=clean, seed=0, batch_index=b)
             n = batch.examples
             total += n * np.array([float(v) for v in outputs[sim.n_outputs :]])
             count += n
-        return {
-            name: float(np.sqrt(max(v / count, 0.0))) for name, v in zip(names, total, strict=True)
-        }
+        levels: dict[str, dict[str, float]] = {name: {} for name in self.base_plan.layers}
+        for (name, term), value in zip(keys, total, strict=True):
+            levels[name][term] = max(float(value) / count, 0.0)
+        return levels
 
     @property
     def names(self) -> list[str]:

@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from analogc.errors import ConfigError
-from analogc.passes.plan import NoiseModel
+from analogc.passes.noise import TERMS, NoiseModel
 
 __all__ = ["PRESETS", "HardwareConfig", "load_hardware"]
 
@@ -68,7 +68,14 @@ class HardwareConfig:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "name": self.name,
+            "description": self.description,
+            "noise": self.noise.to_dict(),
+            "e1": self.e1,
+            "energy_unit": self.energy_unit,
+            "wavelength_nm": self.wavelength_nm,
+        }
 
     @classmethod
     def from_dict(
@@ -81,19 +88,13 @@ class HardwareConfig:
         noise = data.get("noise")
         if not isinstance(noise, Mapping):
             raise ConfigError(
-                f"{source}: needs a [noise] table with at least one of shot/thermal/weight = true"
-            )
-        noise_allowed = {"shot", "thermal", "weight", "k_t", "k_w"}
-        unknown = sorted(set(noise) - noise_allowed)
-        if unknown:
-            raise ConfigError(
-                f"{source}: unknown keys in [noise] {unknown}; allowed: {sorted(noise_allowed)}"
+                f"{source}: needs a [noise] table with at least one of {'/'.join(TERMS)} = true"
             )
         try:
             return cls(
                 name=str(data.get("name", source)),
                 description=str(data.get("description", "")),
-                noise=NoiseModel(**noise),
+                noise=NoiseModel.from_dict(noise, where="[noise] "),
                 e1=float(data.get("e1", 1.0)),
                 energy_unit=str(data.get("energy_unit", "relative")),
                 wavelength_nm=None

@@ -541,6 +541,7 @@ def _search_doc(result: SearchResult, settings: SearchSettings) -> dict[str, Any
         "max_repeats": settings.max_repeats,
         "span": settings.span,
         "pareto": settings.pareto,
+        "strategy": settings.strategy,
         "front": [
             {
                 "energy_per_mac": p.energy,
@@ -585,7 +586,7 @@ def _study_name(
             settings.max_repeats,
             settings.span,
             settings.confidence,
-            settings.pareto,
+            settings.strategy,
             settings.seed,
             batch_size,
         ],

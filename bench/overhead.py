@@ -128,16 +128,17 @@ def measure(case: Case, noise_name: str, *, runs: int, warmup: int) -> dict[str,
     layers = [layer.name for layer in discover(case.model).analog]
     plan = Plan(noise=noise, layers={n: LayerPlan(repeats=REPEATS, r_x=1.0) for n in layers})
     annotated = copy.deepcopy(case.model)
-    annotate(annotated, plan, FunctionLibrary(noise=noise, opset=_opset(case.model)))
+    library = FunctionLibrary(noise=noise, opset=_opset(case.model))
+    annotate(annotated, plan, library)
     clean = make_session(case.model)
     standalone = make_session(annotated)
     probe = Probe(case.model, layers)
     _, tensors = probe.run(case.feed)
     shapes = probe.shapes(tensors)
     per_run = sum(
-        (int(np.prod(s.output)) if noise.output_noise else 0)
-        + (int(np.prod(s.weight)) if noise.weight else 0)
+        int(np.prod(s.output if draw.like == "output" else s.weight))
         for s in shapes.values()
+        for draw in library.draws
     )
     del probe, tensors
     fresh = Simulator(case.model, plan, cache_bytes=0)

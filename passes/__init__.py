@@ -3,7 +3,14 @@
 Nothing here runs a model: this package imports onnx and numpy only.
 """
 
-from .annotate import SimInterface, SimLayer, annotate, lower_for_simulation, read_plan
+from .annotate import (
+    SimDraw,
+    SimInterface,
+    SimLayer,
+    annotate,
+    lower_for_simulation,
+    read_plan,
+)
 from .discover import Discovery, LayerInfo, discover, is_annotated
 from .model_io import (
     external_data_dir,
@@ -14,20 +21,24 @@ from .model_io import (
     save_model,
 )
 from .naming import name_nodes
+from .noise import TERMS, NoiseModel, NoiseTerm
 from .ops import HANDLERS
-from .plan import LayerPlan, NoiseModel, Plan
+from .plan import LayerPlan, Plan
 from .result import PassResult
 from .strip import strip
 from .upgrade import upgrade_model
 
 __all__ = [
     "HANDLERS",
+    "TERMS",
     "Discovery",
     "LayerInfo",
     "LayerPlan",
     "NoiseModel",
+    "NoiseTerm",
     "PassResult",
     "Plan",
+    "SimDraw",
     "SimInterface",
     "SimLayer",
     "annotate",

@@ -19,7 +19,8 @@ Loop's counter or a counter analogc adds to the Scan.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,8 +31,9 @@ from analogc.errors import UnsupportedModelError
 
 from .discover import is_annotated, scope_reason
 from .metadata import META_PREFIX, set_model_meta
-from .ops import HANDLERS, OpHandler
-from .plan import Plan
+from .noise import Draw
+from .ops import HANDLERS, AnalogFamily, OpHandler
+from .plan import LayerPlan, Plan
 from .result import PassResult
 from .scopes import LOOP_OPS, Exposer, Located, all_names, fresh, graphs, locate
 
@@ -45,12 +47,37 @@ class FunctionLibraryLike(Protocol):
     domain: str
     mode: str
     stats: bool
+    draws: list[Draw]
 
     def function(
-        self, family: str, *, dtype: int = ..., pooled: bool = ...
+        self, family: AnalogFamily, *, dtype: int = ..., pooled: bool = ...
     ) -> onnx.FunctionProto: ...
     def sim_inputs(self) -> list[str]: ...
-    def attributes(self, family: str) -> list[str]: ...
+    def variance_outputs(self) -> list[str]: ...
+    def node_attributes(
+        self,
+        family: AnalogFamily,
+        *,
+        plan: Plan,
+        layer: LayerPlan,
+        fan_in: float | None,
+        seeds: dict[str, float],
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class SimDraw:
+    """One layer's standard-normal draws in the lowered graph.
+
+    Attributes:
+        input: the graph input that takes them.
+        like: ``output`` or ``weight``: the tensor whose shape they have.
+        rank: the input's rank (1 for a pool of draws).
+    """
+
+    input: str
+    like: str
+    rank: int
 
 
 @dataclass(frozen=True)
@@ -58,19 +85,19 @@ class SimLayer:
     """Where one layer's simulation inputs and outputs are in the lowered graph.
 
     Attributes:
-        pooled: the layer sits in a subgraph: ``eps_y``/``eps_w`` are flat pools of draws
-            (rank 1) of which each run of the layer takes its share.
+        scale: the graph input taking the layer's temporal noise scale.
+        draws: draw name (``eps_y``, ``eps_w``, ...) -> its input.
+        variances: noise term -> the graph output of its mean variance at E = 1 (``stats``).
+        pooled: the layer sits in a subgraph: its draws are flat pools (rank 1) of which each
+            run of the layer takes its share.
     """
 
     name: str
     scale: str
-    eps_y: str | None
-    eps_w: str | None
-    var: str | None
+    draws: Mapping[str, SimDraw]
+    variances: Mapping[str, str]
     output: str
     weight: str
-    output_rank: int
-    weight_rank: int
     pooled: bool = False
 
 
@@ -103,10 +130,16 @@ def lower_for_simulation(
     return PassResult(model, modified), interface
 
 
-def _seed_pair(seed: int, position: int) -> tuple[float, float]:
-    """Two distinct RandomNormalLike seeds per layer, exact in float32."""
-    a, b = np.random.SeedSequence([seed, position]).generate_state(2)
-    return float(a % (1 << 24)), float(b % (1 << 24))
+def draw_seeds(seed: int, position: int, draws: list[Draw]) -> dict[str, float]:
+    """RandomNormalLike seeds of one layer's draws, distinct and exact in float32.
+
+    Each draw's seed is word ``slot`` of a SeedSequence of (plan seed, layer position), so a
+    draw keeps its seed whichever other terms are enabled.
+    """
+    if not draws:
+        return {}
+    words = np.random.SeedSequence([seed, position]).generate_state(max(d.slot for d in draws) + 1)
+    return {d.seed: float(words[d.slot] % (1 << 24)) for d in draws}
 
 
 @dataclass
@@ -182,30 +215,24 @@ def _lower_one(
     loc: Located, plan: Plan, library: FunctionLibraryLike, position: int, taken: set[str]
 ) -> tuple[_Call, SimLayer | None, onnx.FunctionProto]:
     node, index = loc.node, loc.index
-    layer, noise = plan.layers[node.name], plan.noise
+    layer = plan.layers[node.name]
     simulate = library.mode == "simulate"
     handler = _check(loc)
     prefix = _unique(f"analogc/{position}", taken)
     low = handler.lower(node, index, prefix)
     pooled = simulate and bool(loc.scopes)
-    attrs: dict[str, Any] = {**low.attrs, "fan_in": handler.fan_in(node, index)}
-    if not simulate:
-        attrs.update(repeats=int(layer.repeats), e1=float(plan.e1))
-        seed_y, seed_w = _seed_pair(plan.seed, position)
-        if noise.output_noise:
-            attrs["seed_y"] = seed_y
-        if noise.weight:
-            attrs["seed_w"] = seed_w
-    if noise.thermal:
-        attrs.update(k_t=float(noise.k_t), r_x=float(layer.r_x))
-    if noise.weight:
-        attrs["k_w"] = float(noise.k_w)
-    allowed = set(library.attributes(low.family))
-    attrs = {k: v for k, v in attrs.items() if k in allowed}
+    analog = library.node_attributes(
+        low.family,
+        plan=plan,
+        layer=layer,
+        fan_in=handler.fan_in(node, index),
+        seeds=draw_seeds(plan.seed, position, library.draws),
+    )
+    attrs = {k: v for k, v in low.attrs.items() if k in low.family.attributes}
+    attrs.update(analog)
 
     inputs = list(low.inputs)
     outputs = list(node.output[:1])
-    helpers = list(low.nodes)
     initializers = list(low.initializers)
     sim = None
     if simulate:
@@ -215,20 +242,15 @@ def _lower_one(
             offset, extra = _iteration(loc, prefix, taken)
             inputs.append(offset)
             initializers += extra
-        var = f"{prefix}/var" if library.stats else None
-        if var:
-            outputs.append(var)
+        variances = {out[len("var_") :]: f"{prefix}/{out}" for out in library.variance_outputs()}
+        outputs += list(variances.values())
+        ranks = {
+            "output": 1 if pooled else (index.rank(node.output[0]) or 0),
+            "weight": 1 if pooled else (index.rank(node.input[1]) or 0),
+        }
+        draws = {d.name: SimDraw(names[d.name], d.like, ranks[d.like]) for d in library.draws}
         sim = SimLayer(
-            node.name,
-            names["scale"],
-            names.get("eps_y"),
-            names.get("eps_w"),
-            var,
-            node.output[0],
-            node.input[1],
-            1 if pooled else (index.rank(node.output[0]) or 0),
-            1 if pooled else (index.rank(node.input[1]) or 0),
-            pooled,
+            node.name, names["scale"], draws, variances, node.output[0], node.input[1], pooled
         )
 
     function = library.function(low.family, dtype=low.dtype, pooled=pooled)
@@ -245,15 +267,15 @@ def _lower_one(
             [t.name for t in low.initializers] + [o for n in low.nodes for o in n.output]
         ),
         "repeats": str(int(layer.repeats)),
-        "noise": noise.label,
+        "noise": plan.noise.label,
     }
-    if "fan_in" not in allowed:  # a DynK family: D is not static
+    if not low.family.static_fan_in:
         meta["fan_in"] = "run-time: the product of the operands' contracted sizes"
     for key, value in meta.items():
         call.metadata_props.add(key=META_PREFIX + key, value=value)
-    for helper_node in helpers:
+    for helper_node in low.nodes:
         helper_node.metadata_props.add(key=META_PREFIX + "helper", value=node.name)
-    return _Call(loc, call, helpers, initializers), sim, function
+    return _Call(loc, call, list(low.nodes), initializers), sim, function
 
 
 def _check(loc: Located) -> OpHandler:
@@ -325,42 +347,35 @@ def _add_sim_io(model: onnx.ModelProto, layers: list[SimLayer], taken: set[str])
     out: list[SimLayer] = []
     for layer in layers:
         model.graph.input.append(helper.make_tensor_value_info(layer.scale, TensorProto.FLOAT, []))
-        for eps, rank in ((layer.eps_y, layer.output_rank), (layer.eps_w, layer.weight_rank)):
-            if eps is not None:
-                # Rank-only shapes: draws have the tensor's shape, or all ones (broadcast zero).
-                dims = [f"{eps}_d{i}" for i in range(rank)]
-                model.graph.input.append(
-                    helper.make_tensor_value_info(eps, TensorProto.FLOAT, dims)
-                )
-        var = layer.var
-        if var is not None:
-            scopes = found[layer.name].scopes
-            if scopes:
-                exposed, stacked = exposer.expose(var, scopes, TensorProto.FLOAT, 0)
-                if stacked:  # one value per iteration: their mean
-                    mean = fresh(f"{var}/mean", taken)
-                    model.graph.node.append(
-                        helper.make_node("ReduceMean", [exposed], [mean], name=mean, keepdims=0)
-                    )
-                    exposed = _replace_output(model, exposed, mean)
-                var = exposed
-            else:
-                model.graph.output.append(helper.make_tensor_value_info(var, TensorProto.FLOAT, []))
-        out.append(
-            SimLayer(
-                layer.name,
-                layer.scale,
-                layer.eps_y,
-                layer.eps_w,
-                var,
-                layer.output,
-                layer.weight,
-                layer.output_rank,
-                layer.weight_rank,
-                layer.pooled,
+        for draw in layer.draws.values():
+            # Rank-only shapes: draws have the tensor's shape, or all ones (broadcast zero).
+            dims = [f"{draw.input}_d{i}" for i in range(draw.rank)]
+            model.graph.input.append(
+                helper.make_tensor_value_info(draw.input, TensorProto.FLOAT, dims)
             )
-        )
+        variances = {
+            term: _expose_variance(model, exposer, found[layer.name], var, taken)
+            for term, var in layer.variances.items()
+        }
+        out.append(replace(layer, variances=variances))
     return out
+
+
+def _expose_variance(
+    model: onnx.ModelProto, exposer: Exposer, loc: Located, var: str, taken: set[str]
+) -> str:
+    """A layer's variance statistic as a main-graph output (averaged over loop iterations)."""
+    if not loc.scopes:
+        model.graph.output.append(helper.make_tensor_value_info(var, TensorProto.FLOAT, []))
+        return var
+    exposed, stacked = exposer.expose(var, loc.scopes, TensorProto.FLOAT, 0)
+    if stacked:  # one value per iteration: their mean
+        mean = fresh(f"{var}/mean", taken)
+        model.graph.node.append(
+            helper.make_node("ReduceMean", [exposed], [mean], name=mean, keepdims=0)
+        )
+        exposed = _replace_output(model, exposed, mean)
+    return exposed
 
 
 def _replace_output(model: onnx.ModelProto, old: str, new: str) -> str:

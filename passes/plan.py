@@ -14,55 +14,11 @@ from typing import Any
 
 from analogc.errors import ConfigError
 
+from .noise import NoiseModel
+
 __all__ = ["LayerPlan", "NoiseModel", "Plan"]
 
 PLAN_FORMAT = 1
-
-
-@dataclass(frozen=True, kw_only=True)
-class NoiseModel:
-    """Which noise terms an analog op suffers, with their constants (DESIGN §2).
-
-    Every term's standard deviation scales as 1/sqrt(E), E = repeats · e1 being the energy per
-    MAC of the layer; the constants are the values at E = 1.
-
-    Attributes:
-        shot: homodyne shot noise, ``σ = ‖x‖·‖w‖ / sqrt(D·E)``.
-        thermal: signal-independent noise, ``σ = k_t · r_w · r_x · sqrt(D) / sqrt(E)``.
-        weight: weight read noise, ``W += ε · k_w · r_w / sqrt(E)``, one draw per run.
-        k_t: thermal noise constant.
-        k_w: weight noise constant.
-    """
-
-    shot: bool = False
-    thermal: bool = False
-    weight: bool = False
-    k_t: float = 0.01
-    k_w: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not (self.shot or self.thermal or self.weight):
-            raise ConfigError(
-                "noise model has no term: enable at least one of shot, thermal, weight"
-            )
-        if not self.k_t >= 0:
-            raise ConfigError(f"thermal k_t must be >= 0, got {self.k_t}")
-        if not self.k_w >= 0:
-            raise ConfigError(f"weight k_w must be >= 0, got {self.k_w}")
-
-    @property
-    def terms(self) -> tuple[str, ...]:
-        """Enabled terms, in a fixed order (used in names and reports)."""
-        return tuple(t for t in ("shot", "thermal", "weight") if getattr(self, t))
-
-    @property
-    def label(self) -> str:
-        return "+".join(self.terms)
-
-    @property
-    def output_noise(self) -> bool:
-        """True when noise is added at the op's output (shot or thermal)."""
-        return self.shot or self.thermal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +76,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": PLAN_FORMAT,
-            "noise": asdict(self.noise),
+            "noise": self.noise.to_dict(),
             "e1": self.e1,
             "seed": self.seed,
             "layers": {name: asdict(lp) for name, lp in self.layers.items()},
@@ -136,7 +92,7 @@ class Plan:
                 f"unsupported plan format {data.get('format')!r}; expected {PLAN_FORMAT}"
             )
         return cls(
-            noise=NoiseModel(**data["noise"]),
+            noise=NoiseModel.from_dict(data["noise"]),
             e1=float(data["e1"]),
             seed=int(data["seed"]),
             layers={name: LayerPlan(**lp) for name, lp in data["layers"].items()},

@@ -17,6 +17,7 @@ import onnx
 
 from analogc.passes import Plan, SimLayer, lower_for_simulation
 from analogc.passes.graph_index import GraphIndex
+from analogc.passes.noise import temporal_scale
 
 from .calibrate import LayerShapes, Probe, Signature, signature
 from .functions import FunctionLibrary
@@ -69,8 +70,9 @@ class Simulator:
         self.session = make_session(lowered, threads=threads, arena=False)
         del lowered
         self.output_names = [o.name for o in model.graph.output]
-        if stats:
-            self.output_names += [layer.var for layer in self.interface.layers if layer.var]
+        self.terms = plan.noise.terms
+        if stats:  # one variance per term per layer, layer by layer
+            self.output_names += [v for x in self.interface.layers for v in x.variances.values()]
         self._probe = probe
         self._model = model
         self._shapes: dict[Signature, dict[str, LayerShapes]] = {
@@ -82,18 +84,18 @@ class Simulator:
             # Whole runs of this model do not fit many times over: keep nothing, not even the
             # small one-layer runs of a sensitivity scan (they would only fill memory).
             self.cache_bytes = 0
-        self._cache: dict[tuple[object, ...], tuple[np.ndarray | None, np.ndarray | None]] = {}
+        self._cache: dict[tuple[object, ...], dict[str, np.ndarray]] = {}
         self._cached_bytes = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads or default_threads())
 
     def scales(self, repeats: Mapping[str, int] | int | None) -> dict[str, float]:
-        """Noise scale per layer: 1/sqrt(N·e1); ``None`` means clean (all zero)."""
+        """Temporal noise scale per layer: 1/sqrt(N·e1); ``None`` means clean (all zero)."""
         if repeats is None:
             return dict.fromkeys(self.layers, 0.0)
         if isinstance(repeats, int):
             repeats = dict.fromkeys(self.layers, repeats)
-        return {name: float(1.0 / np.sqrt(repeats[name] * self.plan.e1)) for name in self.layers}
+        return {name: temporal_scale(repeats[name], self.plan.e1) for name in self.layers}
 
     def noise_shapes(self, feed: Mapping[str, np.ndarray]) -> dict[str, LayerShapes]:
         key = signature(feed)
@@ -106,14 +108,11 @@ class Simulator:
 
     def _run_bytes(self, shapes: Mapping[str, LayerShapes]) -> int:
         """Bytes of the draws one run with every layer noisy needs."""
-        total = 0
-        for layer in self.interface.layers:
-            if layer.name in shapes:
-                if layer.eps_y is not None:
-                    total += 4 * int(np.prod(shapes[layer.name].output))
-                if layer.eps_w is not None:
-                    total += 4 * int(np.prod(shapes[layer.name].weight))
-        return total
+        return sum(
+            _draw_bytes(layer, shapes[layer.name])
+            for layer in self.interface.layers
+            if layer.name in shapes
+        )
 
     def _draws(
         self,
@@ -124,22 +123,25 @@ class Simulator:
         shapes: LayerShapes,
         *,
         keep: bool,
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The standard-normal draws of one layer for one (seed, batch): the same for every
-        configuration (common random numbers), so they are kept while memory allows."""
+    ) -> dict[str, np.ndarray]:
+        """The standard-normal draws of one layer for one (seed, batch), by draw name: the
+        same for every configuration (common random numbers), so they are kept while memory
+        allows."""
         key = (seed, batch_index, position, shapes.output, shapes.weight)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         rng = np.random.default_rng([seed, batch_index, position])
-        eps_y = rng.standard_normal(shapes.output, np.float32) if layer.eps_y is not None else None
-        eps_w = rng.standard_normal(shapes.weight, np.float32) if layer.eps_w is not None else None
-        size = sum(a.nbytes for a in (eps_y, eps_w) if a is not None)
+        draws = {
+            name: rng.standard_normal(_shape(draw.like, shapes), np.float32)
+            for name, draw in layer.draws.items()
+        }
+        size = sum(a.nbytes for a in draws.values())
         with self._lock:
             if keep and self._cached_bytes + size <= self.cache_bytes:
-                self._cache[key] = (eps_y, eps_w)
+                self._cache[key] = draws
                 self._cached_bytes += size
-        return eps_y, eps_w
+        return draws
 
     def run(
         self,
@@ -166,24 +168,25 @@ class Simulator:
             if scale > 0:
                 wanted.append((position, layer, shapes[layer.name]))
             else:
-                if layer.eps_y is not None:
-                    inputs[layer.eps_y] = _zeros(layer.output_rank)
-                if layer.eps_w is not None:
-                    inputs[layer.eps_w] = _zeros(layer.weight_rank)
+                for draw in layer.draws.values():
+                    inputs[draw.input] = _zeros(draw.rank)
         # Keep draws only when the cache can hold many runs like this one: a cache holding a
         # few runs of a large model saves little time for the memory it takes.
-        run_bytes = 4 * sum(
-            (int(np.prod(sh.output)) if layer.eps_y is not None else 0)
-            + (int(np.prod(sh.weight)) if layer.eps_w is not None else 0)
-            for _, layer, sh in wanted
-        )
+        run_bytes = sum(_draw_bytes(layer, sh) for _, layer, sh in wanted)
         keep = run_bytes * CACHED_RUNS_MIN <= self.cache_bytes
         draws = self._pool.map(
             lambda item: self._draws(seed, batch_index, *item, keep=keep), wanted
         )
-        for (_, layer, _), (eps_y, eps_w) in zip(wanted, draws, strict=True):
-            if layer.eps_y is not None:
-                inputs[layer.eps_y] = eps_y
-            if layer.eps_w is not None:
-                inputs[layer.eps_w] = eps_w
+        for (_, layer, _), made in zip(wanted, draws, strict=True):
+            for name, value in made.items():
+                inputs[layer.draws[name].input] = value
         return self.session.run(self.output_names, inputs)
+
+
+def _shape(like: str, shapes: LayerShapes) -> tuple[int, ...]:
+    return shapes.output if like == "output" else shapes.weight
+
+
+def _draw_bytes(layer: SimLayer, shapes: LayerShapes) -> int:
+    """Bytes of one layer's draws for one run."""
+    return sum(4 * int(np.prod(_shape(d.like, shapes))) for d in layer.draws.values())

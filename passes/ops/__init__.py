@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .base import Lowering, OpHandler, ShapeOf
+from .base import AnalogFamily, Lowering, OpHandler, ShapeOf
 from .conv import ConvHandler, ConvTransposeHandler
 from .digital import DIGITAL, DigitalOp
 from .einsum import EinsumHandler
@@ -15,6 +15,7 @@ __all__ = [
     "DIGITAL",
     "DIGITAL_REASONS",
     "HANDLERS",
+    "AnalogFamily",
     "DigitalOp",
     "Lowering",
     "OpHandler",

@@ -1,13 +1,28 @@
-"""The contract every op handler meets, and the records discovery and lowering exchange."""
+"""The contract every op family meets, and the records discovery and lowering exchange.
+
+An op family has two halves, both in its own module under ``passes/ops/``:
+
+* an :class:`OpHandler` for the standard op it replaces (MatMul, Conv, ...): whether a node can
+  run analog (or the reason it stays digital), its fan-in and MACs, which operand is the
+  weight, and the ``ai.analogc`` call that replaces it (a :class:`Lowering`);
+* one or more :class:`AnalogFamily` objects, the ``ai.analogc`` functions a handler lowers to:
+  their inputs and attributes, the product itself, and the norms and layouts the noise terms
+  need (:mod:`analogc.passes.noise`). The function library composes them with the noise terms;
+  nothing outside the family's module branches on which family it is.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import onnx
+from onnx import AttributeProto, numpy_helper
 
+from ..function_body import FunctionBody
 from ..graph_index import FLOAT_TYPES, GraphIndex
 
 ShapeOf = Callable[[str], "tuple[int, ...] | None"]
@@ -19,7 +34,7 @@ class Lowering:
     """How one op becomes an ``ai.analogc`` function call.
 
     Attributes:
-        family: function name in the ``ai.analogc`` domain, e.g. ``AnalogConv``.
+        family: the ``ai.analogc`` function family the call uses.
         inputs: the call's inputs, original operands first ("" for an absent optional one).
         n_original_inputs: how many of ``inputs`` the original op had (``strip`` keeps those).
         attrs: attributes besides the common analog ones (the op's own, plus reduce axes).
@@ -30,7 +45,7 @@ class Lowering:
             in float32 and cast back).
     """
 
-    family: str
+    family: AnalogFamily
     inputs: list[str]
     n_original_inputs: int
     attrs: dict[str, Any]
@@ -38,6 +53,70 @@ class Lowering:
     initializers: list[onnx.TensorProto] = field(default_factory=list)
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     dtype: int = onnx.TensorProto.FLOAT
+
+
+class AnalogFamily:
+    """One ``ai.analogc`` function: ``Y = product(X, W)`` plus what the noise terms need.
+
+    Subclasses set the class attributes and override the methods their product needs; every
+    method appends nodes to ``b`` and returns the name of the tensor it made. ``x`` and ``w``
+    are the operands in float32 (the product itself runs in the model's type).
+
+    Attributes:
+        name: the function's name in the ``ai.analogc`` domain (before the element-type and
+            pooled-draw suffixes the library adds).
+        inputs: the function's inputs, original operands first.
+        attributes: the op's own attributes the body uses, with their ``AttributeProto`` types.
+        static_fan_in: False when D is computed from the operands' run-time shapes (the node
+            then carries no ``fan_in`` attribute).
+        channel_axes: axes of :meth:`weight_view` holding one output channel's weights (a
+            list, or the name of the attribute holding them).
+    """
+
+    name: str = ""
+    inputs: tuple[str, ...] = ("X", "W")
+    attributes: Mapping[str, int] = MappingProxyType({})
+    static_fan_in: bool = True
+    channel_axes: tuple[int, ...] | str = "w_axes"
+
+    def product(self, b: FunctionBody, x: str, w: str) -> str:
+        """The op itself (``x``, ``w`` in the operands' type)."""
+        raise NotImplementedError
+
+    def weight_view(self, b: FunctionBody, w: str) -> str:
+        """W, viewed so that :attr:`channel_axes` reduce to one value per output channel."""
+        return w
+
+    def weight_from_view(self, b: FunctionBody, per_view: str) -> str:
+        """A tensor laid out like :meth:`weight_view` (or broadcast to it), back in W's layout."""
+        return per_view
+
+    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+        """Per-output-channel values (view layout, keepdims) laid out to broadcast against Y."""
+        raise NotImplementedError
+
+    def patch_norm2(self, b: FunctionBody, x: str) -> str:
+        """‖x_(i)‖², broadcastable against Y."""
+        raise NotImplementedError
+
+    def weight_norm2(self, b: FunctionBody, w: str) -> str:
+        """‖w_i‖², broadcastable against Y (for convolutions only the taps meeting the input)."""
+        raise NotImplementedError
+
+    def runtime_fan_in(self, b: FunctionBody) -> str:
+        """D from the operands' run-time shapes, a float32 scalar (``static_fan_in`` False)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+FLOAT = AttributeProto.FLOAT
+INT = AttributeProto.INT
+INTS = AttributeProto.INTS
+STRING = AttributeProto.STRING
+ONE_F32 = numpy_helper.from_array(np.ones(1, np.float32))
+"""The value of ``ConstantOfShape`` nodes that make ones."""
 
 
 class OpHandler(Protocol):

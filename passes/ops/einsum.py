@@ -20,13 +20,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 import onnx
 
+from ..function_body import FunctionBody
 from ..graph_index import GraphIndex, attribute_values, numel
-from .base import Lowering, ShapeOf, float_check, operand_dtype
-from .matmul import contraction_layout
+from .base import STRING, Lowering, ShapeOf, float_check, operand_dtype
+from .matmul import CONTRACTION_ATTRIBUTES, ContractionFamily, contraction_layout
+
+
+class EinsumFamily(ContractionFamily):
+    """``AnalogEinsum``: a two-operand contraction given by its ``equation``."""
+
+    attributes = MappingProxyType({"equation": STRING, **CONTRACTION_ATTRIBUTES})
+
+    def __init__(self, *, static_fan_in: bool = True) -> None:
+        self.static_fan_in = static_fan_in
+        self.name = "AnalogEinsum" + ("" if static_fan_in else "DynK")
+
+    def product(self, b: FunctionBody, x: str, w: str) -> str:
+        return b.op("Einsum", x, w, refs={"equation": "equation"})
+
+
+EINSUM = EinsumFamily()
+EINSUM_DYNK = EinsumFamily(static_fan_in=False)
 
 
 @dataclass(frozen=True)
@@ -217,7 +236,7 @@ class EinsumHandler:
             **contraction_layout(c.w_kept_positions, c.output_rank, "w"),
         }
         return Lowering(
-            family="AnalogEinsumDynK" if dynamic else "AnalogEinsum",
+            family=EINSUM_DYNK if dynamic else EINSUM,
             inputs=list(node.input[:2]),
             n_original_inputs=2,
             attrs=attrs,

@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Literal
 
 import onnx
 
+from ..function_body import FunctionBody
 from ..graph_index import GraphIndex, attribute_values, numel
-from .base import Lowering, ShapeOf, float_check, operand_dtype
+from .base import FLOAT, INT, INTS, AnalogFamily, Lowering, ShapeOf, float_check, operand_dtype
 
 _DEFAULTS = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0}
+
+
+class GemmFamily(AnalogFamily):
+    """``AnalogGemm``: Y = alpha·A'·B' + beta·C; ``x_axes``/``w_axes`` give one norm per row
+    of A' and per column of B'. alpha scales every weight: ``|alpha|·r_w``, ``alpha²·‖w‖²``."""
+
+    name = "AnalogGemm"
+    inputs = ("X", "W", "C")
+    attributes = MappingProxyType(
+        {
+            "alpha": FLOAT,
+            "beta": FLOAT,
+            "transA": INT,
+            "transB": INT,
+            "x_axes": INTS,
+            "w_axes": INTS,
+        }
+    )
+
+    def product(self, b: FunctionBody, x: str, w: str) -> str:
+        refs = {a: a for a in ("alpha", "beta", "transA", "transB")}
+        return b.op("Gemm", x, w, "C", refs=refs)
+
+    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+        row = b.op("Reshape", per_channel, b.const([1, -1]))
+        return b.op("Mul", row, b.op("Abs", b.attr_float("alpha")))
+
+    def patch_norm2(self, b: FunctionBody, x: str) -> str:
+        return b.op("Reshape", b.reduce("ReduceSumSquare", x, "x_axes"), b.const([-1, 1]))
+
+    def weight_norm2(self, b: FunctionBody, w: str) -> str:
+        alpha = b.attr_float("alpha")
+        row = b.op("Reshape", b.reduce("ReduceSumSquare", w, "w_axes"), b.const([1, -1]))
+        return b.op("Mul", row, b.op("Mul", alpha, alpha))
+
+
+GEMM = GemmFamily()
 
 
 class GemmHandler:
@@ -43,7 +82,7 @@ class GemmHandler:
         attrs["w_axes"] = [1] if attrs["transB"] else [0]
         c = node.input[2] if len(node.input) > 2 else ""
         return Lowering(
-            family="AnalogGemm",
+            family=GEMM,
             inputs=[node.input[0], node.input[1], c],
             n_original_inputs=len(node.input),
             attrs=attrs,

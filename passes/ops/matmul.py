@@ -15,12 +15,14 @@ example are known only from run-time shapes (calibration measures them).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
 import onnx
 
+from ..function_body import FunctionBody
 from ..graph_index import GraphIndex, numel
-from .base import Lowering, ShapeOf, float_check, operand_dtype
+from .base import INTS, AnalogFamily, Lowering, ShapeOf, float_check, operand_dtype
 
 
 def contraction_layout(
@@ -41,6 +43,92 @@ def contraction_layout(
         f"{prefix}_perm": [0, 1, *(2 + k for k in order)],
         f"{prefix}_unsq": [0, *(3 + m for m in missing)],
     }
+
+
+class MatMulFamily(AnalogFamily):
+    """``AnalogMatMul``: numpy matmul of operands of rank >= 2; W's column i is ``w_i``."""
+
+    channel_axes = (-2,)
+
+    def __init__(self, *, static_fan_in: bool = True) -> None:
+        self.static_fan_in = static_fan_in
+        self.name = "AnalogMatMul" + ("" if static_fan_in else "DynK")
+
+    def product(self, b: FunctionBody, x: str, w: str) -> str:
+        return b.op("MatMul", x, w)
+
+    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+        return per_channel
+
+    def patch_norm2(self, b: FunctionBody, x: str) -> str:
+        return b.reduce("ReduceSumSquare", x, [-1])
+
+    def weight_norm2(self, b: FunctionBody, w: str) -> str:
+        return b.reduce("ReduceSumSquare", w, [-2])
+
+    def runtime_fan_in(self, b: FunctionBody) -> str:
+        """K = ``X.shape[-1]``."""
+        k = b.op("Gather", b.op("Shape", "X"), b.const_i64(-1), axis=0)
+        return b.op("Cast", k, to=onnx.TensorProto.FLOAT)
+
+
+CONTRACTION_ATTRIBUTES = MappingProxyType(
+    {name: INTS for name in ("x_axes", "w_axes", "x_perm", "x_unsq", "w_perm", "w_unsq")}
+)
+
+
+class ContractionFamily(AnalogFamily):
+    """A contraction whose norms are reduced over the contracted axes (``x_axes``,
+    ``w_axes``) and laid out like the output by :func:`contraction_layout`'s attributes."""
+
+    attributes = CONTRACTION_ATTRIBUTES
+
+    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+        return _layout(b, b.squeeze(per_channel, "w_axes"), "w")
+
+    def patch_norm2(self, b: FunctionBody, x: str) -> str:
+        return _layout(b, b.reduce("ReduceSumSquare", x, "x_axes", keepdims=0), "x")
+
+    def weight_norm2(self, b: FunctionBody, w: str) -> str:
+        return _layout(b, b.reduce("ReduceSumSquare", w, "w_axes", keepdims=0), "w")
+
+    def runtime_fan_in(self, b: FunctionBody) -> str:
+        """The product over the contracted axes of the larger of X's and W's size
+        (``x_axes`` and ``w_axes`` list them index by index in the same order, so a broadcast
+        size 1 gives way, as in the pass's static count)."""
+        sizes = []
+        for name, axes in (("X", "x_axes"), ("W", "w_axes")):
+            dims = b.op(
+                "Gather", b.op("Shape", name), b.op("Constant", refs={"value_ints": axes}), axis=0
+            )
+            sizes.append(b.op("Cast", dims, to=onnx.TensorProto.FLOAT))
+        return b.op("ReduceProd", b.op("Max", *sizes), keepdims=0)
+
+
+class MatVecFamily(ContractionFamily):
+    """``AnalogMatVec``: a MatMul with a 1-D operand (numpy's promotion rules)."""
+
+    def __init__(self, *, static_fan_in: bool = True) -> None:
+        self.static_fan_in = static_fan_in
+        self.name = "AnalogMatVec" + ("" if static_fan_in else "DynK")
+
+    def product(self, b: FunctionBody, x: str, w: str) -> str:
+        return b.op("MatMul", x, w)
+
+
+def _layout(b: FunctionBody, reduced: str, prefix: str) -> str:
+    """A tensor holding an operand's uncontracted axes, laid out like the output
+    (see :func:`contraction_layout`)."""
+    t = b.unsqueeze(reduced, [0, 1])
+    t = b.op("Transpose", t, refs={"perm": f"{prefix}_perm"})
+    t = b.unsqueeze(t, f"{prefix}_unsq")
+    return b.squeeze(t, [0, 1, 2])
+
+
+MATMUL = MatMulFamily()
+MATMUL_DYNK = MatMulFamily(static_fan_in=False)
+MATVEC = MatVecFamily()
+MATVEC_DYNK = MatVecFamily(static_fan_in=False)
 
 
 class MatMulHandler:
@@ -80,9 +168,10 @@ class MatMulHandler:
         ry = index.rank(node.output[0])
         assert ra is not None and rb is not None and ry is not None  # guaranteed by check()
         dtype = operand_dtype(index, node.input[0])
-        suffix = "" if self.fan_in(node, index) is not None else "DynK"
+        static = self.fan_in(node, index) is not None
         if ra >= 2 and rb >= 2:
-            return Lowering("AnalogMatMul" + suffix, list(node.input[:2]), 2, {}, [], dtype=dtype)
+            family = MATMUL if static else MATMUL_DYNK
+            return Lowering(family, list(node.input[:2]), 2, {}, [], dtype=dtype)
         # 1-D operands: the output holds A's batch and row axes, then B's batch and column
         # axes, right-aligned (broadcast batch axes are shared).
         attrs: dict[str, Any] = {"x_axes": [ra - 1], "w_axes": [rb - 1 if rb == 1 else rb - 2]}
@@ -98,7 +187,8 @@ class MatMulHandler:
             w_kept = [batch_end - n_batch + k for k in range(n_batch)] + [ry - 1]
         attrs.update(contraction_layout(x_kept, ry, "x"))
         attrs.update(contraction_layout(w_kept, ry, "w"))
-        return Lowering("AnalogMatVec" + suffix, list(node.input[:2]), 2, attrs, [], dtype=dtype)
+        family = MATVEC if static else MATVEC_DYNK
+        return Lowering(family, list(node.input[:2]), 2, attrs, [], dtype=dtype)
 
 
 def _contraction_length(node: onnx.NodeProto, shape_of: ShapeOf) -> int | None:

@@ -5,7 +5,8 @@ Two kinds of case are recorded:
 
 * ``graph/...`` (pure, the same on every machine): every corpus model and both demo models,
   planned with fixed repeats, input ranges and seed under each noise model, annotated for
-  deployment and lowered for simulation; the sha256 of each serialised graph.
+  deployment and lowered for simulation; the sha256 of each serialised graph, and
+  (``canonical/...``) of the graph with its function bodies in :func:`canonical` form.
 * ``compile/...`` (numeric: onnxruntime computes the calibration, so the figures are those of
   this machine's CPU): ``analogc compile`` on the demo for every preset (a search, and
   ``--pareto``) and with fixed repeats; the annotated model's sha256 and ``report.json``
@@ -17,8 +18,9 @@ Usage::
     python tests/golden/identity.py compare A.json B.json
 
 ``tests/golden/identity.json`` was recorded before the structure was refactored (issue 9);
-``tests/test_identity.py`` checks the ``graph`` cases against it on every test run, and
-``compare`` checks the rest on one machine, e.g. against a worktree of an older commit.
+``tests/test_identity.py`` checks the graph cases against it on every test run (see there
+for which are exact and which canonical), and ``compare`` checks the rest on one machine,
+e.g. against a worktree of an older commit.
 """
 
 from __future__ import annotations
@@ -52,11 +54,38 @@ def _sha(data: bytes) -> str:
 
 def _graph_sha(model: onnx.ModelProto) -> str:
     """sha256 of the serialised graph, the temporary folder of external data left out."""
-    model = copy.copy(model)
+    model = copy.deepcopy(model)
     for entry in model.metadata_props:
         if entry.key == "pkg.analogc.external_data_dir":
             entry.value = "<folder>"
     return _sha(model.SerializeToString())
+
+
+def canonical(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with every function body in a canonical form: each value named by a hash of
+    how it is computed (op, attributes, the hashes of its inputs), nodes sorted by depth then
+    name. Two bodies that compute the same values the same way, but add their nodes in another
+    order, become identical."""
+    model = copy.deepcopy(model)
+    for function in model.functions:
+        names = {name: f"in:{name}" for name in function.input}
+        depth = dict.fromkeys(function.input, 0)
+        keyed = []
+        for node in function.node:
+            attrs = b"".join(sorted(a.SerializeToString() for a in node.attribute))
+            inputs = [names.get(i, i) for i in node.input]
+            digest = _sha(f"{node.domain}|{node.op_type}|{inputs}|".encode() + attrs)[:16]
+            level = 1 + max((depth.get(i, 0) for i in node.input), default=0)
+            for k, out in enumerate(node.output):
+                names[out] = out if out in function.output else f"v{digest}_{k}"
+                depth[out] = level
+            keyed.append((level, names[node.output[0]], node))
+        for _, _, node in keyed:
+            node.input[:] = [names.get(i, i) for i in node.input]
+            node.output[:] = [names[o] for o in node.output]
+        del function.node[:]
+        function.node.extend(n for _, _, n in sorted(keyed, key=lambda t: (t[0], t[1])))
+    return model
 
 
 def _noises() -> dict[str, Any]:
@@ -114,12 +143,14 @@ def graph_cases(folder: Path) -> dict[str, str]:
             deploy = copy.deepcopy(model)
             annotate(deploy, plan, FunctionLibrary(noise=noise, opset=opset))
             out[f"graph/annotated/{label}/{noise_name}"] = _graph_sha(deploy)
+            out[f"canonical/annotated/{label}/{noise_name}"] = _graph_sha(canonical(deploy))
             for stats in (False, True):
                 sim = copy.deepcopy(model)
                 library = FunctionLibrary(noise=noise, opset=opset, mode="simulate", stats=stats)
                 lower_for_simulation(sim, plan, library)
-                key = f"graph/simulate{'+stats' if stats else ''}/{label}/{noise_name}"
-                out[key] = _graph_sha(sim)
+                kind = f"simulate{'+stats' if stats else ''}"
+                out[f"graph/{kind}/{label}/{noise_name}"] = _graph_sha(sim)
+                out[f"canonical/{kind}/{label}/{noise_name}"] = _graph_sha(canonical(sim))
     return out
 
 
@@ -136,8 +167,10 @@ def _compile(out_dir: Path, **kwargs: Any) -> dict[str, Any]:
     document.pop("run", None)
     document.pop("outputs", None)  # temporary paths
     document["model"].pop("path", None)
+    document["data"]["source"] = Path(document["data"]["source"]).name  # the checkout's path
     if document.get("search"):
         document["search"].pop("storage", None)  # temporary path
+        document["search"].pop("study_name", None)  # a hash of the settings' encoding
     model_file = next(out_dir.glob("*.analog.onnx"))
     return {"annotated_sha256": _sha(model_file.read_bytes()), "report": document}
 

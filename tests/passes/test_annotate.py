@@ -142,7 +142,8 @@ def test_lowered_simulation_graph_interface(case_name: str) -> None:
     assert [layer.name for layer in interface.layers] == [case.layer]
     inputs = {i.name for i in result.model.graph.input}
     layer = interface.layers[0]
-    for name in (layer.scale, layer.eps_y, layer.eps_w):
+    assert set(layer.draws) == {"eps_y", "eps_w"}, layer.draws
+    for name in (layer.scale, *(d.input for d in layer.draws.values())):
         assert name in inputs, f"simulation input {name} is not a graph input"
 
 
@@ -160,8 +161,9 @@ def test_lowered_simulation_graph_passes_the_checker(case_name: str, stats: bool
     onnx.checker.check_model(result.model, full_check=True)
     (layer,) = interface.layers
     assert layer.pooled == (case_name in ("if_matmul", "loop_matmul", "scan_matmul"))
-    if stats:
-        assert layer.var in {o.name for o in result.model.graph.output}
+    outputs = {o.name for o in result.model.graph.output}
+    assert set(layer.variances) == ({"shot", "thermal", "weight"} if stats else set())
+    assert all(var in outputs for var in layer.variances.values()), (layer.variances, outputs)
 
 
 # -- already annotated, unsupported layers -----------------------------------------------------

@@ -243,7 +243,7 @@ def test_dynamic_contraction_runs_analog(case_name: str) -> None:
     loc = locate(model)[case.layer]
     handler = HANDLERS[loc.node.op_type]
     low = handler.lower(loc.node, loc.index, "p")
-    assert low.family.endswith("DynK"), low.family
+    assert not low.family.static_fan_in and low.family.name.endswith("DynK"), low.family
     d_of, macs_of = DYNK_FACTS[case_name]
     for seq in (DYN_SEQ, 11):  # MACs from per-example shapes seen at run time (batch as 1)
         shapes = {
@@ -264,7 +264,8 @@ def test_static_contraction_keeps_its_family() -> None:
         model = prepare(case.model)
         loc = locate(model)[case.layer]
         low = HANDLERS[loc.node.op_type].lower(loc.node, loc.index, "p")
-        assert not low.family.endswith("DynK"), (case_name, low.family)
+        assert low.family.static_fan_in, (case_name, low.family)
+        assert not low.family.name.endswith("DynK"), (case_name, low.family)
 
 
 def test_loop_with_a_run_time_trip_count_has_unknown_macs() -> None:

@@ -410,22 +410,29 @@ def test_weight_noise_per_weight_entry(which: str, runtime: str) -> None:
 @pytest.mark.parametrize("noise_name", list(NOISES))
 @pytest.mark.parametrize("case_name", list(CASES))
 def test_stats_output_is_mean_variance_at_unit_energy(case_name: str, noise_name: str) -> None:
-    """Simulator(stats=True) returns mean over elements of sigma_expected² at E = 1, whatever
-    the scales of the run."""
+    """Simulator(stats=True) returns, per enabled term, the mean over elements of that term's
+    sigma_expected² at E = 1, whatever the scales of the run; they add up to the total."""
     case, noise = CASES[case_name](), NOISES[noise_name]
     model = prepare(case.model)
     sim = Simulator(model, plan_for([case.layer], noise, r_x=R_X), stats=True, threads=1)
     feed = case.feed(rng(), 3)
-    expected = float(terms(model, feed).variances(**_flags(noise), r_x=R_X, energy=1.0).mean())
+    reference = terms(model, feed)
+    flags = _flags(noise)
+    total = float(reference.variances(**flags, r_x=R_X, energy=1.0).mean())
     for repeats in (None, 1, 16):
         outs = sim.run(feed, scales=sim.scales(repeats), seed=0, batch_index=0)
         n = len(model.graph.output)
-        assert len(outs) == n + 1, f"expected {n} outputs and one variance, got {len(outs)}"
-        var = float(np.asarray(outs[n]))
-        assert var == pytest.approx(expected, rel=1e-4), (
-            f"{case_name} {noise_name}: stats variance {var:.6g}, expected mean sigma² at E=1 "
-            f"{expected:.6g} (scales for repeats={repeats})"
-        )
+        assert len(outs) == n + len(noise.terms), f"{n} outputs and one variance per term"
+        for term, out in zip(noise.terms, outs[n:], strict=True):
+            alone = {**flags, "shot": False, "thermal": False, "weight": False, term: True}
+            expected = float(reference.variances(**alone, r_x=R_X, energy=1.0).mean())
+            var = float(np.asarray(out))
+            assert var == pytest.approx(expected, rel=1e-4), (
+                f"{case_name} {noise_name}: {term} variance {var:.6g}, expected mean sigma² "
+                f"at E=1 {expected:.6g} (scales for repeats={repeats})"
+            )
+        summed = sum(float(np.asarray(o)) for o in outs[n:])
+        assert summed == pytest.approx(total, rel=1e-4), (summed, total)
 
 
 def _flags(noise: NoiseModel) -> dict[str, object]:
@@ -627,10 +634,11 @@ def test_dynamic_k_bfloat16_at_two_sequence_lengths(mode: str) -> None:
         clean = plain.run(None, base)[0].astype(np.float64)
         feed = tile_feed(base, copies)
         if layer is not None:
-            assert layer.eps_y is not None
+            assert "eps_y" in layer.draws
             feed[layer.scale] = np.asarray(1.0, np.float32)
             shape = (copies * BASE_BATCH, *clean.shape[1:])
-            feed[layer.eps_y] = np.random.default_rng(seq).standard_normal(shape, np.float32)
+            eps = np.random.default_rng(seq).standard_normal(shape, np.float32)
+            feed[layer.draws["eps_y"].input] = eps
         y = noisy.run(None, feed)[0].astype(np.float64).reshape(copies, *clean.shape)
         assert_standard_normal(
             (y - clean) / sigma, independent=True, what=f"bfloat16 DynK ({mode}), S = {seq}"

@@ -1,0 +1,82 @@
+"""The search: setup, then the chosen strategy, then the plan (see :mod:`analogc.search`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import optuna
+
+from analogc.budget import Acceptance
+from analogc.errors import ConfigError
+from analogc.storage import open_storage
+
+from .problem import SearchProblem
+from .result import SearchResult, choose, pareto_front
+from .settings import SearchSettings
+from .setup import load_or_compute_setup
+from .strategies import STRATEGIES, SearchStrategy
+
+if TYPE_CHECKING:
+    from analogc.calibrated import CalibratedModel
+
+
+def strategy_for(settings: SearchSettings) -> SearchStrategy:
+    try:
+        return STRATEGIES[settings.strategy]
+    except KeyError:
+        raise ConfigError(
+            f"unknown search strategy {settings.strategy!r}; choose from {', '.join(STRATEGIES)}"
+        ) from None
+
+
+def run_search(
+    calibrated: CalibratedModel,
+    acceptance: Acceptance,
+    settings: SearchSettings,
+    *,
+    on_step: Callable[[str], None] = lambda msg: None,
+) -> SearchResult:
+    """Least energy per MAC within the budget: setup (uniform baseline, sensitivities,
+    analytic allocation, kept in the study), then the strategy, then the cheapest feasible
+    configuration it evaluated."""
+    start, runs_before = time.perf_counter(), calibrated.evaluator.runs
+    strategy = strategy_for(settings)
+    problem = SearchProblem(calibrated, acceptance, settings, on_step)
+    study = optuna.create_study(
+        storage=open_storage(settings.storage),
+        study_name=settings.study_name or "analogc",
+        sampler=strategy.sampler(settings),
+        directions=list(strategy.directions),
+        load_if_exists=True,
+    )
+    setup, new = load_or_compute_setup(problem, study)
+    if new:
+        strategy.warm_start(study, setup, problem)
+    points = strategy.search(problem, setup, study)
+    chosen = choose(points)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    curve = list(setup.uniform_curve)
+    return SearchResult(
+        repeats=dict(chosen.repeats),
+        feasible=chosen.feasible,
+        uniform_repeats=setup.uniform,
+        uniform_feasible=any(
+            p.feasible and p.repeats[problem.names[0]] == setup.uniform for p in curve
+        ),
+        analytic=dict(setup.analytic),
+        sensitivity=dict(setup.sensitivity),
+        sensitivity_drop=dict(setup.sensitivity_drop),
+        uniform_curve=curve,
+        trials=points,
+        front=pareto_front(points),
+        study_name=study.study_name,
+        storage=settings.storage,
+        sampler=strategy.sampler_name,
+        finished_trials=sum(s.is_finished() for s in states),
+        skipped_trials=sum(s == optuna.trial.TrialState.PRUNED for s in states),
+        evaluations=calibrated.evaluator.runs - runs_before,
+        wall_s=time.perf_counter() - start,
+        settings=settings,
+    )

@@ -1,0 +1,62 @@
+"""How hard to search, and which strategy: one frozen, keyword-only settings object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analogc.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchSettings:
+    """How hard to search.
+
+    Attributes:
+        strategy: a key of :data:`analogc.search.STRATEGIES` (``tpe``, ``nsga2``, ``analytic``,
+            ``uniform``); ``pareto=True`` is the same as ``strategy="nsga2"``.
+        trials: Optuna trials in total (a resumed study counts the finished ones).
+        timeout: stop starting new trials after this many seconds (None: no limit).
+        seed: seed of the sampler (and nothing else: noise seeds are 0..seeds-1).
+        seeds: noise seeds per evaluation in the search (common to all configurations).
+        validation_seeds: fresh noise seeds for the final figures (no selection bias).
+        max_repeats: upper bound on any layer's repeats.
+        span: each layer's box is [N_analytic / span, N_analytic · span].
+        confidence: one-sided confidence of the acceptance bound.
+        pareto: multi-objective search (NSGA-II) returning the energy/drop front.
+        storage: Optuna storage URL (None: in memory).
+        study_name: the study's name in the storage.
+        progress: show a progress bar on stderr.
+    """
+
+    strategy: str = "tpe"
+    trials: int = 60
+    timeout: float | None = None
+    seed: int = 0
+    seeds: int = 8
+    validation_seeds: int = 16
+    max_repeats: int = 1 << 16
+    span: float = 8.0
+    confidence: float = 0.95
+    pareto: bool = False
+    storage: str | None = None
+    study_name: str | None = None
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pareto:
+            if self.strategy not in ("tpe", "nsga2"):
+                raise ConfigError(f"pareto=True asks for nsga2, not {self.strategy!r}")
+            object.__setattr__(self, "strategy", "nsga2")
+        elif self.strategy == "nsga2":
+            object.__setattr__(self, "pareto", True)
+        for name in ("trials", "seeds", "validation_seeds", "max_repeats"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def search_seeds(self) -> list[int]:
+        return list(range(self.seeds))
+
+    @property
+    def fresh_seeds(self) -> list[int]:
+        return list(range(self.seeds, self.seeds + self.validation_seeds))

@@ -1,0 +1,45 @@
+"""NSGA-II on (energy per MAC, acceptance bound): the trade-off front, not one point.
+
+Every trial is evaluated (no skipping: a configuration dearer than the best feasible one may
+still be on the front); the plan is the cheapest feasible configuration found, and the report
+lists the front.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+from ..problem import Point, SearchProblem
+from ..settings import SearchSettings
+from ..setup import Setup
+from .sampling import enqueue, optimize, points, record, suggest
+
+
+class NSGA2:
+    name = "nsga2"
+    summary = "Optuna NSGA-II on (energy, drop): the energy/accuracy front"
+    sampler_name = "NSGAIISampler"
+    directions: tuple[str, ...] = ("minimize", "minimize")
+
+    def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler:
+        population = max(8, min(50, settings.trials // 4))
+        return optuna.samplers.NSGAIISampler(seed=settings.seed, population_size=population)
+
+    def warm_start(self, study: optuna.Study, setup: Setup, problem: SearchProblem) -> None:
+        enqueue(study, dict.fromkeys(problem.names, setup.uniform), "uniform")
+        enqueue(study, setup.analytic, "analytic")
+
+    def search(self, problem: SearchProblem, setup: Setup, study: optuna.Study) -> list[Point]:
+        allowed = problem.acceptance.allowed
+
+        def objective(trial: optuna.Trial) -> tuple[float, float]:
+            repeats = suggest(trial, setup, problem.names)
+            energy = problem.energy(repeats)
+            trial.set_user_attr("energy", energy)
+            trial.set_user_attr("source", trial.user_attrs.get("source", "sampler"))
+            point = problem.score(repeats)
+            record(trial, point.metric, point.margin)
+            return energy, point.margin + allowed
+
+        optimize(problem, study, objective, [])
+        return points(study, problem.names)
