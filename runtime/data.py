@@ -283,6 +283,8 @@ class Dataset:
             # (one plain batch hashes as before feeds and batch axes existed: studies resume)
             h.update(repr(sorted(self.batch_axes.items())).encode())
             h.update(b"joined" if self.joined else b"feeds")
+        if self.static_batch:
+            h.update(f"static batch {self.static_batch}".encode())
         for feed in self.feeds:
             for name in sorted(feed.inputs):
                 a = np.ascontiguousarray(feed.inputs[name])

@@ -182,13 +182,6 @@ def output_batch_axes(model: onnx.ModelProto) -> list[int | None]:
     return [shape.index(symbol) if symbol in shape else None for shape in shapes]
 
 
-def describe_axes(axes: BatchAxes) -> str:
-    """``input: axis 0, state: axis 1, sr: fixed`` (for logs and reports)."""
-    return ", ".join(
-        f"{name}: {'fixed' if axis is None else f'axis {axis}'}" for name, axis in axes.items()
-    )
-
-
 def parse_value(spec: InputSpec, value: object) -> np.ndarray:
     """A value for input ``spec`` (``--set NAME=VALUE``), parsed by the input's dtype.
 
