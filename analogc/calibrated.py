@@ -31,6 +31,7 @@ from analogc.passes.scopes import locate
 from analogc.runtime.calibrate import Calibration, calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation, Evaluator
+from analogc.runtime.inputs import output_batch_axes
 from analogc.runtime.metrics import Metric
 from analogc.runtime.simulate import Simulator
 
@@ -207,7 +208,13 @@ class CalibratedModel:
             shapes=self.calibration.shapes,
             threads=threads,
         )
-        self.evaluator = Evaluator(self.simulator, dataset, self.calibration, metric)
+        self.evaluator = Evaluator(
+            self.simulator,
+            dataset,
+            self.calibration,
+            metric,
+            output_axes=output_batch_axes(loaded.model),
+        )
         self.facts = [
             LayerFacts(
                 name=layer.name,
@@ -237,9 +244,9 @@ class CalibratedModel:
         clean = sim.scales(None)
         total = np.zeros(len(keys))
         count = 0
-        for b, feed in enumerate(self.dataset.batches(self.calibration.batch_size)):
-            outputs = sim.run(feed, scales=clean, seed=0, batch_index=b)
-            n = len(next(iter(feed.values())))
+        for b, batch in enumerate(self.dataset.split(self.calibration.batch_size)):
+            outputs = sim.run(batch.feed, scales=clean, seed=0, batch_index=b)
+            n = batch.examples
             total += n * np.array([float(v) for v in outputs[sim.n_outputs :]])
             count += n
         levels: dict[str, dict[str, float]] = {name: {} for name in self.base_plan.layers}

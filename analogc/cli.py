@@ -81,6 +81,59 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.meta["analogc.debug"] = debug
 
 
+def _assignments(items: tuple[str, ...], option: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint=option)
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _batch_axes(items: tuple[str, ...]) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for name, text in _assignments(items, "--batch-axis").items():
+        if text.lower() == "none":
+            out[name] = None
+            continue
+        try:
+            out[name] = int(text)
+        except ValueError:
+            raise click.BadParameter(
+                f"{name}={text}: the axis is an integer, or none to hold the input fixed",
+                param_hint="--batch-axis",
+            ) from None
+    return out
+
+
+def _input_options(command: Any) -> Any:
+    """--batch-axis, --set and --feeds: how the data maps onto the model's inputs."""
+    command = click.option(
+        "--feeds",
+        is_flag=True,
+        help="Each .npz of a --data folder, or each batch of a reader, is one complete feed, "
+        "run as it is (sizes may differ between feeds). Default: chunks joined along the "
+        "batch axes.",
+    )(command)
+    command = click.option(
+        "--set",
+        "set_values",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Hold input NAME at VALUE (parsed by its type) for every batch, e.g. a sample "
+        "rate: --set sr=16000. Repeatable.",
+    )(command)
+    return click.option(
+        "--batch-axis",
+        "batch_axis",
+        multiple=True,
+        metavar="NAME=AXIS",
+        help="Input NAME's batch axis [default: the axis of the batch symbol the inputs share, "
+        "e.g. 1 for state[2, batch, 128]]; NAME=none holds it fixed. Repeatable.",
+    )(command)
+
+
 @cli.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -111,8 +164,8 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "--data",
     "-d",
     help="Calibration data: .npz (arrays named like the inputs, optional 'labels'), a folder of "
-    ".npy/.npz files, a reader module:function, or demo:calib. Without it, random inputs are "
-    "synthesised.",
+    ".npy/.npz files (.npz: chunks, or feeds with --feeds), a reader module:function, or "
+    "demo:calib. Without it, random inputs are synthesised.",
 )
 @click.option(
     "--output",
@@ -174,6 +227,7 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     help="Study name in the storage [default: derived from model, data and settings].",
 )
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@_input_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the result: no progress, no log lines.")
 @click.pass_context
 def compile_cmd(
@@ -195,6 +249,9 @@ def compile_cmd(
     storage: str | None,
     study_name: str | None,
     batch_size: int,
+    batch_axis: tuple[str, ...],
+    set_values: tuple[str, ...],
+    feeds: bool,
     quiet: bool,
 ) -> None:
     """Plan per-layer precision for MODEL and write the annotated model and a report.
@@ -243,6 +300,9 @@ def compile_cmd(
         search=search,
         batch_size=batch_size,
         seed=seed,
+        batch_axes=_batch_axes(batch_axis),
+        values=_assignments(set_values, "--set"),
+        feeds=feeds,
     )
     report = compile_model(model, settings)
     click.echo(compile_text(report))
@@ -270,8 +330,17 @@ def compile_cmd(
 )
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document.")
+@_input_options
 def eval_cmd(
-    model: Path, data: str, seeds: int, metric: str, batch_size: int, as_json: bool
+    model: Path,
+    data: str,
+    seeds: int,
+    metric: str,
+    batch_size: int,
+    as_json: bool,
+    batch_axis: tuple[str, ...],
+    set_values: tuple[str, ...],
+    feeds: bool,
 ) -> None:
     """Metric of an annotated MODEL under its noise plan: mean ± 95% CI over noise seeds.
 
@@ -281,7 +350,16 @@ def eval_cmd(
     from analogc.report import eval_text
 
     _setup_logging(True)
-    report = evaluate_model(model, data=data, seeds=seeds, metric=metric, batch_size=batch_size)
+    report = evaluate_model(
+        model,
+        data=data,
+        seeds=seeds,
+        metric=metric,
+        batch_size=batch_size,
+        batch_axes=_batch_axes(batch_axis),
+        values=_assignments(set_values, "--set"),
+        feeds=feeds,
+    )
     click.echo(report.to_json() if as_json else eval_text(report))
 
 

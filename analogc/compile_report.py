@@ -13,7 +13,8 @@ from analogc import __version__
 from analogc.accounting import Accounting
 from analogc.budget import Acceptance
 from analogc.calibrated import CalibratedModel, LoadedModel
-from analogc.inputs import versions
+from analogc.inputs import InputsInfo, versions
+from analogc.passes.observed_shapes import unresolved_tensors
 from analogc.report.schema import (
     AnalyticSection,
     BudgetInfo,
@@ -38,11 +39,25 @@ from analogc.report.schema import (
     Totals,
     UniformSection,
 )
+from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation
 from analogc.search import Point, SearchResult
 
 if TYPE_CHECKING:
     from analogc.pipeline import CompileJob, PlanOutcome
+
+
+def data_info(dataset: Dataset, inputs: InputsInfo, batch_size: int | None = None) -> DataInfo:
+    return DataInfo(
+        dataset.source,
+        len(dataset),
+        dataset.synthetic,
+        batch_size,
+        inputs.batch_axes,
+        inputs.feeds,
+        inputs.values,
+        inputs.resolved_shapes,
+    )
 
 
 def build_inspect_report(loaded: LoadedModel) -> InspectReport:
@@ -56,7 +71,8 @@ def build_inspect_report(loaded: LoadedModel) -> InspectReport:
         unknown=[x.name for x in ops if x.macs is None],
     )
     model = ModelInfo(str(loaded.path), loaded.sha256, loaded.opset)
-    return InspectReport(model=model, layers=ops, macs=macs)
+    waiting = sorted(unresolved_tensors(loaded.model, loaded.discovery))
+    return InspectReport(model=model, layers=ops, macs=macs, run_time_shapes=waiting)
 
 
 def totals(acc: Accounting) -> Totals:
@@ -68,13 +84,17 @@ def _totals(acc: Accounting) -> dict[str, float | int | None]:
 
 
 def build_eval_report(
-    path: Path, calibrated: CalibratedModel, evaluation: Evaluation, repeats: Mapping[str, int]
+    path: Path,
+    calibrated: CalibratedModel,
+    evaluation: Evaluation,
+    repeats: Mapping[str, int],
+    inputs: InputsInfo,
 ) -> EvalReport:
     dataset, metric = calibrated.dataset, calibrated.metric
     return EvalReport(
         model=ModelInfo(str(path)),
         hardware=calibrated.hardware,
-        data=DataInfo(dataset.source, len(dataset), dataset.synthetic),
+        data=data_info(dataset, inputs),
         metric=MetricInfo(metric.name, evaluation.clean, metric.unit),
         evaluation=evaluation,
         dynamic=totals(calibrated.account(dict(repeats))),
@@ -101,9 +121,7 @@ def build_compile_report(
         model=ModelInfo(str(job.path), job.loaded.sha256, job.loaded.opset),
         hardware=job.hardware,
         noise=job.hardware.noise.label,
-        data=DataInfo(
-            dataset.source, len(dataset), dataset.synthetic, calibrated.calibration.batch_size
-        ),
+        data=data_info(dataset, job.inputs, calibrated.calibration.batch_size),
         metric=MetricInfo(job.metric.name, calibrated.evaluator.clean, job.metric.unit),
         budget=BudgetInfo(
             str(job.budget),

@@ -23,7 +23,7 @@ from analogc.calibrated import CalibratedModel, LoadedModel, load_model_proto, o
 from analogc.compile_report import build_compile_report, build_eval_report, build_inspect_report
 from analogc.errors import ConfigError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
-from analogc.inputs import DEMO_MODEL, data_fingerprint, demo_file, load_data, resolve_metric
+from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs, resolve_metric
 from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
 from analogc.passes.metadata import META_PREFIX, get_model_meta, set_model_meta
 from analogc.passes.model_io import load_model, write_bytes_atomic
@@ -85,6 +85,7 @@ class CompileJob:
     hardware: HardwareConfig
     budget: Budget
     dataset: Dataset
+    inputs: InputsInfo
     metric: Metric
     search: SearchSettings
     out_dir: Path
@@ -147,7 +148,16 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
     hardware = load_hardware(settings.hardware)
     budget = Budget.parse(settings.max_drop)
     out_dir, out_model = _output_paths(path, settings.output_dir)
-    dataset = load_data(settings.data, loaded.model, seed=settings.seed)
+    loaded, dataset, inputs = prepare_inputs(
+        loaded,
+        settings.data,
+        batch_axes=settings.batch_axes,
+        values=settings.values,
+        feeds=settings.feeds,
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+        threads=settings.threads,
+    )
     if dataset.synthetic:
         log.warning(
             "no --data given: synthesising %d random examples from the input specs; "
@@ -156,16 +166,17 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
         )
     metric = resolve_metric(settings.metric, dataset)
     job = CompileJob(
-        path,
-        settings,
-        loaded,
-        hardware,
-        budget,
-        dataset,
-        metric,
-        settings.search,
-        out_dir,
-        out_model,
+        path=path,
+        settings=settings,
+        loaded=loaded,
+        hardware=hardware,
+        budget=budget,
+        dataset=dataset,
+        inputs=inputs,
+        metric=metric,
+        search=settings.search,
+        out_dir=out_dir,
+        out_model=out_model,
     )
     if settings.repeats is None:  # the search's study: where it lives, and its name
         if job.search.storage is None:
@@ -233,7 +244,7 @@ def _study_name(job: CompileJob) -> str:
         [
             job.loaded.sha256,
             job.hardware.to_dict(),
-            data_fingerprint(job.dataset),
+            job.dataset.fingerprint(),
             job.metric.name,
             str(job.budget),
             s.seeds,
@@ -269,7 +280,17 @@ def evaluate_model(
     loaded = load_model_proto(
         original, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest()
     )
-    dataset = load_data(settings.data, loaded.model)
+    loaded, dataset, inputs = prepare_inputs(
+        loaded,
+        settings.data,
+        batch_axes=settings.batch_axes,
+        values=settings.values,
+        feeds=settings.feeds,
+        seed=0,
+        batch_size=settings.batch_size,
+        threads=settings.threads,
+        only=set(plan.layers),
+    )
     metric = resolve_metric(settings.metric, dataset)
     missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]
     if missing:
@@ -288,7 +309,7 @@ def evaluate_model(
     )
     repeats = {n: lp.repeats for n, lp in plan.layers.items()}
     evaluation = calibrated.evaluate(repeats, list(range(settings.seeds)))
-    return build_eval_report(path, calibrated, evaluation, repeats)
+    return build_eval_report(path, calibrated, evaluation, repeats, inputs)
 
 
 def _plan_hardware(annotated: onnx.ModelProto, noise: Any, e1: float) -> HardwareConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,10 @@ class CompileSettings:
         seed: seed of the noise draws baked into the annotated model.
         threads: onnxruntime threads (default: the CPUs this process may use).
         plots: write the trade-off and precision plots.
+        batch_axes: input name -> its batch axis, or None to hold it fixed (default: from the
+            model's symbolic dimensions).
+        values: input name -> the value of an input held fixed (a sample rate), like ``--set``.
+        feeds: each .npz of a data folder, or each batch of a reader, is one complete feed.
     """
 
     hardware: str | Path | HardwareConfig = "optical-shot"
@@ -47,6 +52,9 @@ class CompileSettings:
     seed: int = 0
     threads: int | None = None
     plots: bool = True
+    batch_axes: Mapping[str, int | None] | None = None
+    values: Mapping[str, object] | None = None
+    feeds: bool = False
 
     def __post_init__(self) -> None:
         if self.repeats is not None:
@@ -63,7 +71,8 @@ class EvaluateSettings:
     Attributes:
         data: evaluation data (as for :class:`CompileSettings`).
         seeds: noise seeds (each also a programmed chip, for per-chip terms).
-        metric, batch_size, threads: as for :class:`CompileSettings`.
+        metric, batch_size, threads, batch_axes, values, feeds: as for
+            :class:`CompileSettings`.
     """
 
     data: DataSource = None
@@ -71,6 +80,9 @@ class EvaluateSettings:
     metric: str = "auto"
     batch_size: int = 256
     threads: int | None = None
+    batch_axes: Mapping[str, int | None] | None = None
+    values: Mapping[str, object] | None = None
+    feeds: bool = False
 
     def __post_init__(self) -> None:
         _positive_int("seeds", self.seeds)

@@ -102,10 +102,21 @@ class Probe:
         self.session = make_session(probe, threads=threads, arena=False, optimize=False)
         self.names = [o.name for o in self.session.get_outputs()]
 
-    def run(self, feed: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-        """Clean graph outputs, and every exposed tensor by name."""
+    def run(
+        self, feed: Mapping[str, np.ndarray], examples: int | None = None
+    ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """Clean graph outputs, and every exposed tensor by name.
+
+        Args:
+            examples: how many examples the feed holds (default: the first axis of its first
+                array that has one).
+        """
         values = self.session.run(self.names, dict(feed))
-        self._batch = next((len(a) for a in feed.values() if np.ndim(a)), 1)
+        self._batch = (
+            examples
+            if examples is not None
+            else next((len(a) for a in feed.values() if np.ndim(a)), 1)
+        )
         by_name = dict(zip(self.names, values, strict=True))
         for name, value in self.constants.items():
             by_name.setdefault(name, value)
@@ -227,11 +238,11 @@ def calibrate(
     clean: list[list[np.ndarray]] = []
     shapes: dict[Signature, dict[str, LayerShapes]] = {}
     macs: dict[str, int] = {}
-    for feed in dataset.batches(batch_size):
-        outputs, tensors = probe.run(feed)
+    for batch in dataset.split(batch_size):
+        feed, n = batch.feed, batch.examples
+        outputs, tensors = probe.run(feed, n)
         clean.append(outputs)
         _merge_shapes(shapes.setdefault(signature(feed), {}), probe.shapes(tensors))
-        n = len(next(iter(feed.values())))
         for name in layers:
             x, _, y = probe.tensors[name]
             xs[name].add(tensors[x])

@@ -62,30 +62,42 @@ class Evaluator:
         dataset: the examples (the same ones calibration ran on).
         calibration: clean outputs of those batches.
         metric: what to score.
+        output_axes: each output's batch axis (None: it has none); metrics get outputs with
+            the batch first (a time-major ``[T, batch, C]`` output, a state ``[2, batch, H]``).
     """
 
     def __init__(
-        self, simulator: Simulator, dataset: Dataset, calibration: Calibration, metric: Metric
+        self,
+        simulator: Simulator,
+        dataset: Dataset,
+        calibration: Calibration,
+        metric: Metric,
+        *,
+        output_axes: Sequence[int | None] | None = None,
     ) -> None:
         self.simulator = simulator
         self.metric = metric
+        self.output_axes = list(output_axes or [])
         self.batch_size = calibration.batch_size
-        self.batches = dataset.batches(self.batch_size)
+        split = dataset.split(self.batch_size)
+        self.batches = [b.feed for b in split]
         self.clean_outputs = calibration.clean_outputs
-        labels = dataset.labels
-        self.labels = [
-            None if labels is None else labels[i * self.batch_size : (i + 1) * self.batch_size]
-            for i in range(len(self.batches))
-        ]
+        self.labels = [b.labels for b in split]
         self.clean = self.score(self.clean_outputs)
         self.runs = 0  # noisy batch evaluations so far (throughput accounting)
 
     def score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
         scores = [
-            self.metric.score(out, clean, labels)
+            self.metric.score(self._batch_first(out), self._batch_first(clean), labels)
             for out, clean, labels in zip(outputs, self.clean_outputs, self.labels, strict=True)
         ]
         return float(np.concatenate(scores).mean())
+
+    def _batch_first(self, outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [
+            np.moveaxis(y, axis, 0) if axis else y
+            for y, axis in zip(outputs, [*self.output_axes, *[0] * len(outputs)], strict=False)
+        ]
 
     def outputs(self, scales: Mapping[str, float], seed: int) -> list[list[np.ndarray]]:
         result = []

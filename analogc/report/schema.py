@@ -21,7 +21,8 @@ from analogc.runtime.evaluate import Evaluation
 
 SCHEMA_VERSION = 2
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
-``search.uniform_curve`` and ``search.points``; inapplicable sections are ``null``, not absent;
+``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
+``data.values``, ``data.resolved_shapes``; inapplicable sections are ``null``, not absent;
 ``hardware.noise`` lists every registered term's flag and constants."""
 
 EXIT_OK = 0
@@ -72,12 +73,19 @@ class ModelInfo:
 @dataclass(frozen=True)
 class DataInfo:
     """Attributes: source (where the data came from), examples, synthetic (made up by
-    analogc from the input specs), batch_size (examples per onnxruntime run)."""
+    analogc from the input specs), batch_size (examples per onnxruntime run); batch_axes
+    (input -> its batch axis, null when held fixed), feeds (how many complete feeds, null when
+    joined into one set), values (inputs held fixed: the value and where it came from),
+    resolved_shapes (ops whose shapes were taken from the data)."""
 
     source: str
     examples: int
     synthetic: bool
     batch_size: int | None = None
+    batch_axes: dict[str, int | None] = field(default_factory=dict)
+    feeds: int | None = None
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resolved_shapes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,8 @@ class InspectReport(JsonDocument):
     model: ModelInfo
     layers: list[InspectedOp]
     macs: InspectMacs
+    run_time_shapes: list[str] = field(default_factory=list)
+    """Digital ops whose shapes are known only at run time (compile takes them from data)."""
 
     @property
     def return_code(self) -> int:

@@ -7,7 +7,15 @@ from analogc.runtime.evaluate import Evaluation
 from .format import metric_value, table
 from .schema import CompileReport, EvalReport, InspectReport
 
-__all__ = ["compile_text", "eval_line", "eval_text", "inspect_text", "layer_table", "summary_lines"]
+__all__ = [
+    "compile_text",
+    "eval_line",
+    "eval_text",
+    "inputs_lines",
+    "inspect_text",
+    "layer_table",
+    "summary_lines",
+]
 
 
 def eval_line(report: CompileReport | EvalReport, evaluation: Evaluation | None) -> str:
@@ -73,12 +81,33 @@ def summary_lines(report: CompileReport) -> list[str]:
             f"uniform repeats N={report.layers[0].repeats}: Ē = {energy}, "
             f"{metric} {eval_line(report, dyn.evaluation)}"
         )
+    lines += inputs_lines(report)
     verdict = "MET" if report.budget_met else "NOT MET"
     lines.append(f"budget: max drop {report.budget.max_drop} ({report.budget.rule}): {verdict}")
     macs = report.macs
     if macs.digital or macs.digital_unknown:
         unknown = f" (+{macs.digital_unknown} ops of unknown size)" if macs.digital_unknown else ""
         lines.append(f"MACs left digital: {macs.digital:,} per example{unknown}")
+    return lines
+
+
+def inputs_lines(report: CompileReport | EvalReport) -> list[str]:
+    """Values inputs were held at, and ops whose shapes the data showed."""
+    data = report.data
+    lines = []
+    origin = {"--set": "--set", "data": "from the data", "default": "the model's default"}
+    if data.values:
+        held = ", ".join(
+            f"{name} = {v['value']} ({origin.get(v['from'], v['from'])})"
+            for name, v in data.values.items()
+        )
+        lines.append(f"inputs held fixed: {held}")
+    if data.resolved_shapes:
+        ops = ", ".join(
+            op["name"] + (" (at the sizes seen only)" if op["fixed_sizes"] else "")
+            for op in data.resolved_shapes
+        )
+        lines.append(f"analog from shapes seen in the data (unknown before run time): {ops}")
     return lines
 
 
@@ -115,6 +144,12 @@ def inspect_text(report: InspectReport) -> str:
         text += (
             f"; MACs of {len(m.unknown)} ops depend on run-time shapes (known after calibration)"
         )
+    if report.run_time_shapes:
+        waiting = report.run_time_shapes
+        text += (
+            f"\n{len(waiting)} digital ops lack a shape known before run time "
+            f"({', '.join(waiting)}): `analogc compile` takes it from the calibration data"
+        )
     return text
 
 
@@ -124,7 +159,8 @@ def eval_text(report: EvalReport) -> str:
     if dyn.attojoules_per_mac is not None:
         energy += f" ({dyn.attojoules_per_mac:.4g} aJ/MAC)"
     clean = metric_value(report.evaluation.clean, report.metric.unit)
-    return (
+    text = (
         f"{report.metric.name} on {report.data.examples} examples ({report.data.source}):\n"
         f"  clean  {clean}\n  noisy  {eval_line(report, report.evaluation)}\n  {energy}"
     )
+    return "\n".join([text, *(f"  {x}" for x in inputs_lines(report))])

@@ -1199,3 +1199,7 @@ ENTRIES: list[Entry] = [
         dims={"S": 5},
     ),
 ]
+
+from inputs_corpus import INPUT_ENTRIES  # noqa: E402  (it builds on the helpers above)
+
+ENTRIES += INPUT_ENTRIES

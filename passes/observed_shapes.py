@@ -1,0 +1,128 @@
+"""Shapes that shape inference cannot know, stated from what a run showed.
+
+Shape inference loses a tensor's rank after an ``If`` whose branches differ (a sample rate
+choosing a path), a ``Reshape`` to a computed shape, or an op it does not know; a matrix
+product fed by such a tensor stays digital ("rank of the input is unknown"). Calibration runs
+the model, so those shapes are seen: :func:`unresolved_tensors` lists the tensors to watch (in
+the main graph and in If branches, where shape inference cannot read the outer graph's
+constants, a common way exported speech models lose ranks) and
+:func:`with_observed_shapes` writes what was seen into the working copy as ``value_info``, then
+infers shapes again, so the op and the ops after it become analog.
+
+Two strengths: by default only the rank is stated (every dimension stays unknown), which
+leaves the op's lowering free to take sizes at run time, so the plan holds for other batch
+sizes and sequence lengths; with ``sizes``, each dimension that was the same in every run is
+stated too, for ops whose lowering needs static sizes (a ConvTranspose's average fan-in),
+whose plan then holds for those sizes only (a graph input restated so declares them, and
+onnxruntime refuses other sizes rather than run a plan made for another size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import onnx
+from onnx import helper
+
+from .discover import Discovery
+from .graph_index import Shape
+from .model_io import infer_shapes
+from .ops import HANDLERS
+from .scopes import graphs, walk
+
+__all__ = ["unresolved_tensors", "with_observed_shapes"]
+
+
+def _incomplete(shape: Shape | None, batch_symbols: set[str]) -> bool:
+    if shape is None:
+        return True
+    return any(not isinstance(d, int) and d not in batch_symbols for d in shape)
+
+
+def unresolved_tensors(model: onnx.ModelProto, discovery: Discovery) -> dict[str, list[str]]:
+    """Digital matrix-product ops, in the main graph or in If branches (not in loops), whose
+    operands or output have a shape that is not fully known: layer name -> those tensors."""
+    digital = {x.name for x in discovery.digital}
+    out: dict[str, list[str]] = {}
+    for loc in walk(model):
+        node, index = loc.node, loc.index
+        if node.name not in digital or node.op_type not in HANDLERS:
+            continue
+        if node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+            continue
+        if any(s.op_type != "If" or s.node.domain not in ("", "ai.onnx") for s in loc.scopes):
+            continue
+        tensors = [
+            t
+            for t in (node.input[0], node.input[1], node.output[0])
+            if t
+            and not index.is_constant(t)
+            and t in index.dtypes
+            and _incomplete(index.shape(t), index.batch_symbols)
+        ]
+        if tensors:
+            out[node.name] = tensors
+    return out
+
+
+def with_observed_shapes(
+    model: onnx.ModelProto,
+    observed: Mapping[str, Sequence[tuple[int, ...] | None]],
+    *,
+    examples: Sequence[int],
+    sizes: bool = False,
+) -> onnx.ModelProto:
+    """A copy of ``model`` whose shapes state what the runs showed, inferred again.
+
+    Args:
+        model: the working copy (shape-inferred, nodes named); not changed.
+        observed: tensor -> its shape in each run, or None for a run that did not compute it
+            (an If branch not taken); runs in the order of ``examples``. A tensor whose rank
+            varied between runs, or that no run computed, is left alone.
+        examples: the number of examples of each run: with ``sizes``, a dimension equal to
+            it in every run is the batch (the model's batch symbol, when it has one).
+        sizes: also state each dimension that was the same in every run.
+    """
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    homes = {}
+    for scope in graphs(result):
+        defined = {o for n in scope.graph.node for o in n.output}
+        defined.update(i.name for i in scope.graph.input)
+        for name in observed:
+            if name in defined and name not in homes:
+                homes[name] = scope
+    for name, runs in observed.items():
+        scope = homes.get(name)
+        if scope is None:
+            continue
+        index, graph = scope.index, scope.graph
+        seen = [(s, n) for s, n in zip(runs, examples, strict=True) if s is not None]
+        ranks = {len(s) for s, _ in seen}
+        dtype = index.dtypes.get(name)
+        if len(ranks) != 1 or dtype is None:
+            continue
+        batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
+        known = index.shape(name)
+        dims: list[int | str | None] = []
+        for axis in range(ranks.pop()):
+            values = [s[axis] for s, _ in seen]
+            was = known[axis] if known is not None and axis < len(known) else None
+            if isinstance(was, int) or was in index.batch_symbols or (was and not sizes):
+                dims.append(was)  # known already: a size, the batch, or a symbol kept
+            elif sizes and values == [n for _, n in seen]:
+                dims.append(batch)  # the batch: never a fixed size (unknown if no symbol)
+            elif sizes and len(set(values)) == 1:
+                dims.append(int(values[0]))
+            else:
+                dims.append(was)
+        info = helper.make_tensor_value_info(name, dtype, dims)
+        # A graph input or output is restated where it is declared: with ``sizes``, that
+        # says the plan holds for these sizes only (onnxruntime refuses others).
+        declared = (*graph.input, *graph.output, *graph.value_info)
+        existing = next((vi for vi in declared if vi.name == name), None)
+        if existing is not None:
+            existing.CopyFrom(info)
+        else:
+            graph.value_info.append(info)
+    return infer_shapes(result)
