@@ -20,6 +20,7 @@ from analogc.passes import (
     LayerPlan,
     Plan,
     discover,
+    expand_recurrent,
     infer_shapes,
     is_annotated,
     load_model,
@@ -94,7 +95,7 @@ def open_model(path: str | Path, *, allow_annotated: bool = False) -> LoadedMode
             f"{path}: already annotated by analogc; pass the original model, or run `analogc strip` first"
         )
     scratch = _lighten(model)
-    model = infer_shapes(model)
+    model = _expanded(infer_shapes(model))
     name_nodes(model)
     return LoadedModel(path, model, discover(model), _sha256(path), scratch)
 
@@ -102,9 +103,15 @@ def open_model(path: str | Path, *, allow_annotated: bool = False) -> LoadedMode
 def load_model_proto(model: onnx.ModelProto, *, path: Path, sha256: str) -> LoadedModel:
     """As :func:`open_model`, for a model already in memory (e.g. a stripped annotated model)."""
     scratch = _lighten(model)
-    model = infer_shapes(model)
+    model = _expanded(infer_shapes(model))
     name_nodes(model)
     return LoadedModel(path, model, discover(model), sha256, scratch)
+
+
+def _expanded(model: onnx.ModelProto) -> onnx.ModelProto:
+    """LSTM/GRU/RNN rewritten into Scans whose gate products can run analog (shapes inferred
+    again for the new bodies)."""
+    return infer_shapes(model) if expand_recurrent(model).modified else model
 
 
 DEFAULT_MEMORY_BUDGET = 512 << 20

@@ -5,6 +5,7 @@ Nothing here runs a model: this package imports onnx and numpy only.
 
 from .annotate import SimInterface, SimLayer, annotate, lower_for_simulation, read_plan
 from .discover import Discovery, LayerInfo, discover, is_annotated
+from .expand_recurrent import expand_recurrent
 from .model_io import (
     external_data_dir,
     infer_shapes,
@@ -32,6 +33,7 @@ __all__ = [
     "SimLayer",
     "annotate",
     "discover",
+    "expand_recurrent",
     "external_data_dir",
     "infer_shapes",
     "is_annotated",
