@@ -2,9 +2,9 @@
 
 Each direction of a recurrent node becomes:
 
-* ``<name>/input_product``: one MatMul ``X·Wᵀ`` for every step at once, on X laid out
-  batch-first ([batch, seq, I], the layout the rest of analogc counts examples in), plus the
-  biases that do not depend on the state;
+* ``<name>/input_product``: one MatMul ``X·Wᵀ`` for every step at once, on X as the node
+  reads it ([seq, batch, I], or [batch, seq, I] with ``layout = 1``), plus the biases that do
+  not depend on the state;
 * a Scan ``<name>/scan`` over the steps (in reverse for the reverse direction) whose body
   computes ``<name>/recurrent_product`` (``H·Rᵀ``, a MatMul), the gates, the cell state,
   peepholes, clip and activations (:mod:`analogc.passes.recurrent_cells`);
@@ -123,25 +123,23 @@ def _expand(
 ) -> _Expansion:
     index = scope.index
     x = spec.inputs["X"]
-    batch_dim = index.shape(x)[1 - spec.layout]  # type: ignore[index]
-    x_batch_first = (
-        x if spec.layout else g.op("Transpose", [x], f"{base}/batch_first", perm=[1, 0, 2])
-    )
+    seq_axis = spec.layout  # X is [seq, batch, I] (layout 0) or [batch, seq, I] (layout 1)
+    batch_dim = index.shape(x)[1 - seq_axis]  # type: ignore[index]
     lens = spec.inputs["sequence_lens"]
-    masks = _masks(g, base, x_batch_first, lens) if lens else None
+    masks = _masks(g, base, x, lens, seq_axis) if lens else None
     # Per output: one value per direction, gathered at the end.
     finals: dict[str, list[str]] = {"Y": [], "Y_h": [], "Y_c": []}
     weights = _Weights(g, index, spec, uses, node)
     anchor: onnx.NodeProto | None = None
     for d, direction in enumerate(spec.directions):
         tag = base if len(spec.directions) == 1 else f"{base}/{direction}"
-        xw = g.op("MatMul", [x_batch_first, weights.input(d, tag)], f"{tag}/input_product")
+        xw = g.op("MatMul", [x, weights.input(d, tag)], f"{tag}/input_product")
         bias, reset_bias = _biases(g, spec, d, tag)
         if bias is not None:
             xw = g.op("Add", [xw, bias], f"{tag}/input_bias")
-        states = [_initial(g, spec, "initial_h", d, tag, x_batch_first)]
+        states = [_initial(g, spec, "initial_h", d, tag, x)]
         if spec.op_type == "LSTM":
-            states.append(_initial(g, spec, "initial_c", d, tag, x_batch_first))
+            states.append(_initial(g, spec, "initial_c", d, tag, x))
         step_weights = StepWeights(
             recurrent=weights.recurrent(d, tag),
             peepholes=_peepholes(g, spec, d, tag),
@@ -158,11 +156,11 @@ def _expand(
         attrs = {
             "body": body,
             "num_scan_inputs": len(scan_inputs),
-            "scan_input_axes": [1] * len(scan_inputs),
+            "scan_input_axes": [seq_axis] * len(scan_inputs),
             "scan_input_directions": [reverse] * len(scan_inputs),
         }
         if want_y:
-            attrs.update(scan_output_axes=[spec.layout], scan_output_directions=[reverse])
+            attrs.update(scan_output_axes=[seq_axis], scan_output_directions=[reverse])
         g.op_outputs("Scan", [*states, *scan_inputs], f"{tag}/scan", outputs=outputs, **attrs)
         if anchor is None:
             anchor = g.nodes[-1]
@@ -177,14 +175,22 @@ def _expand(
     return _Expansion(g.nodes, g.initializers, weights.replaced)
 
 
-def _masks(g: GraphBuilder, base: str, x: str, lens: str) -> tuple[str, str]:
-    """[batch, seq, 1]: step t is within example b's length; [batch, 1]: the length is > 0."""
+def _masks(g: GraphBuilder, base: str, x: str, lens: str, seq_axis: int) -> tuple[str, str]:
+    """Laid out like X with one feature, true where step t is within example b's length;
+    and [batch, 1]: the length is > 0."""
     shape = g.op("Shape", [x], f"{base}/mask/shape")
-    seq = g.op("Gather", [shape, g.ints(1, "one")], f"{base}/mask/seq")
+    seq = g.op("Gather", [shape, g.ints(seq_axis, "seq_axis")], f"{base}/mask/seq")
     steps = g.op("Range", [g.ints(0, "start"), seq, g.ints(1, "one")], f"{base}/mask/steps")
     lens64 = g.op("Cast", [lens], f"{base}/mask/lens", to=TensorProto.INT64)
-    column = g.unsqueeze(lens64, [1], f"{base}/mask/lens_column")
-    within = g.op("Less", [steps, column], f"{base}/mask/within")
+    column = g.unsqueeze(lens64, [1], f"{base}/mask/lens_column")  # [batch, 1]
+    if seq_axis == 0:  # [seq, 1] against [batch]: [seq, batch]
+        within = g.op(
+            "Less",
+            [g.unsqueeze(steps, [1], f"{base}/mask/steps_column"), lens64],
+            f"{base}/mask/within",
+        )
+    else:  # [seq] against [batch, 1]: [batch, seq]
+        within = g.op("Less", [steps, column], f"{base}/mask/within")
     valid = g.op("Greater", [column, g.ints(0, "zero")], f"{base}/mask/nonempty")
     return g.unsqueeze(within, [2], f"{base}/mask"), valid
 
@@ -296,16 +302,15 @@ def _peepholes(
     return i, o, f
 
 
-def _initial(
-    g: GraphBuilder, spec: RecurrentSpec, role: str, d: int, tag: str, x_batch_first: str
-) -> str:
+def _initial(g: GraphBuilder, spec: RecurrentSpec, role: str, d: int, tag: str, x: str) -> str:
     """This direction's initial state [batch, H]: from the input, or zeros."""
     given = spec.inputs.get(role, "")
     if given:
         axis = 1 if spec.layout else 0
         return g.op("Gather", [given, g.ints(d, "direction")], f"{tag}/{role}", axis=axis)
-    x_shape = g.op("Shape", [x_batch_first], f"{tag}/{role}_x_shape")
-    batch = g.op("Gather", [x_shape, g.ints([0], "zero")], f"{tag}/{role}_batch")
+    x_shape = g.op("Shape", [x], f"{tag}/{role}_x_shape")
+    batch_axis = g.ints([1 - spec.layout], "batch_axis")
+    batch = g.op("Gather", [x_shape, batch_axis], f"{tag}/{role}_batch")
     shape = g.op("Concat", [batch, g.ints([spec.hidden], "hidden")], f"{tag}/{role}_shape", axis=0)
     zero = numpy_helper.from_array(np.zeros(1, helper.tensor_dtype_to_np_dtype(spec.dtype)))
     return g.op("ConstantOfShape", [shape], f"{tag}/{role}", value=zero)

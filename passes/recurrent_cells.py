@@ -149,7 +149,7 @@ def _lstm(
     gates = s.add(xw, s.product(h_prev, w.recurrent[0], RECURRENT_PRODUCT), "gates")
     i, o, f, c = (s.gate(gates, k, name) for k, name in enumerate("iofc"))
     if w.peepholes is not None:
-        p_i, p_o, p_f = w.peepholes
+        p_i, _, p_f = w.peepholes  # Po reads the new cell state, below
         i = s.add(i, s.mul(p_i, c_prev, "peephole_i"), "i_peephole")
         f = s.add(f, s.mul(p_f, c_prev, "peephole_f"), "f_peephole")
     i = s.act(0, i, "input_gate")

@@ -2,9 +2,10 @@
 
 :func:`recurrent_model` builds one node with any combination of the attributes and optional
 inputs and outputs the ONNX spec allows. onnxruntime's CPU kernels do not run ``layout = 1``
-(batch-first) nodes nor float64 ones, so :func:`reference_outputs` runs the same weights as a
-``layout = 0`` float32 node and brings the outputs to the model's layout and type: onnxruntime's
-own kernels remain the reference for every variant.
+(batch-first) nodes, float64 ones nor nodes without ``hidden_size``, so
+:func:`reference_outputs` runs the same weights as a ``layout = 0`` float32 node with
+``hidden_size`` and brings the outputs to the model's layout and type: onnxruntime's own
+kernels remain the reference for every variant.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def reference_outputs(
     layout 0, then brought to the variant's layout and type)."""
     import onnxruntime as ort
 
-    twin = replace(v, layout=0, dtype=TensorProto.FLOAT)
+    twin = replace(v, layout=0, dtype=TensorProto.FLOAT, hidden_size_attr=True)
     model = recurrent_model(twin, seed=seed)
     fed = {}
     for key, value in inputs.items():

@@ -7,11 +7,12 @@ gate equations. This module holds the facts that rewrite needs: the attributes r
 onnxruntime reads them (:func:`parse`), the reasons an op stays digital (:func:`check`) and
 the MAC count (:func:`macs`).
 
-Activation parameters follow onnxruntime (``rnn_helpers.cc``): names are case-insensitive;
-``activation_alpha``/``activation_beta`` are consumed in order, one value per function that
-takes one; a function whose value runs out gets onnxruntime's default (LeakyRelu alpha 0.01,
-HardSigmoid 0.2/0.5, Elu 1.0, every other one 0 — ThresholdedRelu included, where the ONNX
-operator's own default would be 1.0).
+Activation parameters follow onnxruntime 1.32's kernels where the spec leaves room (measured
+there, for all three ops). Names are case-insensitive. ``activation_alpha``/``activation_beta``
+are consumed in order, one value per function that takes one; a function whose value runs out
+gets onnxruntime's default (LeakyRelu alpha 0.01, HardSigmoid 0.2/0.5, Elu 1.0, every other
+one 0: ThresholdedRelu included, where the ONNX operator's own default would be 1.0). A
+one-direction RNN listing two activations (the RNN schema's default does) uses the first.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def _activations(
         (a.decode() if isinstance(a, bytes) else str(a)).lower()
         for a in attrs.get("activations", DEFAULT_ACTIVATIONS[op_type] * n_dirs)  # type: ignore[attr-defined]
     ]
+    if op_type == "RNN" and n_dirs == 1 and len(names) == 2:
+        names = names[:1]  # the RNN schema's default lists two; onnxruntime takes the first
     if len(names) != per_dir * n_dirs:
         raise NotExpandable(
             f"'activations' lists {len(names)} functions; this {op_type} takes {per_dir * n_dirs} "
@@ -160,17 +163,23 @@ def _activations(
         raise NotExpandable(
             f"activation {unknown[0]!r} is not one the ONNX spec allows ({', '.join(ACTIVATIONS)})"
         )
-    alphas = list(attrs.get("activation_alpha", []))  # type: ignore[call-overload]
-    betas = list(attrs.get("activation_beta", []))  # type: ignore[call-overload]
+    alphas = [float(a) for a in attrs.get("activation_alpha", [])]  # type: ignore[attr-defined]
+    betas = [float(b) for b in attrs.get("activation_beta", [])]  # type: ignore[attr-defined]
+    parsed = _consumed(names, alphas, betas)
+    return tuple(tuple(parsed[d * per_dir : (d + 1) * per_dir]) for d in range(n_dirs))
+
+
+def _consumed(names: list[str], alphas: list[float], betas: list[float]) -> list[Activation]:
+    """Each function that takes an alpha (beta) consumes the next one, or gets its default."""
     parsed = []
     for name in names:
         takes_alpha, takes_beta, alpha, beta = ACTIVATIONS[name]
         if takes_alpha and alphas:
-            alpha = float(alphas.pop(0))
+            alpha = alphas.pop(0)
         if takes_beta and betas:
-            beta = float(betas.pop(0))
+            beta = betas.pop(0)
         parsed.append(Activation(name, alpha, beta))
-    return tuple(tuple(parsed[d * per_dir : (d + 1) * per_dir]) for d in range(n_dirs))
+    return parsed
 
 
 def parse(node: onnx.NodeProto, index: GraphIndex) -> RecurrentSpec:
@@ -226,6 +235,13 @@ def parse(node: onnx.NodeProto, index: GraphIndex) -> RecurrentSpec:
             for role, t in dtypes.items()
         )
         raise NotExpandable(f"X, W and R must share one floating type ({names})")
+    producer = index.producers.get(inputs["X"])
+    if dtypes["X"] == onnx.TensorProto.FLOAT16 and producer and producer.op_type == "Transpose":
+        raise NotExpandable(
+            "X is float16 and comes from a Transpose: onnxruntime 1.32 crashes creating a session "
+            "for a float16 Transpose feeding a MatMul, which the input product would be; "
+            "convert the model to float32 to run it analog"
+        )
     clip = attrs.get("clip")
     return RecurrentSpec(
         op_type=op_type,
