@@ -129,7 +129,7 @@ def _expand(
     masks = _masks(g, base, x, lens, seq_axis) if lens else None
     # Per output: one value per direction, gathered at the end.
     finals: dict[str, list[str]] = {"Y": [], "Y_h": [], "Y_c": []}
-    weights = _Weights(g, index, spec, uses, node)
+    weights = _Weights(g, index, spec, uses)
     anchor: onnx.NodeProto | None = None
     for d, direction in enumerate(spec.directions):
         tag = base if len(spec.directions) == 1 else f"{base}/{direction}"
@@ -197,7 +197,9 @@ def _masks(g: GraphBuilder, base: str, x: str, lens: str, seq_axis: int) -> tupl
 
 class _Weights:
     """W and R of each direction, transposed: new initializers where the originals are
-    initializers this node alone uses, else computed in the graph (Gather, Slice, Transpose)."""
+    initializers this node alone uses (those go, and :func:`restore_recurrent` rebuilds them),
+    copies where they are initializers shared with other nodes, else computed in the graph
+    (Gather, Slice, Transpose)."""
 
     def __init__(
         self,
@@ -205,63 +207,50 @@ class _Weights:
         index: GraphIndex,
         spec: RecurrentSpec,
         uses: Counter[str],
-        node: onnx.NodeProto,
     ) -> None:
-        self.g, self.index, self.spec = g, index, spec
+        self.g, self.spec = g, spec
         self.rebuild: dict[str, list[list[str]]] = {}
         self.replaced: list[str] = []
         self._stored: dict[str, np.ndarray] = {}
         own = {t.name for t in index.graph.initializer}
         for role in ("W", "R"):
             name = spec.inputs[role]
-            if name in own and uses[name] == list(node.input).count(name):
-                value = index.constant(name)
-                if value is not None:
-                    self._stored[name] = value
-                    self.rebuild[name] = []
-                    self.replaced.append(name)
-            elif name in index.initializers:
-                value = index.constant(name)
-                if value is not None:  # shared with other nodes: kept, and copied
-                    self._stored[name] = value
+            value = index.constant(name) if name in index.initializers else None
+            if value is None:
+                continue
+            self._stored[name] = value
+            if name in own and uses[name] == 1:
+                self.rebuild[name] = [[] for _ in spec.directions]
+                self.replaced.append(name)
 
     def input(self, d: int, tag: str) -> str:
         gh = self.spec.gates * self.spec.hidden
-        return self._parts("W", d, [(0, gh)], f"{tag}/W_transposed")[0]
+        return self._part("W", d, 0, gh, f"{tag}/W_transposed")
 
     def recurrent(self, d: int, tag: str) -> tuple[str, ...]:
+        """One matrix for every gate, or (z and r, h) for a GRU without linear_before_reset."""
         h, gates = self.spec.hidden, self.spec.gates
         if self.spec.op_type == "GRU" and not self.spec.linear_before_reset:
-            blocks = [(0, 2 * h), (2 * h, 3 * h)]
-            labels = [f"{tag}/R_zr_transposed", f"{tag}/R_h_transposed"]
-        else:
-            blocks, labels = [(0, gates * h)], [f"{tag}/R_transposed"]
-        return tuple(
-            self._parts("R", d, [b], label)[0] for b, label in zip(blocks, labels, strict=True)
-        )
+            return (
+                self._part("R", d, 0, 2 * h, f"{tag}/R_zr_transposed"),
+                self._part("R", d, 2 * h, 3 * h, f"{tag}/R_h_transposed"),
+            )
+        return (self._part("R", d, 0, gates * h, f"{tag}/R_transposed"),)
 
-    def _parts(self, role: str, d: int, blocks: list[tuple[int, int]], label: str) -> list[str]:
-        name = self.spec.inputs[role]
+    def _part(self, role: str, d: int, start: int, end: int, label: str) -> str:
+        """Rows start:end of direction d of W or R, transposed ([columns, rows])."""
+        name, g = self.spec.inputs[role], self.g
         value = self._stored.get(name)
-        out = []
-        for start, end in blocks:
-            if value is not None:
-                part = numpy_helper.from_array(np.ascontiguousarray(value[d, start:end].T))
-                part.name = self.g.value(label)
-                self.g.initializers.append(part)
-                if name in self.rebuild:
-                    while len(self.rebuild[name]) <= d:
-                        self.rebuild[name].append([])
-                    self.rebuild[name][d].append(part.name)
-            else:
-                g = self.g
-                one = g.op("Gather", [name, g.ints(d, "direction")], f"{label}/direction")
-                rows = g.slice(one, start, end, 0, f"{label}/rows")
-                part_name = g.op("Transpose", [rows], label, perm=[1, 0])
-                out.append(part_name)
-                continue
-            out.append(part.name)
-        return out
+        if value is None:
+            one = g.op("Gather", [name, g.ints(d, "direction")], f"{label}/direction")
+            rows = g.slice(one, start, end, 0, f"{label}/rows")
+            return g.op("Transpose", [rows], label, perm=[1, 0])
+        part = numpy_helper.from_array(np.ascontiguousarray(value[d, start:end].T))
+        part.name = g.value(label)
+        g.initializers.append(part)
+        if name in self.rebuild:
+            self.rebuild[name][d].append(part.name)
+        return part.name
 
 
 def _biases(

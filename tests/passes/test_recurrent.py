@@ -127,6 +127,9 @@ VARIANTS: dict[str, Variant] = {
     "rnn_bidirectional": V(op="RNN", direction="bidirectional", lens=True),
     "rnn_layout1_bidirectional": V(op="RNN", layout=1, direction="bidirectional"),
     "rnn_clip": V(op="RNN", clip=0.3),
+    "rnn_lens_initial_h": V(op="RNN", lens=True, initial_h=True),
+    "rnn_reverse_lens_initial_h": V(op="RNN", direction="reverse", lens=True, initial_h=True),
+    "gru_reverse_lens_initial_h": V(op="GRU", direction="reverse", lens=True, initial_h=True),
     "rnn_only_y_h": V(op="RNN", outputs=("Y_h",)),
     "rnn_opset13": V(op="RNN", opset=13, direction="reverse", initial_h=True),
     **{
