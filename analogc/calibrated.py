@@ -27,6 +27,7 @@ from analogc.passes import (
     name_nodes,
     offload_weights,
 )
+from analogc.passes.discover import iteration_count
 from analogc.passes.scopes import locate
 from analogc.runtime.calibrate import Calibration, calibrate
 from analogc.runtime.data import Dataset
@@ -123,8 +124,10 @@ def fit_batch_size(
     """The largest batch up to ``requested`` whose noisy run fits ``budget`` bytes.
 
     A simulated run holds, per example, each analog op's input (calibration exposes it), its
-    output's noise draw and about two more output-sized temporaries: ~4 bytes × (X + 3·Y).
-    Unknown shapes leave the request as it is.
+    output's noise draw and about two more output-sized temporaries: ~4 bytes × (X + 3·Y),
+    once per iteration for an op in a Loop or Scan body (e.g. every step of an expanded LSTM;
+    once if the trip count is only known at run time). Unknown shapes leave the request as it
+    is.
     """
     found = locate(model)  # analog ops may sit in If/Loop/Scan bodies
     elements = 0
@@ -134,7 +137,8 @@ def fit_batch_size(
         y = index.per_example_shape(node.output[0])
         if x is None or y is None:
             return requested
-        elements += int(np.prod(x)) + 3 * int(np.prod(y))
+        runs = iteration_count(found[name]) or 1
+        elements += runs * (int(np.prod(x)) + 3 * int(np.prod(y)))
     fitted = max(1, min(requested, budget // max(4 * elements, 1)))
     if fitted < requested:
         log.info(

@@ -1,4 +1,4 @@
-"""An LSTM model through the command line: inspect, compile, eval and strip."""
+"""An LSTM model through the front end: inspect, compile, eval and strip; batch sizing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from recurrent_builders import Variant, recurrent_model
 from test_cli import invoke
+
+from analogc.calibrated import fit_batch_size
+from analogc.passes import discover, expand_recurrent, infer_shapes, name_nodes
 
 H, FEATURES, CLASSES = 5, 4, 3
 
@@ -135,3 +139,16 @@ def test_compile_measures_macs_of_a_dynamic_sequence(tmp_path: Path) -> None:
     rows = {r["name"]: r for r in report["layers"]}
     assert rows["lstm/input_product"]["macs"] == 16 * 20 * 4
     assert rows["lstm/recurrent_product"]["macs"] == 16 * 20 * 5
+
+
+def test_batch_size_counts_every_step_of_a_recurrent_product() -> None:
+    """Per example the input product holds X [40·16] and 3 × Y [40·128] once; the recurrent
+    product holds H [32] and 3 × [128] at each of the 40 steps: 4 bytes × 32,640."""
+    model = infer_shapes(recurrent_model(Variant(seq=40, hidden=32, input_size=16, lens=True)))
+    expand_recurrent(model)
+    model = infer_shapes(model)
+    name_nodes(model)
+    names = [x.name for x in discover(model).analog]
+    per_example = 4 * ((40 * 16 + 3 * 40 * 128) + 40 * (32 + 3 * 128))
+    assert fit_batch_size(model, names, 256, 10 * per_example) == 10
+    assert fit_batch_size(model, names, 256, 10 * per_example - 1) == 9
