@@ -17,10 +17,10 @@ compare it with onnxruntime's own kernels).
 
 W and R that are initializers used by this node only are replaced by per-direction transposed
 copies, so that the analog products multiply by stored weights. The first Scan of an expansion
-keeps the original node (serialised) and the recipe to rebuild W and R in ``pkg.analogc.recurrent.*``
-metadata: :func:`restore_recurrent` (called by :func:`analogc.passes.strip`) gives the node
-back. Nodes that cannot be expanded stay as they are; discovery lists them as digital with the
-reason (:func:`analogc.passes.ops.recurrent.check`).
+keeps the original node (serialised) and the recipe to rebuild W and R in
+``pkg.analogc.recurrent.*`` metadata: :func:`restore_recurrent` (called by
+:func:`analogc.passes.strip`) gives the node back. Nodes that cannot be expanded stay as they
+are; discovery lists them as digital with the reason (:func:`analogc.passes.ops.recurrent.check`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from analogc.errors import ModelError
 
 from .graph_builder import GraphBuilder
 from .graph_index import GraphIndex
@@ -437,8 +439,8 @@ def _restore_graph(graph: onnx.GraphProto, index: GraphIndex) -> bool:
             drop_nodes[name] = original
         drop_inits.update(json.loads(meta[_INITS_KEY]))
         for name, directions in json.loads(meta[_REBUILD_KEY]).items():
-            parts = [[index.constant(p) for p in parts] for parts in directions]
-            value = np.stack([np.concatenate([p.T for p in ps], axis=0) for ps in parts])  # type: ignore[union-attr]
+            stored = [[_stored(index, p).T for p in parts] for parts in directions]
+            value = np.stack([np.concatenate(ps, axis=0) for ps in stored])
             rebuilt.append(numpy_helper.from_array(value, name))
     nodes: list[onnx.NodeProto] = []
     placed: set[int] = set()
@@ -455,6 +457,13 @@ def _restore_graph(graph: onnx.GraphProto, index: GraphIndex) -> bool:
     del graph.initializer[:]
     graph.initializer.extend([*kept, *rebuilt])
     return True
+
+
+def _stored(index: GraphIndex, name: str) -> np.ndarray:
+    value = index.constant(name)
+    if value is None:
+        raise ModelError(f"cannot read initializer '{name}' to rebuild a recurrent op's weights")
+    return value
 
 
 def _attach_plan(original: onnx.NodeProto, members: list[onnx.NodeProto]) -> None:

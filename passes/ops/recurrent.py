@@ -147,10 +147,9 @@ def _activations(
     op_type: str, attrs: dict[str, object], n_dirs: int
 ) -> tuple[tuple[Activation, ...], ...]:
     per_dir = len(DEFAULT_ACTIVATIONS[op_type])
-    names = [
-        (a.decode() if isinstance(a, bytes) else str(a)).lower()
-        for a in attrs.get("activations", DEFAULT_ACTIVATIONS[op_type] * n_dirs)  # type: ignore[attr-defined]
-    ]
+    default = DEFAULT_ACTIVATIONS[op_type] * n_dirs
+    listed: list[str | bytes] = attrs.get("activations", default)  # type: ignore[assignment]
+    names = [(a.decode() if isinstance(a, bytes) else str(a)).lower() for a in listed]
     if op_type == "RNN" and n_dirs == 1 and len(names) == 2:
         names = names[:1]  # the RNN schema's default lists two; onnxruntime takes the first
     if len(names) != per_dir * n_dirs:
@@ -222,8 +221,9 @@ def parse(node: onnx.NodeProto, index: GraphIndex) -> RecurrentSpec:
         )
     if w_shape[1] != gates * hidden or r_shape[1] != gates * hidden:
         raise NotExpandable(f"W {list(w_shape)} and R {list(r_shape)} do not hold {gates} gates")
-    if "hidden_size" in attrs and int(attrs["hidden_size"]) != hidden:  # type: ignore[call-overload]
-        raise NotExpandable(f"hidden_size {attrs['hidden_size']} but R has {hidden} columns")
+    declared = attrs.get("hidden_size", hidden)
+    if declared != hidden:
+        raise NotExpandable(f"hidden_size {declared} but R has {hidden} columns")
     if isinstance(x_shape[2], int) and x_shape[2] != w_shape[2]:
         raise NotExpandable(f"X has {x_shape[2]} features but W expects {w_shape[2]}")
     dtypes = {role: index.dtypes.get(inputs[role]) for role in ("X", "W", "R")}
