@@ -10,7 +10,6 @@ reason, its MACs counted.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 
 import numpy as np
@@ -268,13 +267,6 @@ def test_strip_gives_back_the_original_node_with_its_plan(case) -> None:
 
 
 # -- beyond one node ------------------------------------------------------------------------------
-def _single(v: Variant, **changes) -> onnx.ModelProto:
-    model = recurrent_model(v)
-    for key, value in changes.items():
-        setattr(model.graph.node[0], key, value)
-    return model
-
-
 def test_an_unnamed_node_gets_a_name_and_strip_keeps_it() -> None:
     v = Variant(direction="bidirectional")
     model = recurrent_model(v)
@@ -532,7 +524,7 @@ def test_the_users_model_is_not_modified() -> None:
 
 def test_float16_variant_is_really_float16() -> None:
     """The float16 expansion computes in float16: its products lower to the F16 family."""
-    v = dataclasses.replace(VARIANTS["lstm_float16"])
+    v = VARIANTS["lstm_float16"]
     work = expanded(recurrent_model(v))
     plan = plan_for([x.name for x in discover(work).analog], ALL)
     deployed = annotated(work, plan)
