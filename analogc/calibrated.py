@@ -20,12 +20,14 @@ from analogc.passes import (
     LayerPlan,
     Plan,
     discover,
+    expand_recurrent,
     infer_shapes,
     is_annotated,
     load_model,
     name_nodes,
     offload_weights,
 )
+from analogc.passes.discover import iteration_count
 from analogc.passes.noise import TERMS
 from analogc.passes.scopes import locate
 from analogc.runtime.calibrate import Calibration, calibrate
@@ -96,7 +98,7 @@ def open_model(path: str | Path, *, allow_annotated: bool = False) -> LoadedMode
             f"{path}: already annotated by analogc; pass the original model, or run `analogc strip` first"
         )
     scratch = _lighten(model)
-    model = infer_shapes(model)
+    model = _expanded(infer_shapes(model))
     name_nodes(model)
     return LoadedModel(path, model, discover(model), _sha256(path), scratch)
 
@@ -104,9 +106,15 @@ def open_model(path: str | Path, *, allow_annotated: bool = False) -> LoadedMode
 def load_model_proto(model: onnx.ModelProto, *, path: Path, sha256: str) -> LoadedModel:
     """As :func:`open_model`, for a model already in memory (e.g. a stripped annotated model)."""
     scratch = _lighten(model)
-    model = infer_shapes(model)
+    model = _expanded(infer_shapes(model))
     name_nodes(model)
     return LoadedModel(path, model, discover(model), sha256, scratch)
+
+
+def _expanded(model: onnx.ModelProto) -> onnx.ModelProto:
+    """LSTM/GRU/RNN rewritten into Scans whose gate products can run analog (shapes inferred
+    again for the new bodies)."""
+    return infer_shapes(model) if expand_recurrent(model).modified else model
 
 
 def _std(variances: Mapping[str, float], *, temporal: bool) -> float:
@@ -124,8 +132,10 @@ def fit_batch_size(
     """The largest batch up to ``requested`` whose noisy run fits ``budget`` bytes.
 
     A simulated run holds, per example, each analog op's input (calibration exposes it), its
-    output's noise draw and about two more output-sized temporaries: ~4 bytes × (X + 3·Y).
-    Unknown shapes leave the request as it is.
+    output's noise draw and about two more output-sized temporaries: ~4 bytes × (X + 3·Y),
+    once per iteration for an op in a Loop or Scan body (e.g. every step of an expanded LSTM;
+    once if the trip count is only known at run time). Unknown shapes leave the request as it
+    is.
     """
     found = locate(model)  # analog ops may sit in If/Loop/Scan bodies
     elements = 0
@@ -135,7 +145,8 @@ def fit_batch_size(
         y = index.per_example_shape(node.output[0])
         if x is None or y is None:
             return requested
-        elements += int(np.prod(x)) + 3 * int(np.prod(y))
+        runs = iteration_count(found[name]) or 1
+        elements += runs * (int(np.prod(x)) + 3 * int(np.prod(y)))
     fitted = max(1, min(requested, budget // max(4 * elements, 1)))
     if fitted < requested:
         log.info(

@@ -12,6 +12,7 @@ from .annotate import (
     read_plan,
 )
 from .discover import Discovery, LayerInfo, discover, is_annotated
+from .expand_recurrent import expand_recurrent
 from .model_io import (
     external_data_dir,
     infer_shapes,
@@ -43,6 +44,7 @@ __all__ = [
     "SimLayer",
     "annotate",
     "discover",
+    "expand_recurrent",
     "external_data_dir",
     "infer_shapes",
     "is_annotated",

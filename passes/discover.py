@@ -136,7 +136,7 @@ def layer_info(loc: Located) -> LayerInfo | None:
             node.name,
             node.op_type,
             False,
-            digital.reason,
+            digital.reason_for(node, index, loc.scopes),
             macs=_times(macs, iterations),
             where=loc.where,
             iterations=iterations,

@@ -10,6 +10,7 @@ import json
 import onnx
 
 from .discover import ANALOG_DOMAINS
+from .expand_recurrent import restore_recurrent
 from .metadata import META_PREFIX
 from .result import PassResult
 from .scopes import graphs
@@ -22,12 +23,15 @@ def strip(model: onnx.ModelProto) -> PassResult:
 
     The restored nodes keep ``pkg.analogc.layer``, ``.repeats`` and ``.noise`` metadata; the
     model keeps its ``pkg.analogc.plan`` entry. Helper nodes and tensors analogc added go, in
-    subgraphs too.
+    subgraphs too. LSTM, GRU and RNN nodes that analogc expanded come back as they were, with
+    their products' repeats in ``pkg.analogc.layers`` (:func:`restore_recurrent`).
     """
     modified = False
     # Children before parents: rebuilding a graph's node list copies the nodes it holds.
     for scope in reversed(graphs(model)):
         modified |= _strip_graph(scope.graph)
+    # Then recurrent ops expanded into Scans come back (their products are MatMuls again).
+    modified |= restore_recurrent(model)
     if not modified:
         return PassResult(model, False)
     functions = [f for f in model.functions if f.domain not in ANALOG_DOMAINS]

@@ -299,6 +299,12 @@ def _observed_macs(probe: Probe, name: str, tensors: Mapping[str, np.ndarray], b
         if t not in exposed or exposed[t] not in tensors:
             return index.per_example_shape(t)
         shape = tuple(tensors[exposed[t]].shape)[levels[t] :]
+        declared = index.shape(t)
+        if declared and len(declared) == len(shape) and set(declared) & index.batch_symbols:
+            # The batch where shape inference put it (second in a time-major [seq, batch, I]).
+            return tuple(
+                1 if d in index.batch_symbols else n for d, n in zip(declared, shape, strict=True)
+            )
         return (1, *shape[1:]) if shape and shape[0] == batch else shape
 
     observed = static if static is not None else handler.macs(node, index, shape_of)

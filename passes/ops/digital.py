@@ -8,23 +8,36 @@ as 1), else left unknown (None).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import onnx
 
 from ..graph_index import GraphIndex, attribute_values, numel
+from ..scopes import Scope
+from . import recurrent
 from .base import ShapeOf
 
 MacsFn = Callable[[onnx.NodeProto, GraphIndex, ShapeOf], "int | None"]
+ReasonFn = Callable[[onnx.NodeProto, GraphIndex, Sequence[Scope]], str]
 
 
 @dataclass(frozen=True)
 class DigitalOp:
-    """Why an op stays digital, and how to count its MACs."""
+    """Why an op stays digital, and how to count its MACs.
+
+    Attributes:
+        reason: the reason, for every node of this op type.
+        macs: counts a node's MACs per example.
+        explain: a node's own reason, where it depends on the node (else ``reason``).
+    """
 
     reason: str
     macs: MacsFn
+    explain: ReasonFn | None = None
+
+    def reason_for(self, node: onnx.NodeProto, index: GraphIndex, scopes: Sequence[Scope]) -> str:
+        return self.reason if self.explain is None else self.explain(node, index, scopes)
 
 
 def _none(node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:
@@ -66,21 +79,6 @@ def _conv_like(w: int) -> MacsFn:
 
 def _gemm_like(a: int, b: int) -> MacsFn:
     return _matmul_like(a, b, trans_attr=True)
-
-
-def _recurrent(node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:
-    """seq · directions · gates·H · (I + H): the input and recurrent products of each step
-    (W is [directions, gates·H, I] and R is [directions, gates·H, H])."""
-    x, w = index.shape(node.input[0]), index.static_shape(node.input[1])
-    r = index.static_shape(node.input[2])
-    if x is None or w is None or r is None or len(x) != 3:
-        return None
-    layout = int(attribute_values(node).get("layout", 0))  # type: ignore[call-overload]
-    seq = x[1] if layout else x[0]
-    if not isinstance(seq, int):
-        return None
-    directions, gates_hidden, inputs = w
-    return seq * directions * gates_hidden * (inputs + r[2])
 
 
 def _attention_onnx(node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:
@@ -155,15 +153,11 @@ def _fused(name: str) -> str:
     )
 
 
-_RECURRENT = (
-    "recurrent op ({}): its gate products run inside the op's time loop, which analogc does "
-    "not unroll; export the model with the recurrence unrolled to run them analog"
-)
-
 DIGITAL: Mapping[tuple[str, str], DigitalOp] = {
-    ("", "LSTM"): DigitalOp(_RECURRENT.format("LSTM"), _recurrent),
-    ("", "GRU"): DigitalOp(_RECURRENT.format("GRU"), _recurrent),
-    ("", "RNN"): DigitalOp(_RECURRENT.format("RNN"), _recurrent),
+    **{
+        ("", op): DigitalOp(recurrent.REASON.format(op), recurrent.macs, recurrent.digital_reason)
+        for op in recurrent.OPS
+    },
     ("", "Attention"): DigitalOp(
         "fused Attention op (opset 23): analogc does not decompose it; export attention as "
         "MatMul/Softmax to run its products analog",

@@ -4,9 +4,10 @@ Each :class:`Entry` is a small model standing for one shape exported models come
 item 1): opsets 7 to the newest onnx knows and IR versions 3 up, external data, a weight over
 2 GB, dynamic dimensions, every MatMul/Gemm/Conv/ConvTranspose/Einsum form, analog ops inside
 If/Loop/Scan bodies, float16/bfloat16/float64, ai.onnx.ml and com.microsoft ops elsewhere in the
-graph, recurrent, attention, fused and quantized ops. Each entry states, counted by hand here
-(independently of analogc's own counting), the MACs per example analogc must report as analog
-and as digital, so that ``analogc inspect`` is checked to account for every MAC.
+graph, LSTM/GRU/RNN in their variants (expanded, analog), attention, fused and quantized ops.
+Each entry states, counted by hand here (independently of analogc's own counting), the MACs
+per example analogc must report as analog and as digital, so that ``analogc inspect`` is
+checked to account for every MAC.
 
 Batch dimensions are the symbol ``N``; MACs are per example (N = 1).
 """
@@ -728,6 +729,121 @@ def recurrent() -> onnx.ModelProto:
 
 
 RECURRENT_DIGITAL = 6 * (4 * 5 * (4 + 5) + 2 * 3 * 5 * (4 + 5) + 5 * (4 + 5))
+# Expanded by analogc, all of them run analog: input and recurrent products (the GRU, without
+# linear_before_reset, has a third, (r⊙H)·Rhᵀ, per direction), 1 + 2 + 2·3 + 2 ops.
+RECURRENT_ANALOG = 5 * 3 + RECURRENT_DIGITAL
+
+
+def lstm_variants() -> onnx.ModelProto:
+    """x[N, 7, 3] -> Transpose -> bidirectional LSTM(H 4) with bias, sequence lengths, initial
+    states, peepholes, clip, input_forget and six activations with alpha/beta; Y, Y_h, Y_c."""
+    h = 4
+    lstm = node(
+        "LSTM",
+        ["xt", "W", "R", "B", "lens", "h0", "c0", "P"],
+        ["Y", "Y_h", "Y_c"],
+        "lstm",
+        hidden_size=h,
+        direction="bidirectional",
+        clip=2.0,
+        input_forget=1,
+        activations=["Sigmoid", "Tanh", "Tanh", "HardSigmoid", "Softsign", "ScaledTanh"],
+        activation_alpha=[0.3, 0.9],
+        activation_beta=[0.55, 1.1],
+    )
+    nodes = [node("Transpose", ["x"], ["xt"], "time_major", perm=[1, 0, 2]), lstm]
+    inits = [
+        w("W", (2, 4 * h, 3), 1),
+        w("R", (2, 4 * h, h), 2),
+        w("B", (2, 8 * h), 3),
+        w("P", (2, 3 * h), 4),
+    ]
+    state = [2, N, h]
+    return model(
+        nodes,
+        [
+            vi("x", [N, 7, 3]),
+            vi("lens", [N], TensorProto.INT32),
+            vi("h0", state),
+            vi("c0", state),
+        ],
+        [vi("Y", [7, 2, N, h]), vi("Y_h", state), vi("Y_c", state)],
+        inits,
+    )
+
+
+LSTM_VARIANTS_MACS = 7 * 2 * 16 * (3 + 4)
+
+
+def gru_variants() -> onnx.ModelProto:
+    """Two GRUs over x[5, N, 3]: reverse with linear_before_reset and bias (Y_h only), forward
+    with clip, sequence lengths, no bias and HardSigmoid/Relu activations (Y only)."""
+    h = 5
+    nodes = [
+        node(
+            "GRU",
+            ["x", "Wa", "Ra", "Ba"],
+            ["", "ya_h"],
+            "gru_reverse",
+            hidden_size=h,
+            direction="reverse",
+            linear_before_reset=1,
+        ),
+        node(
+            "GRU",
+            ["x", "Wb", "Rb", "", "lens"],
+            ["yb"],
+            "gru_clipped",
+            hidden_size=h,
+            clip=1.5,
+            activations=["HardSigmoid", "Relu"],
+        ),
+    ]
+    inits = [
+        w("Wa", (1, 3 * h, 3), 1),
+        w("Ra", (1, 3 * h, h), 2),
+        w("Ba", (1, 6 * h), 3),
+        w("Wb", (1, 3 * h, 3), 4),
+        w("Rb", (1, 3 * h, h), 5),
+    ]
+    return model(
+        nodes,
+        [vi("x", [5, N, 3]), vi("lens", [N], TensorProto.INT32)],
+        [vi("ya_h", [1, N, h]), vi("yb", [5, 1, N, h])],
+        inits,
+    )
+
+
+GRU_VARIANTS_MACS = 2 * 5 * 15 * (3 + 5)
+
+
+def rnn_variants() -> onnx.ModelProto:
+    """x[N, 4, 5] -> Transpose -> bidirectional RNN(H 6), Relu and LeakyRelu(0.2), initial
+    state, bias; Y and Y_h."""
+    h = 6
+    nodes = [
+        node("Transpose", ["x"], ["xt"], "time_major", perm=[1, 0, 2]),
+        node(
+            "RNN",
+            ["xt", "W", "R", "B", "", "h0"],
+            ["Y", "Y_h"],
+            "rnn",
+            hidden_size=h,
+            direction="bidirectional",
+            activations=["Relu", "LeakyRelu"],
+            activation_alpha=[0.2],
+        ),
+    ]
+    inits = [w("W", (2, h, 5), 1), w("R", (2, h, h), 2), w("B", (2, 2 * h), 3)]
+    return model(
+        nodes,
+        [vi("x", [N, 4, 5]), vi("h0", [2, N, h])],
+        [vi("Y", [4, 2, N, h]), vi("Y_h", [2, N, h])],
+        inits,
+    )
+
+
+RNN_VARIANTS_MACS = 4 * 2 * 6 * (5 + 6)
 
 
 def attention_opset23() -> onnx.ModelProto:
@@ -1149,10 +1265,45 @@ ENTRIES: list[Entry] = [
         "recurrent",
         recurrent,
         {"x": ((6, N, 4), np.float32)},
-        5 * 3,
-        RECURRENT_DIGITAL,
-        analog_ops=1,
-        covers="LSTM, GRU, RNN (digital, MACs counted)",
+        RECURRENT_ANALOG,
+        analog_ops=11,
+        covers="LSTM, GRU (bidirectional), RNN: expanded, gate products analog",
+    ),
+    Entry(
+        "lstm_variants",
+        lstm_variants,
+        {
+            "x": ((N, 7, 3), np.float32),
+            "h0": ((2, N, 4), np.float32),
+            "c0": ((2, N, 4), np.float32),
+        },
+        LSTM_VARIANTS_MACS,
+        analog_ops=4,
+        covers=(
+            "bidirectional LSTM after a Transpose: bias, sequence_lens, initial states, "
+            "peepholes, clip, input_forget, activations with alpha/beta"
+        ),
+        fixed={"lens": np.array([7, 4], np.int32)},
+    ),
+    Entry(
+        "gru_variants",
+        gru_variants,
+        {"x": ((5, N, 3), np.float32)},
+        GRU_VARIANTS_MACS,
+        analog_ops=2 + 3,
+        covers=(
+            "GRU reverse with linear_before_reset (Y_h only); GRU with clip, sequence_lens, "
+            "no bias, HardSigmoid/Relu (Y only)"
+        ),
+        fixed={"lens": np.array([5, 2], np.int32)},
+    ),
+    Entry(
+        "rnn_variants",
+        rnn_variants,
+        {"x": ((N, 4, 5), np.float32), "h0": ((2, N, 6), np.float32)},
+        RNN_VARIANTS_MACS,
+        analog_ops=4,
+        covers="bidirectional RNN after a Transpose: Relu/LeakyRelu(alpha), initial state",
     ),
     Entry(
         "attention_opset23",

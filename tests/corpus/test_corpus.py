@@ -22,6 +22,7 @@ from analogc.passes import (
     Plan,
     annotate,
     discover,
+    expand_recurrent,
     infer_shapes,
     is_annotated,
     load_model,
@@ -52,7 +53,10 @@ def _saved(entry: Entry, folder: Path) -> Path:
 
 
 def _prepared(path: Path) -> onnx.ModelProto:
+    """As analogc's commands load a model: recurrent ops expanded, so their products run analog."""
     model = infer_shapes(load_model(path))
+    if expand_recurrent(model).modified:
+        model = infer_shapes(model)
     name_nodes(model)
     return model
 
