@@ -40,9 +40,10 @@ from common import machine, versions
 
 from analogc.calibrated import CalibratedModel, open_model
 from analogc.hardware import load_hardware
+from analogc.inputs import load_data, resolve_metric
 from analogc.models import metrics as model_metrics
 from analogc.models.cache import cache_dir
-from analogc.pipeline import compile_model, load_data, resolve_metric
+from analogc.pipeline import compile_model
 from analogc.runtime.data import Dataset
 from analogc.runtime.metrics import METRICS
 from analogc.runtime.stats import mean_ci95

@@ -1,6 +1,6 @@
 """Calibration data, metrics and the accuracy budget, as a user meets them.
 
-``analogc.pipeline.load_data`` resolves ``--data`` (an .npz, a folder of .npy or .npz files, a
+``analogc.inputs.load_data`` resolves ``--data`` (an .npz, a folder of .npy or .npz files, a
 ``module:function`` reader, ``demo:calib``/``demo:test``, a Dataset, or None for synthetic
 inputs) and checks it against the model's inputs; every mistake a user can make must come back
 as a :class:`DataError` whose message says what is wrong and what the model expects.
@@ -23,7 +23,7 @@ from onnx import TensorProto, helper
 
 from analogc.budget import Acceptance, Budget
 from analogc.errors import AnalogcError, ConfigError, DataError
-from analogc.pipeline import load_data, resolve_metric
+from analogc.inputs import load_data, resolve_metric
 from analogc.runtime.data import Dataset, input_specs, synthesize
 from analogc.runtime.evaluate import Evaluation
 from analogc.runtime.metrics import METRICS, custom_metric, default_metric
