@@ -162,6 +162,14 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "--study-name",
     help="Study name in the storage [default: derived from model, data and settings].",
 )
+@click.option(
+    "--heartbeat",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds between a worker's heartbeats; the trial of a worker silent for 3 of them "
+    "is retried by another worker on the study.",
+)
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--quiet", "-q", is_flag=True, help="Only the result: no progress, no log lines.")
 @click.pass_context
@@ -182,6 +190,7 @@ def compile_cmd(
     pareto: bool,
     storage: str | None,
     study_name: str | None,
+    heartbeat: int,
     batch_size: int,
     quiet: bool,
 ) -> None:
@@ -217,6 +226,7 @@ def compile_cmd(
         pareto=pareto,
         storage=storage,
         study_name=study_name,
+        heartbeat_s=heartbeat,
         progress=not quiet,
     )
     report = compile_model(
