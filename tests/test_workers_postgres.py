@@ -29,26 +29,31 @@ import collections
 import contextlib
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
 import pytest
+from workers_common import (
+    COUNTED,
+    kill_one_mid_trial,
+    lost,
+    quiet_optuna,
+    retried_once,
+    start_worker,
+    study_trials,
+)
 
 from analogc.storage import postgres_url
-from analogc.workers import EVALUATED_BY, WORKER_ATTR
+from analogc.workers import EVALUATED_BY
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "digits_resnet.onnx"
 TRIALS = 24
 WORKERS = 3
 HEARTBEAT_S = 2
 TIMEOUT_S = 300
-COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
 @pytest.fixture(scope="module")
@@ -75,88 +80,14 @@ def postgres() -> str:
 def study_name(postgres: str) -> Iterator[str]:
     name = f"test-workers-{uuid.uuid4().hex[:10]}"
     yield name
-    with _quiet_optuna(), contextlib.suppress(KeyError):
+    with quiet_optuna(), contextlib.suppress(KeyError):
         optuna.delete_study(study_name=name, storage=postgres_url(postgres))
 
 
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(level)
-
-
 def _compile(url: str, study: str, out: Path, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "analogc",
-        "compile",
-        str(MODEL),
-        "-d",
-        "demo:calib",
-        "--trials",
-        str(TRIALS),
-        "--seeds",
-        "4",
-        "--storage",
-        url,
-        "--study-name",
-        study,
-        "--heartbeat",
-        str(HEARTBEAT_S),
-        "-o",
-        str(out),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    with open(log, "wb") as handle:
-        return subprocess.Popen(
-            cmd, cwd=out.parent, env=env, stdout=handle, stderr=subprocess.STDOUT
-        )
-
-
-def _trials(storage: optuna.storages.BaseStorage, study: str) -> list[optuna.trial.FrozenTrial]:
-    with _quiet_optuna():
-        try:
-            return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=True)
-        except KeyError:
-            return []  # not created yet
-
-
-def _kill_one_mid_trial(
-    procs: list[subprocess.Popen[bytes]], storage: optuna.storages.BaseStorage, study: str
-) -> tuple[int, int]:
-    """SIGKILLs a worker while it evaluates a configuration: (its index, the trial number).
-
-    The worker is stopped (SIGSTOP) first and the trial read again, so it is certainly still
-    RUNNING in that worker when the SIGKILL lands. Not reaped: see the module docstring."""
-    pids = {p.pid: i for i, p in enumerate(procs)}
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        trials = _trials(storage, study)
-        counted = sum(t.state in COUNTED for t in trials)
-        for t in trials:
-            owner = t.user_attrs.get(WORKER_ATTR) or {}
-            if (
-                counted >= 4  # mid-search, not during the setup
-                and t.state == optuna.trial.TrialState.RUNNING
-                and t.user_attrs.get(EVALUATED_BY) is not None
-                and owner.get("pid") in pids
-            ):
-                pid = owner["pid"]
-                os.kill(pid, signal.SIGSTOP)
-                again = next(x for x in _trials(storage, study) if x.number == t.number)
-                if again.state == optuna.trial.TrialState.RUNNING:
-                    os.kill(pid, signal.SIGKILL)
-                    return pids[pid], t.number
-                os.kill(pid, signal.SIGCONT)
-        if any(p.poll() is not None for p in procs):
-            pytest.fail("a worker exited before one could be killed mid-trial")
-        time.sleep(0.05)
-    pytest.fail(f"no worker was seen evaluating a trial within {TIMEOUT_S} s")
+    args = ["-d", "demo:calib", "--trials", str(TRIALS), "--seeds", "4"]
+    args += ["--storage", url, "--study-name", study, "--heartbeat", str(HEARTBEAT_S)]
+    return start_worker(MODEL, out, log, args)
 
 
 def _single_worker_energy(url: str, tmp_path: Path) -> float:
@@ -169,7 +100,7 @@ def _single_worker_energy(url: str, tmp_path: Path) -> float:
         assert code in (0, 1), (tmp_path / "single.log").read_text()[-3000:]
         return json.loads((out / "report.json").read_text())["dynamic"]["energy_per_mac"]
     finally:
-        with _quiet_optuna():
+        with quiet_optuna():
             optuna.delete_study(study_name=study, storage=postgres_url(url))
 
 
@@ -183,7 +114,7 @@ def test_three_workers_one_killed(postgres: str, study_name: str, tmp_path: Path
         out.mkdir()
     procs = [_compile(postgres, study_name, out, log) for out, log in zip(outs, logs, strict=True)]
     try:
-        killed, killed_trial = _kill_one_mid_trial(procs, storage, study_name)
+        killed, killed_trial = kill_one_mid_trial(procs, storage, study_name)
         survivors = [i for i in range(WORKERS) if i != killed]
         for i in survivors:
             code = procs[i].wait(timeout=TIMEOUT_S)
@@ -194,27 +125,13 @@ def test_three_workers_one_killed(postgres: str, study_name: str, tmp_path: Path
                 proc.kill()
             proc.wait()
 
-    trials = _trials(storage, study_name)
+    trials = study_trials(storage, study_name)
     states = collections.Counter(t.state.name for t in trials)
-    by_number = {t.number: t for t in trials}
 
     # Lost: the killed trial failed and was retried exactly once, to the end; nothing else
     # failed and nothing is left running.
-    assert by_number[killed_trial].state == optuna.trial.TrialState.FAIL, states
-    retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed_trial]
-    assert len(retries) == 1, f"trial {killed_trial} retried {len(retries)} times: {states}"
-    assert retries[0].state in COUNTED, f"its retry ended {retries[0].state.name}"
-    assert retries[0].params == by_number[killed_trial].params
-    lost = [
-        t.number
-        for t in trials
-        if t.state == optuna.trial.TrialState.FAIL
-        and not any(
-            r.system_attrs.get("failed_trial") == t.number and r.state in COUNTED for r in trials
-        )
-    ]
-    assert lost == [], f"trials lost: {lost}; states {states}"
-    assert states.get("RUNNING", 0) == 0, f"trials left running: {states}"
+    assert retried_once(trials, killed_trial) is None, (retried_once(trials, killed_trial), states)
+    assert lost(trials) == [], f"trials lost: {lost(trials)}; states {states}"
     assert states.get("FAIL", 0) == 1, f"only the killed trial may fail: {states}"
 
     # The budget counts COMPLETE and PRUNED trials only.
