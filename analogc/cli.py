@@ -226,6 +226,14 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "--study-name",
     help="Study name in the storage [default: derived from model, data and settings].",
 )
+@click.option(
+    "--heartbeat",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds between a worker's heartbeats; the trial of a worker silent for 3 of them "
+    "is retried by another worker on the study.",
+)
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
 @_input_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the result: no progress, no log lines.")
@@ -248,6 +256,7 @@ def compile_cmd(
     pareto: bool,
     storage: str | None,
     study_name: str | None,
+    heartbeat: int,
     batch_size: int,
     batch_axis: tuple[str, ...],
     set_values: tuple[str, ...],
@@ -288,6 +297,7 @@ def compile_cmd(
         seeds=seeds,
         storage=storage,
         study_name=study_name,
+        heartbeat_s=heartbeat,
         progress=not quiet,
     )
     settings = CompileSettings(

@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "InfeasibleBudgetError",
     "ModelError",
+    "StorageError",
     "UnsupportedModelError",
 ]
 
@@ -38,3 +39,8 @@ class DataError(AnalogcError, ValueError):
 
 class InfeasibleBudgetError(AnalogcError):
     """Raised when no configuration within the search bounds meets the accuracy budget."""
+
+
+class StorageError(AnalogcError):
+    """Raised when the study storage cannot be used: unsupported URL, missing database driver,
+    unreachable server, or a connection lost during the search."""

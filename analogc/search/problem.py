@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analogc.budget import Acceptance
+from analogc.workers import Crew
 
 if TYPE_CHECKING:
     from analogc.calibrated import CalibratedModel
@@ -54,6 +55,7 @@ class SearchProblem:
         acceptance: the rule that accepts a configuration.
         settings: the search settings (seeds, bounds, trials, ...).
         on_step: receives a line for each step worth telling the user.
+        crew: the other workers on the study, if any (:mod:`analogc.workers`).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class SearchProblem:
         acceptance: Acceptance,
         settings: SearchSettings,
         on_step: Callable[[str], None] = lambda msg: None,
+        crew: Crew | None = None,
     ) -> None:
         self.calibrated = calibrated
         self.acceptance = acceptance
@@ -70,6 +73,7 @@ class SearchProblem:
         self.seeds = list(settings.search_seeds)
         self.names = calibrated.names
         self.memo: dict[tuple[int, ...], tuple[float, float]] = {}
+        self.crew = crew or Crew.alone()
 
     def key(self, repeats: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(int(repeats[n]) for n in self.names)

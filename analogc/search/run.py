@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import optuna
 from analogc.budget import Acceptance
 from analogc.errors import ConfigError
 from analogc.storage import open_storage
+from analogc.workers import Crew, join, sampler_seed
 
 from .problem import SearchProblem
 from .result import SearchResult, choose, pareto_front
@@ -43,18 +45,30 @@ def run_search(
     configuration it evaluated."""
     start, runs_before = time.perf_counter(), calibrated.evaluator.runs
     strategy = strategy_for(settings)
-    problem = SearchProblem(calibrated, acceptance, settings, on_step)
-    study = optuna.create_study(
-        storage=open_storage(settings.storage),
-        study_name=settings.study_name or "analogc",
-        sampler=strategy.sampler(settings),
-        directions=list(strategy.directions),
-        load_if_exists=True,
-    )
-    setup, new = load_or_compute_setup(problem, study)
-    if new:
-        strategy.warm_start(study, setup, problem)
-    points = strategy.search(problem, setup, study)
+    storage = open_storage(settings.storage, heartbeat_s=settings.heartbeat_s)
+    crew = Crew.on(storage, settings.study_name or "analogc", settings.heartbeat_s)
+    problem = SearchProblem(calibrated, acceptance, settings, on_step, crew=crew)
+    with storage.errors():
+        study = optuna.create_study(
+            storage=storage.optuna,
+            study_name=crew.study_name,
+            directions=list(strategy.directions),
+            load_if_exists=True,
+        )
+        # Several workers may start together: one computes the setup and enqueues the warm
+        # starts while the others wait, then read it (analogc.workers).
+        with crew.lock(on_wait=lambda: on_step("waiting for another worker to finish the setup")):
+            ordinal = join(study)
+            setup, new = load_or_compute_setup(problem, study)
+            if new:
+                strategy.warm_start(study, setup, problem)
+        # The first worker samples with --seed; later ones with their own stream.
+        sampler = strategy.sampler(
+            dataclasses.replace(settings, seed=sampler_seed(settings.seed, ordinal))
+        )
+        if sampler is not None:
+            study.sampler = sampler
+        points = strategy.search(problem, setup, study)
     chosen = choose(points)
     states = [t.state for t in study.get_trials(deepcopy=False)]
     curve = list(setup.uniform_curve)
@@ -72,7 +86,7 @@ def run_search(
         trials=points,
         front=pareto_front(points),
         study_name=study.study_name,
-        storage=settings.storage,
+        storage=storage.url,
         sampler=strategy.sampler_name,
         finished_trials=sum(s.is_finished() for s in states),
         skipped_trials=sum(s == optuna.trial.TrialState.PRUNED for s in states),

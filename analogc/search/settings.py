@@ -23,8 +23,10 @@ class SearchSettings:
         span: each layer's box is [N_analytic / span, N_analytic · span].
         confidence: one-sided confidence of the acceptance bound.
         pareto: multi-objective search (NSGA-II) returning the energy/drop front.
-        storage: Optuna storage URL (None: in memory).
+        storage: Optuna storage URL (None: in memory); ``sqlite:///PATH`` or ``postgresql://``.
         study_name: the study's name in the storage.
+        heartbeat_s: seconds between a worker's heartbeats; the trial of a worker silent for
+            ``analogc.storage.GRACE_BEATS`` of them is failed and retried by another worker.
         progress: show a progress bar on stderr.
     """
 
@@ -40,6 +42,7 @@ class SearchSettings:
     pareto: bool = False
     storage: str | None = None
     study_name: str | None = None
+    heartbeat_s: int = 10
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -55,7 +58,7 @@ class SearchSettings:
             object.__setattr__(self, "strategy", "nsga2")
         elif self.strategy == "nsga2":
             object.__setattr__(self, "pareto", True)
-        for name in ("trials", "seeds", "validation_seeds", "max_repeats"):
+        for name in ("trials", "seeds", "validation_seeds", "max_repeats", "heartbeat_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
 

@@ -12,7 +12,7 @@ import optuna
 from ..problem import Point, SearchProblem
 from ..settings import SearchSettings
 from ..setup import Setup
-from .sampling import enqueue, optimize, points, record, suggest
+from .sampling import enqueue, measure, optimize, points, record, suggest
 
 
 class NSGA2:
@@ -33,13 +33,14 @@ class NSGA2:
         allowed = problem.acceptance.allowed
 
         def objective(trial: optuna.Trial) -> tuple[float, float]:
+            problem.crew.worker.record(trial)
             repeats = suggest(trial, setup, problem.names)
             energy = problem.energy(repeats)
             trial.set_user_attr("energy", energy)
             trial.set_user_attr("source", trial.user_attrs.get("source", "sampler"))
-            point = problem.score(repeats)
-            record(trial, point.metric, point.margin)
-            return energy, point.margin + allowed
+            metric, margin = measure(problem, study, trial, repeats)
+            record(trial, metric, margin)
+            return energy, margin + allowed
 
         optimize(problem, study, objective, [])
         return points(study, problem.names)

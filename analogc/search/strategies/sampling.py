@@ -3,25 +3,23 @@
 Each trial suggests ``repeats[<layer>]`` for every layer (the parameter names map back to
 layers through a lookup table, never by parsing), prices the configuration and scores it on
 the search seeds; the verdict goes into user attributes (``energy``, ``metric``, ``margin``,
-``source``). Trials are counted toward ``trials`` when finished, so a resumed or shared study
-stops at the total asked for.
+``source``). Trials are counted toward ``trials`` when COMPLETE or PRUNED, so a resumed or
+shared study stops at the total asked for; several workers on one study measure each
+configuration once (:func:`measure`, :mod:`analogc.workers`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import optuna
 
+from analogc import workers
+
 from ..problem import Point, SearchProblem
 from ..setup import Setup
-
-FINISHED = (
-    optuna.trial.TrialState.COMPLETE,
-    optuna.trial.TrialState.PRUNED,
-    optuna.trial.TrialState.FAIL,
-)
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
@@ -44,9 +42,50 @@ def suggest(trial: optuna.Trial, setup: Setup, names: list[str]) -> dict[str, in
 
 
 def enqueue(study: optuna.Study, repeats: Mapping[str, int], source: str) -> None:
-    """Queue a configuration (once, however many processes ask)."""
+    """Queue a configuration (once, however many processes ask: callers hold the study lock,
+    ``problem.crew.lock()``, so that checking for it and queueing it are one step)."""
     params = {param_name(n): int(v) for n, v in repeats.items()}
     study.enqueue_trial(params, user_attrs={"source": source}, skip_if_exists=True)
+
+
+def measure(
+    problem: SearchProblem, study: optuna.Study, trial: optuna.Trial, repeats: Mapping[str, int]
+) -> tuple[float, float]:
+    """(metric, margin) of ``repeats``, measured once across every worker on the study.
+
+    Under the study lock: a result any worker measured is reused; with ``problem`` allowing
+    it, a verdict monotonicity implies is used (``inferred``); a configuration another
+    worker's running trial is measuring is skipped (the trial is pruned); otherwise this trial
+    claims it (``evaluated_by``) and it is evaluated here, outside the lock.
+    """
+    crew = problem.crew
+    with crew.lock():
+        trials = study.get_trials(deepcopy=False)
+        for t in trials:
+            if t.state == optuna.trial.TrialState.COMPLETE and _measured(t):
+                key = problem.key(repeats_of(t.params, problem.names))
+                problem.memo.setdefault(key, (t.user_attrs["metric"], t.user_attrs["margin"]))
+        known = problem.memo.get(problem.key(repeats))
+        if known is None and not problem.settings.pareto:
+            known = problem.inferred(repeats)
+            if known is not None:
+                trial.set_user_attr("inferred", True)
+        if known is not None:
+            trial.set_user_attr(workers.EVALUATED_BY, None)
+            return known
+        busy = workers.evaluating_elsewhere(trials, trial, trial.params)
+        if busy is not None:
+            trial.set_user_attr(workers.EVALUATED_BY, None)
+            trial.set_user_attr("skipped", f"being evaluated by trial {busy}")
+            raise optuna.TrialPruned()
+        trial.set_user_attr(workers.EVALUATED_BY, crew.worker.name)
+    point = problem.score(repeats)
+    return point.metric, point.margin
+
+
+def _measured(trial: optuna.trial.FrozenTrial) -> bool:
+    """A trial whose metric was evaluated (here or by another worker), not inferred."""
+    return "margin" in trial.user_attrs and not trial.user_attrs.get("inferred")
 
 
 def record(trial: optuna.Trial, point_metric: float, margin: float) -> None:
@@ -94,23 +133,22 @@ def optimize(
     objective: Callable[[optuna.Trial], float | tuple[float, float]],
     callbacks: list[Callback],
 ) -> None:
-    """Run trials until ``settings.trials`` are finished in the study (or the timeout)."""
-    settings = problem.settings
-    finished = [t for t in study.trials if t.state.is_finished()]
-    remaining = max(0, settings.trials - len(finished))
-    if not remaining:
-        return
-    bar = ProgressBar(remaining, enabled=settings.progress)
-    study.optimize(
-        objective,
-        n_trials=remaining,
-        timeout=settings.timeout,
-        callbacks=[
-            optuna.study.MaxTrialsCallback(settings.trials, states=FINISHED),
-            bar.update,
-            *callbacks,
-        ],
-        catch=(),
+    """Run trials until the study has ``settings.trials`` COMPLETE or PRUNED ones, no retry of a
+    dead worker's trial is waiting and no other worker's trial is running (or the timeout)."""
+    settings, crew = problem.settings, problem.crew
+    budget = workers.Budget(settings.trials)
+    remaining = max(0, settings.trials - budget.counted(study))
+    bar = ProgressBar(remaining, enabled=settings.progress and remaining > 0)
+    hooks = [budget.after_trial, bar.update, *callbacks, crew.fail_dead_trials]
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
+    workers.run_to_completion(
+        study,
+        lambda timeout: study.optimize(
+            objective, n_trials=None, timeout=timeout, callbacks=hooks, catch=()
+        ),
+        budget,
+        crew,
+        deadline=deadline,
     )
     bar.close()
 

@@ -13,12 +13,15 @@ from collections.abc import Mapping
 
 import optuna
 
+from analogc.workers import EVALUATED_BY
+
 from ..problem import Point, SearchProblem
 from ..settings import SearchSettings
 from ..setup import Setup
 from .sampling import (
     best_feasible_energy,
     enqueue,
+    measure,
     optimize,
     points,
     record,
@@ -44,21 +47,17 @@ class TPE:
         names = problem.names
 
         def objective(trial: optuna.Trial) -> float:
+            problem.crew.worker.record(trial)
             repeats = suggest(trial, setup, names)
             energy = problem.energy(repeats)
             trial.set_user_attr("energy", energy)
             trial.set_user_attr("source", trial.user_attrs.get("source", "sampler"))
             best = best_feasible_energy(study)
             if best is not None and energy >= best:
+                trial.set_user_attr(EVALUATED_BY, None)
                 trial.set_user_attr("skipped", "not cheaper than the best feasible configuration")
                 raise optuna.TrialPruned()
-            verdict = problem.inferred(repeats)
-            if verdict is not None:
-                trial.set_user_attr("inferred", True)
-                metric, margin = verdict
-            else:
-                point = problem.score(repeats)
-                metric, margin = point.metric, point.margin
+            metric, margin = measure(problem, study, trial, repeats)
             record(trial, metric, margin)
             trial.set_constraint("budget", margin)
             return energy
@@ -71,7 +70,8 @@ class TPE:
 class LocalMoves:
     """Coordinate descent interleaved with the sampler: whenever a trial becomes the best
     feasible one, enqueue its neighbours with one layer's repeats cut by a quarter, starting
-    with the layers that spend the most energy. Enqueued trials run before sampled ones."""
+    with the layers that spend the most energy. Enqueued trials run before sampled ones, under
+    the study lock so that two workers never queue the same move."""
 
     FACTOR = 0.75
     MAX_LAYERS = 8
@@ -91,8 +91,9 @@ class LocalMoves:
         repeats = repeats_of(trial.params, self.problem.names)
         macs = self.problem.calibrated.macs
         order = sorted(repeats, key=lambda n: -repeats[n] * macs[n])[: self.MAX_LAYERS]
-        for name in order:  # waiting trials run first-in, first-out: biggest spender first
-            lo = self.bounds[name][0]
-            cut = max(lo, min(repeats[name] - 1, math.floor(repeats[name] * self.FACTOR)))
-            if cut < repeats[name]:
-                enqueue(study, {**repeats, name: cut}, "local")
+        with self.problem.crew.lock():
+            for name in order:  # waiting trials run first-in, first-out: biggest spender first
+                lo = self.bounds[name][0]
+                cut = max(lo, min(repeats[name] - 1, math.floor(repeats[name] * self.FACTOR)))
+                if cut < repeats[name]:
+                    enqueue(study, {**repeats, name: cut}, "local")

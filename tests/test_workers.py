@@ -1,0 +1,129 @@
+"""Workers sharing a study, without a database server: storage URLs and their errors, the
+SQLite lock, and a worker killed on this machine (its trial retried at once, not after the
+heartbeat's grace period). The PostgreSQL run is ``test_workers_postgres.py``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from click.testing import CliRunner
+from workers_common import kill_one_mid_trial, lost, retried_once, start_worker, study_trials
+
+from analogc.cli import cli
+from analogc.errors import StorageError
+from analogc.storage import GRACE_BEATS, display_url, open_storage, postgres_url
+from analogc.workers import Budget, sampler_seed
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+CNN = MODELS / "digits_cnn.onnx"
+
+
+def test_plain_postgres_urls_use_psycopg_3() -> None:
+    assert postgres_url("postgresql://u:p@h:5432/db") == "postgresql+psycopg://u:p@h:5432/db"
+    assert postgres_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert postgres_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert postgres_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_reports_and_logs_never_show_the_password() -> None:
+    shown = display_url("postgresql+psycopg://alice:s3cret@db.example:5432/studies")
+    assert shown is not None and "s3cret" not in shown and "alice:***@db.example:5432" in shown
+    assert display_url("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
+def test_unsupported_storage_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match=r"mysql:\.\.\. is not supported.*postgresql://"):
+        open_storage("mysql://u@h/db")
+
+
+def test_missing_driver_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg -> ImportError
+    with pytest.raises(StorageError, match=r"needs the PostgreSQL driver psycopg: pip install"):
+        open_storage("postgresql://u:secret@127.0.0.1:5432/db")
+
+
+def test_unreachable_server_is_one_line_exit_2(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    if not CNN.exists():
+        pytest.skip(f"demo model {CNN} is missing")
+    url = "postgresql://analogc:secret@127.0.0.1:1/none"  # port 1: nothing listens there
+    start = time.monotonic()
+    result = CliRunner().invoke(
+        cli,
+        ["compile", str(CNN), "-d", "demo:calib", "-q", "--storage", url, "-o", str(tmp_path)],
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("analogc: error: cannot open the study"), lines
+    assert "secret" not in result.stderr and "127.0.0.1:1/none" in lines[0]
+    assert time.monotonic() - start < 60
+    assert not any(tmp_path.glob("*.onnx")), "no output on a storage error"
+
+
+def test_sqlite_storage_leaves_no_lock_file(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_s=5)
+    study = optuna.create_study(storage=storage.optuna, study_name="s")
+    with storage.lock("s"), storage.lock("s"):  # re-entrant within one thread
+        study.enqueue_trial({"x": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
+    assert storage.optuna.heartbeat_interval == 5
+    assert storage.optuna.grace_period == GRACE_BEATS * 5
+
+
+def test_first_worker_keeps_the_seed_later_ones_get_their_own() -> None:
+    seeds = [sampler_seed(7, ordinal) for ordinal in range(4)]
+    assert seeds[0] == 7 and len(set(seeds)) == 4
+    assert seeds == [sampler_seed(7, ordinal) for ordinal in range(4)], "reproducible"
+
+
+def test_budget_counts_finished_trials_and_waits_for_retries() -> None:
+    study = optuna.create_study()
+    for value in (1.0, 2.0):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    budget = Budget(3)
+    assert budget.counted(study) == 3 and budget.reached(study)
+    assert not Budget(4).reached(study), "a FAIL trial does not count"
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING, system_attrs={"failed_trial": 3}
+        )
+    )
+    assert not budget.reached(study), "a waiting retry runs even past the budget"
+
+
+def test_worker_killed_on_this_machine_is_retried_at_once(tmp_path: Path) -> None:
+    """Two workers on SQLite with a 60 s heartbeat (grace 180 s); one is SIGKILLed mid-trial
+    and reaped. The other notices the dead pid and retries its trial long before the grace
+    period: it finishes the 16 trials within 120 s of the kill."""
+    if not CNN.exists():
+        pytest.skip(f"demo model {CNN} is missing")
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    storage = open_storage(url).optuna  # the schema exists before the workers start
+    args = ["-d", "demo:calib", "--trials", "16", "--seeds", "2", "-q"]
+    args += ["--storage", url, "--study-name", "local", "--heartbeat", "60"]
+    logs = [tmp_path / f"w{i}.log" for i in range(2)]
+    outs = [tmp_path / f"w{i}" for i in range(2)]
+    procs = [start_worker(CNN, out, log, args) for out, log in zip(outs, logs, strict=True)]
+    try:
+        killed, trial = kill_one_mid_trial(procs, storage, "local", timeout_s=180)
+        procs[killed].wait()  # reaped: its pid is gone
+        killed_at = time.monotonic()
+        survivor = procs[1 - killed]
+        code = survivor.wait(timeout=120)
+        assert time.monotonic() - killed_at < 120 < 60 * GRACE_BEATS
+        assert code in (0, 1), logs[1 - killed].read_text()[-4000:]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    trials = study_trials(storage, "local")
+    assert retried_once(trials, trial) is None, retried_once(trials, trial)
+    assert lost(trials) == []
+    assert "is gone; retrying it" in logs[1 - killed].read_text()
