@@ -18,7 +18,10 @@ from analogc.errors import ConfigError, DataError, ModelError
 from analogc.run_time_shapes import resolve_run_time_shapes
 from analogc.runtime.data import (
     Dataset,
+    FeedReader,
+    is_feed_reader,
     load_directory,
+    load_feed_reader,
     load_npz,
     load_reader,
     synthesize,
@@ -36,8 +39,9 @@ DEMO_MODEL = "digits_resnet.onnx"
 DEMO_DATA = {"demo:calib": "digits_calib.npz", "demo:test": "digits_test.npz"}
 READER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # module.path:function
 
-DataSource = str | Path | Dataset | None
-"""``--data``: a file or folder, ``module:function``, ``demo:calib``, a Dataset, or None."""
+DataSource = str | Path | Dataset | FeedReader | None
+"""``--data``: a file or folder, ``module:function``, ``demo:calib``, a Dataset, an onnxruntime
+``CalibrationDataReader`` (anything with ``get_next()``), or None."""
 
 
 def demo_file(name: str) -> Path:
@@ -59,7 +63,8 @@ def load_data(
     feeds: bool = False,
 ) -> Dataset:
     """Resolve ``--data``: an .npz, a folder, a reader ``module:function``,
-    ``demo:calib``/``demo:test``, a Dataset, or None (synthetic).
+    ``demo:calib``/``demo:test``, a Dataset, a ``CalibrationDataReader`` (read once, to its
+    end), or None (synthetic).
 
     Args:
         batch_axes: ``--batch-axis``: input name -> batch axis, or None to hold it fixed
@@ -94,6 +99,8 @@ def _load_data(
         dataset = dataset.with_values(fixed)
         validate(dataset, specs)
         return dataset
+    if is_feed_reader(data):
+        return load_feed_reader(data, specs, axes=axes, values=fixed, feeds=feeds)
     if data is None:
         return synthesize(specs, examples=examples, seed=seed, batch_axes=axes, values=fixed)
     text = str(data)

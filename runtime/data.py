@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 
@@ -30,9 +31,12 @@ __all__ = [
     "Batch",
     "Dataset",
     "Feed",
+    "FeedReader",
     "InputSpec",
     "input_specs",
+    "is_feed_reader",
     "load_directory",
+    "load_feed_reader",
     "load_npz",
     "load_reader",
     "synthesize",
@@ -429,18 +433,79 @@ def load_reader(
         func = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:
         raise DataError(f"cannot load data reader {spec!r}: {exc}") from exc
+    return _load_batches(
+        func(), f"data reader {spec!r}", specs, source=spec, axes=axes, values=values, feeds=feeds
+    )
+
+
+class FeedReader(Protocol):
+    """onnxruntime's ``CalibrationDataReader``, or anything shaped like it (its duck typing):
+    ``get_next()`` returns one batch (input name -> array) per call, then None."""
+
+    def get_next(self) -> Mapping[str, Any] | None: ...
+
+
+def is_feed_reader(data: object) -> TypeGuard[FeedReader]:
+    """Whether ``data`` is read with ``get_next()`` (a CalibrationDataReader or the like)."""
+    return not isinstance(data, str | os.PathLike) and callable(getattr(data, "get_next", None))
+
+
+def load_feed_reader(
+    reader: FeedReader,
+    specs: Sequence[InputSpec],
+    *,
+    axes: BatchAxes | None = None,
+    values: Mapping[str, np.ndarray] | None = None,
+    feeds: bool = False,
+) -> Dataset:
+    """The batches of a ``CalibrationDataReader`` (``get_next()`` until None), read once and
+    held in memory like any data set, so that every evaluation sees the same batches. A
+    batch may carry ``labels``. The batches are joined along the batch axes, or with
+    ``feeds`` each is one complete feed."""
+    name = type(reader).__name__
+
+    def batches() -> Iterator[object]:
+        while (batch := reader.get_next()) is not None:
+            yield batch
+
+    what = f"data reader {name}"
+    hint = " (already read to the end? call its rewind(), or make a new one)"
+    return _load_batches(
+        batches(),
+        what,
+        specs,
+        source=f"{name}.get_next()",
+        axes=axes,
+        values=values,
+        feeds=feeds,
+        empty_hint=hint,
+    )
+
+
+def _load_batches(
+    batches: Iterable[object],
+    what: str,
+    specs: Sequence[InputSpec],
+    *,
+    source: str,
+    axes: BatchAxes | None,
+    values: Mapping[str, np.ndarray] | None,
+    feeds: bool,
+    empty_hint: str = "",
+) -> Dataset:
+    """Batches from a reader: each a dict of input name -> array (optionally ``labels``)."""
     parts = []
-    for i, batch in enumerate(func()):
+    for i, batch in enumerate(batches):
         if not isinstance(batch, Mapping):
             raise DataError(
-                f"data reader {spec!r}: batch {i} is a {type(batch).__name__}, expected a dict of arrays"
+                f"{what}: batch {i} is a {type(batch).__name__}, expected a dict of arrays"
             )
-        source = f"{spec} (batch {i})" if feeds else spec
-        parts.append(_feed({k: np.asarray(v) for k, v in batch.items()}, source))
+        part_source = f"{source} (batch {i})" if feeds else source
+        parts.append(_feed({str(k): np.asarray(v) for k, v in batch.items()}, part_source))
     if not parts:
-        raise DataError(f"data reader {spec!r} yielded no batches")
+        raise DataError(f"{what} yielded no batches{empty_hint}")
     return _finish(
-        parts, specs, source=spec, axes=axes, values=values, feeds=feeds, check_parts=False
+        parts, specs, source=source, axes=axes, values=values, feeds=feeds, check_parts=False
     )
 
 
