@@ -269,6 +269,7 @@ def compile_cmd(
     Writes to the output directory:
       <model>.analog.onnx   ai.analogc ops that stock onnxruntime runs with noise
       report.json/.md       per-layer repeats, energy, effective bits; uniform baseline; saving
+      report.html           the same as one page, with interactive trade-off and Pareto plots
       tradeoff.png          accuracy vs energy: uniform vs per-layer
       precision.png         per-layer repeats and effective bits
       study.db              the Optuna study (rerun the same command to resume it)

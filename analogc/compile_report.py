@@ -260,6 +260,7 @@ def _outputs(job: CompileJob, *, plots: bool) -> Outputs:
         model=str(job.out_model),
         report_json=str(out / "report.json"),
         report_md=str(out / "report.md"),
+        report_html=str(out / "report.html"),
         tradeoff_plot=str(out / "tradeoff.png") if plots else None,
         precision_plot=str(out / "precision.png") if plots else None,
     )

@@ -32,6 +32,7 @@ from analogc.report import (
     CompileReport,
     EvalReport,
     InspectReport,
+    compile_html,
     compile_markdown,
     eval_text,
     inspect_text,
@@ -201,7 +202,7 @@ def plan_repeats(
 def write_compile_outputs(
     job: CompileJob, calibrated: CalibratedModel, outcome: PlanOutcome, report: CompileReport
 ) -> None:
-    """Plots, the annotated model, report.md and report.json: each written atomically, the
+    """Plots, the annotated model, report.md/.html and report.json: each written atomically, the
     model last but one and the report last (a killed compile leaves no half-written file)."""
     if report.outputs.tradeoff_plot:
         write_plots(report)
@@ -214,6 +215,7 @@ def write_compile_outputs(
     set_model_meta(annotated, HARDWARE_KEY, json.dumps(job.hardware.to_dict()))
     save_model(annotated, job.out_model)
     write_bytes_atomic(job.out_dir / "report.md", compile_markdown(report).encode())
+    write_bytes_atomic(job.out_dir / "report.html", compile_html(report).encode())
     write_bytes_atomic(job.out_dir / "report.json", report.to_json().encode())
 
 

@@ -1,5 +1,6 @@
 """Reports: typed documents (:mod:`.schema`), rendered for the terminal (:mod:`.text`), as
-Markdown (:mod:`.markdown`) and as JSON (``report.to_json()``); plots in :mod:`analogc.plots`.
+Markdown (:mod:`.markdown`), as one HTML page (:mod:`.html`) and as JSON
+(``report.to_json()``); plots in :mod:`analogc.plots`.
 
 The report owns the exit code (black's ``Report.return_code``): 0 when the budget is met or no
 budget applies, 1 when the plan does not meet it. Usage errors (2) and bugs (3) never produce a
@@ -7,6 +8,7 @@ report.
 """
 
 from .format import metric_value, num, table
+from .html import compile_html
 from .markdown import compile_markdown
 from .schema import (
     EXIT_BUDGET_NOT_MET,
@@ -29,6 +31,7 @@ __all__ = [
     "CompileReport",
     "EvalReport",
     "InspectReport",
+    "compile_html",
     "compile_markdown",
     "compile_text",
     "eval_line",

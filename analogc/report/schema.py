@@ -292,6 +292,7 @@ class Outputs:
     model: str
     report_json: str
     report_md: str
+    report_html: str | None = None
     tradeoff_plot: str | None = None
     precision_plot: str | None = None
 
