@@ -98,7 +98,8 @@ def plot_points(report: CompileReport) -> list[PlotPoint]:
         return PlotPoint(kind, label, p.energy_per_mac, p.metric, p.margin, reps)
 
     points = [
-        point("uniform", f"uniform N = {p.repeats[names[0]]}", p) for p in search.uniform_curve
+        point("uniform", f"uniform N = {max(p.repeats.values(), default=0)}", p)
+        for p in search.uniform_curve
     ]
     for p in search.points:
         if p.source == "inferred":
@@ -107,7 +108,7 @@ def plot_points(report: CompileReport) -> list[PlotPoint]:
         points.append(point(kind, f"per-layer configuration ({p.source or 'search'})", p))
     points += [point("front", f"front ({p.source or 'search'})", p) for p in search.front]
     on_curve = next(
-        (p for p in search.uniform_curve if p.repeats.get(names[0]) == uniform.repeats), None
+        (p for p in search.uniform_curve if set(p.repeats.values()) == {uniform.repeats}), None
     )
     points.append(
         PlotPoint(
@@ -179,7 +180,10 @@ def tradeoff_chart(
     shown = list(points)
     if zoom:  # the budget region: where the trade-off is decided
         span = max(clean - floor, 1e-3 * abs(clean) or 1e-6)
-        y_range = ((clean - 4 * span) * s, (clean + 0.6 * span) * s)
+        marked = [p.metric for p in points if p.kind in ("chosen", "baseline")]
+        lo = min([clean - 4 * span, *(m - 0.2 * span for m in marked)])
+        hi = max([clean + 0.6 * span, *(m + 0.2 * span for m in marked)])
+        y_range = (lo * s, hi * s)
         inside = [p for p in points if y_range[0] <= p.metric * s <= y_range[1]]
         shown = inside if len(inside) >= 2 else shown
     else:
@@ -196,7 +200,8 @@ def tradeoff_chart(
     chart.hline(floor * s, series="budget", label=f"budget: drop ≤ {figures.drop(clean - floor)}")
     for kind in ("front", "uniform"):
         chart.line([(p.energy, p.metric * s) for p in points if p.kind == kind], series=kind)
-    order = ("trial-over", "trial-ok", "front", "uniform", "baseline", "chosen")
+    # The front is a line here: its points are trials already drawn (the Pareto chart marks them).
+    order = ("trial-over", "trial-ok", "uniform", "baseline", "chosen")
     _draw_points(chart, points, order, lambda p: p.metric * s, figures)
     return chart
 
@@ -468,7 +473,7 @@ def _legend(kinds: Iterable[str]) -> str:
 def _search_sections(report: CompileReport, points: Sequence[PlotPoint]) -> str:
     if not points:
         return (
-            '<h2 id="tradeoff">Trade-off</h2><p class="note">Repeats were fixed '
+            '<h2 id="section-tradeoff">Trade-off</h2><p class="note">Repeats were fixed '
             f"(N = {report.layers[0].repeats if report.layers else '-'} everywhere): no search, "
             "so no trade-off or front to show.</p>"
         )
@@ -486,7 +491,7 @@ def _search_sections(report: CompileReport, points: Sequence[PlotPoint]) -> str:
     inferred = sum(1 for p in search.points if p.source == "inferred")
     note = f"; {inferred} configurations judged by monotonicity are not drawn" if inferred else ""
     tradeoff = (
-        '<h2 id="tradeoff">Trade-off</h2><p class="lead">The metric on the search seeds against '
+        '<h2 id="section-tradeoff">Trade-off</h2><p class="lead">The metric on the search seeds against '
         "energy per MAC: uniform precision (blue) and every per-layer configuration evaluated. "
         f"Hover a point to see its repeats; click to pin it{note}.</p>"
         f'<figure id="tradeoff-figure"><div class="figure-bar">{zoom}{legend}</div>'
@@ -510,7 +515,7 @@ def _search_sections(report: CompileReport, points: Sequence[PlotPoint]) -> str:
     ]
     pareto_legend = _legend(k for k in ("front", "uniform", "baseline", "chosen", "budget"))
     pareto = (
-        '<h2 id="pareto">Pareto front</h2><p class="lead">Configurations no other beats on both '
+        '<h2 id="section-pareto">Pareto front</h2><p class="lead">Configurations no other beats on both '
         "energy and metric (lower left is better); the uniform curve for comparison.</p>"
         f'<figure id="pareto-figure"><div class="figure-bar">{pareto_legend}</div>'
         f"{pareto_chart(report, points, chart_id='pareto')}</figure>"
@@ -547,7 +552,7 @@ def compile_html(report: CompileReport) -> str:
             + "</tr>"
             for x in report.digital
         ]
-        digital = '<h2 id="digital">Ops left digital</h2>' + _table(
+        digital = '<h2 id="section-digital">Ops left digital</h2>' + _table(
             ["op", "type", "MACs/ex", "reason"], rows
         )
     outputs = [
@@ -567,12 +572,12 @@ def compile_html(report: CompileReport) -> str:
         f'<span class="verdict {verdict}">{verdict_text}</span></h1>'
         f'<p class="lead">{escape(lead)}</p>{_cards(report, figures)}'
         f"{_search_sections(report, points)}"
-        '<h2 id="layers">Per-layer plan</h2><p class="lead">Repeats, effective bits, share of '
+        '<h2 id="section-layers">Per-layer plan</h2><p class="lead">Repeats, effective bits, share of '
         "the network's energy"
         + (" and sensitivity (relative output noise power at N = 1)" if report.search else "")
         + ". Hover a layer for its figures; click a column to sort the table.</p>"
         f"<figure>{panels_chart(report)}</figure>{layer_table(report)}{digital}"
-        f'<h2 id="settings">Settings</h2>{settings_html(report)}'
+        f'<h2 id="section-settings">Settings</h2>{settings_html(report)}'
         f"<footer>analogc {escape(report.analogc)} · report schema {report.schema_version} · "
         f"beside this file: {escape(', '.join(outputs))}</footer></main>"
         '<div id="tooltip" role="tooltip" hidden></div>'

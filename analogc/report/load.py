@@ -51,7 +51,9 @@ def compile_report_from_document(document: object, *, source: str) -> CompileRep
             f"{source}: report schema version {version}, this analogc reads version "
             f"{SCHEMA_VERSION}; make the report again with this analogc's `analogc compile`"
         )
-    return _build(CompileReport, document, source)
+    report = _build(CompileReport, document, source)
+    assert isinstance(report, CompileReport)
+    return report
 
 
 def _build(kind: Any, value: Any, where: str) -> Any:
@@ -74,7 +76,7 @@ def _build(kind: Any, value: Any, where: str) -> Any:
             values=tuple(_build(list[float], data.get("values"), f"{where}.values")),
             seeds=tuple(_build(list[int], data.get("seeds"), f"{where}.seeds")),
         )
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _dataclass(kind, _mapping(value, where), where)
     if origin in (list, tuple):
         if not isinstance(value, list):
@@ -91,7 +93,7 @@ def _build(kind: Any, value: Any, where: str) -> Any:
 def _dataclass(kind: type[T], data: Mapping[str, Any], where: str) -> T:
     hints = get_type_hints(kind)
     values = {}
-    for f in dataclasses.fields(kind):  # type: ignore[arg-type]
+    for f in dataclasses.fields(kind):  # type: ignore[arg-type]  # (checked by the caller)
         if f.name in data:
             values[f.name] = _build(hints[f.name], data[f.name], f"{where}.{f.name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -114,7 +116,7 @@ def _scalar(kind: Any, value: Any, where: str) -> Any:
     if accepted is None:
         raise AnalogcError(f"{where}: cannot read a {kind!r} from a report")
     if isinstance(value, accepted) and (kind is bool or not isinstance(value, bool)):
-        return float(value) if kind is float else value
+        return float(value) if kind is float else value  # type: ignore[arg-type]
     raise _wrong(where, f"a {kind.__name__}", value)
 
 

@@ -88,11 +88,11 @@
 
   for (const button of document.querySelectorAll(".legend button")) {
     button.addEventListener("click", () => {
-      const off = button.classList.toggle("off");
+      const off = button.getAttribute("aria-pressed") === "true";
       button.setAttribute("aria-pressed", String(!off));
       const figure = button.closest("figure");
       for (const node of figure.querySelectorAll(`.s-${button.dataset.series}`)) {
-        node.classList.toggle("off", off);
+        node.classList.toggle("series-off", off);
       }
     });
   }
