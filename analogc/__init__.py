@@ -9,6 +9,7 @@ The Python API (the CLI is a thin layer over it)::
     analogc.evaluate("model.analogc/model.analog.onnx", data="test.npz").evaluation.mean
     analogc.inspect("model.onnx").macs.analog
     analogc.strip("model.analogc/model.analog.onnx", "plain.onnx")
+    analogc.check("model.onnx", "baseline/report.json", data="calib.npz").passed  # the CI gate
 
 Names are imported on first use, so ``import analogc`` stays cheap.
 """
@@ -22,12 +23,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from analogc.errors import AnalogcError, ConfigError, DataError, ModelError
+    from analogc.gate import check_model as check
     from analogc.hardware import HardwareConfig
     from analogc.pipeline import compile_model as compile
     from analogc.pipeline import evaluate_model as evaluate
     from analogc.pipeline import inspect_model as inspect
     from analogc.pipeline import strip_model as strip
     from analogc.report import CompileReport, EvalReport, InspectReport
+    from analogc.report.schema import CheckReport
     from analogc.runtime.data import Dataset
     from analogc.search import SearchSettings
     from analogc.settings import CompileSettings, EvaluateSettings
@@ -37,6 +40,8 @@ _EXPORTS = {
     "evaluate": ("analogc.pipeline", "evaluate_model"),
     "inspect": ("analogc.pipeline", "inspect_model"),
     "strip": ("analogc.pipeline", "strip_model"),
+    "check": ("analogc.gate", "check_model"),
+    "CheckReport": ("analogc.report.schema", "CheckReport"),
     "CompileSettings": ("analogc.settings", "CompileSettings"),
     "EvaluateSettings": ("analogc.settings", "EvaluateSettings"),
     "SearchSettings": ("analogc.search", "SearchSettings"),
@@ -53,6 +58,7 @@ _EXPORTS = {
 
 __all__ = [
     "AnalogcError",
+    "CheckReport",
     "CompileReport",
     "CompileSettings",
     "ConfigError",
@@ -65,6 +71,7 @@ __all__ = [
     "ModelError",
     "SearchSettings",
     "__version__",
+    "check",
     "compile",
     "evaluate",
     "inspect",

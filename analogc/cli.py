@@ -399,5 +399,10 @@ def presets_cmd() -> None:
         )
 
 
+from analogc.cli_check import check_cmd  # noqa: E402  (the CI gate, in its own module)
+
+cli.add_command(check_cmd)
+
+
 def main() -> None:
     cli(prog_name="analogc")

@@ -52,6 +52,8 @@ __all__ = [
     "evaluate_model",
     "inspect_model",
     "inspect_text",
+    "prepare_compile",
+    "run_compile",
     "strip_model",
 ]
 
@@ -121,7 +123,11 @@ def compile_model(
     Returns:
         The report; ``report.return_code`` is 1 when the budget was not met.
     """
-    job = prepare_compile(Path(model), _settings(CompileSettings, settings, options))
+    return run_compile(prepare_compile(Path(model), _settings(CompileSettings, settings, options)))
+
+
+def run_compile(job: CompileJob) -> CompileReport:
+    """Calibrate, plan and write the outputs of a compile :func:`prepare_compile` checked."""
     calibrated = CalibratedModel(
         job.loaded,
         job.hardware,

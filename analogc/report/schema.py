@@ -354,3 +354,63 @@ class CompileReport(JsonDocument):
     @property
     def return_code(self) -> int:
         return EXIT_OK if self.budget_met else EXIT_BUDGET_NOT_MET
+
+
+# -- check ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckedPlan:
+    """One side of ``analogc check``: a plan's model, energy and metric.
+
+    Attributes:
+        energy_per_mac: Ē in the hardware's unit; metric: its mean over the fresh seeds
+            (``ci95`` its 95% half-width); clean: the metric without noise.
+    """
+
+    report: str
+    model: str
+    sha256: str | None
+    energy_per_mac: float
+    metric: float
+    ci95: float
+    clean: float
+    budget_met: bool
+
+
+@dataclass(frozen=True)
+class LayerChange:
+    """A layer's repeats in the baseline plan and in the new one (null where it is absent)."""
+
+    name: str
+    baseline: int | None
+    new: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckReport(JsonDocument):
+    """``analogc check``: a new export planned with a baseline's settings, against its plan.
+
+    Attributes:
+        passed: the new plan meets the budget and needs at most ``tolerance`` (relative) more
+            energy per MAC than the baseline's; ``regressions`` says why not, one line each.
+        energy_change: Ē new / Ē baseline − 1.
+        settings: the baseline's settings the new plan was made with.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    command: str = "check"
+    passed: bool
+    regressions: list[str]
+    tolerance: float
+    metric: str
+    metric_unit: str
+    energy_unit: str
+    budget: BudgetInfo
+    baseline: CheckedPlan
+    new: CheckedPlan
+    energy_change: float
+    layers: list[LayerChange]
+    settings: dict[str, Any]
+
+    @property
+    def return_code(self) -> int:
+        return EXIT_OK if self.passed else EXIT_BUDGET_NOT_MET
