@@ -89,4 +89,4 @@ def check_text(report: CheckReport) -> str:
     else:
         lines += [f"REGRESSION: {reason}" for reason in report.regressions]
     lines.append(f"new plan: {new.report} (commit it as the baseline when the change is meant)")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
