@@ -23,7 +23,8 @@ SCHEMA_VERSION = 2
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
 ``data.values``, ``data.resolved_shapes``; inapplicable sections are ``null``, not absent;
-``hardware.noise`` lists every registered term's flag and constants."""
+``hardware.noise`` lists every registered term's flag and constants. Keys added since, within
+version 2: ``outputs.report_html``; the ``check`` report."""
 
 EXIT_OK = 0
 EXIT_BUDGET_NOT_MET = 1
