@@ -234,3 +234,18 @@ def test_ranges_and_tick_labels() -> None:
         "1e6",
         "1e-4",
     ]
+
+
+def test_other_metrics_and_verdicts_render(searched_run: tuple[analogc.CompileReport, str]) -> None:
+    """A metric without a percent unit, a budget not met, a search that evaluated nothing."""
+    report, _ = searched_run
+    assert report.search is not None
+    cosine = dataclasses.replace(report.metric, name="cosine", unit="")
+    empty = dataclasses.replace(report.search, points=[], front=[])
+    page = compile_html(dataclasses.replace(report, metric=cosine, budget_met=False, search=empty))
+    assert "budget NOT MET" in page and "cosine drop, search seeds" in page
+    assert f"{report.metric.clean:.4g}" in page  # a plain number, not a percentage
+    kinds = Counter(p["kind"] for p in _data(page)["points"])
+    assert kinds["trial-ok"] == kinds["trial-over"] == kinds["front"] == 0 and kinds["chosen"] == 1
+    for svg in re.findall(r"<svg .*?</svg>", page, flags=re.S):
+        ET.fromstring(svg)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from importlib import resources
@@ -51,6 +51,7 @@ class PlotPoint:
     metric: float
     margin: float | None
     repeats: tuple[int, ...]
+    source: str = ""
 
 
 class _Figures:
@@ -95,7 +96,7 @@ def plot_points(report: CompileReport) -> list[PlotPoint]:
 
     def point(kind: str, label: str, p: SearchPoint) -> PlotPoint:
         reps = tuple(int(p.repeats.get(n, 0)) for n in names)
-        return PlotPoint(kind, label, p.energy_per_mac, p.metric, p.margin, reps)
+        return PlotPoint(kind, label, p.energy_per_mac, p.metric, p.margin, reps, p.source)
 
     points = [
         point("uniform", f"uniform N = {max(p.repeats.values(), default=0)}", p)
@@ -151,7 +152,7 @@ def _draw_points(
     chart: Chart,
     points: Sequence[PlotPoint],
     kinds: Iterable[str],
-    y_of: Any,
+    y_of: Callable[[PlotPoint], float],
     figures: _Figures,
 ) -> None:
     for kind in kinds:
@@ -175,7 +176,8 @@ def tradeoff_chart(
 ) -> Chart:
     """The metric against Ē: uniform curve, every configuration evaluated, the front, the
     uniform baseline and the plan; ``zoom`` on the budget region (else every point)."""
-    figures, s = _Figures(report), _Figures(report).scale
+    figures = _Figures(report)
+    s = figures.scale
     clean, floor = report.metric.clean, report.metric.clean - report.budget.allowed_drop
     shown = list(points)
     if zoom:  # the budget region: where the trade-off is decided
@@ -209,7 +211,8 @@ def tradeoff_chart(
 def pareto_chart(report: CompileReport, points: Sequence[PlotPoint], *, chart_id: str) -> str:
     """The front as energy against metric drop (lower left is better), beside the uniform
     curve, with the budget and the plan."""
-    figures, s = _Figures(report), _Figures(report).scale
+    figures = _Figures(report)
+    s = figures.scale
     clean, allowed = report.metric.clean, report.budget.allowed_drop
     shown = [p for p in points if p.kind in ("front", "uniform", "chosen", "baseline")]
     drops = [(clean - p.metric) * s for p in shown if p.kind != "uniform"]
@@ -477,6 +480,10 @@ def _search_sections(report: CompileReport, points: Sequence[PlotPoint]) -> str:
             f"(N = {report.layers[0].repeats if report.layers else '-'} everywhere): no search, "
             "so no trade-off or front to show.</p>"
         )
+    return _tradeoff_section(report, points) + _pareto_section(report, points)
+
+
+def _tradeoff_section(report: CompileReport, points: Sequence[PlotPoint]) -> str:
     kinds = {p.kind for p in points}
     legend = _legend(k for k in SERIES if k in kinds or k in ("clean", "budget"))
     zoomed = tradeoff_chart(report, points, zoom=True, chart_id="tradeoff-zoom")
@@ -486,42 +493,41 @@ def _search_sections(report: CompileReport, points: Sequence[PlotPoint]) -> str:
         'budget region</button><button type="button" data-view="all" aria-pressed="false">'
         "all points</button></div>"
     )
-    search = report.search
-    assert search is not None
-    inferred = sum(1 for p in search.points if p.source == "inferred")
+    inferred = (
+        sum(1 for p in report.search.points if p.source == "inferred") if report.search else 0
+    )
     note = f"; {inferred} configurations judged by monotonicity are not drawn" if inferred else ""
-    tradeoff = (
-        '<h2 id="section-tradeoff">Trade-off</h2><p class="lead">The metric on the search seeds against '
-        "energy per MAC: uniform precision (blue) and every per-layer configuration evaluated. "
-        f"Hover a point to see its repeats; click to pin it{note}.</p>"
+    return (
+        '<h2 id="section-tradeoff">Trade-off</h2><p class="lead">The metric on the search seeds '
+        "against energy per MAC: uniform precision (blue) and every per-layer configuration "
+        f"evaluated. Hover a point to see its repeats; click to pin it{note}.</p>"
         f'<figure id="tradeoff-figure"><div class="figure-bar">{zoom}{legend}</div>'
         f"{zoomed.render(view='zoom')}{full.render(view='all', hidden=True)}</figure>"
     )
-    front_points = [p for p in points if p.kind == "front"]
+
+
+def _pareto_section(report: CompileReport, points: Sequence[PlotPoint]) -> str:
     figures = _Figures(report)
+    clean = report.metric.clean
     rows = [
         "<tr>"
         + _cell(p.energy, figures.energy(p.energy))
         + _cell(p.metric * figures.scale, figures.metric(p.metric))
-        + _cell(
-            (report.metric.clean - p.metric) * figures.scale,
-            figures.drop(report.metric.clean - p.metric),
-        )
+        + _cell((clean - p.metric) * figures.scale, figures.drop(clean - p.metric))
         + _cell(p.margin)
-        + _cell(None, "within" if (p.margin or 0) <= 0 else "over")
-        + _cell(None, p.label.removeprefix("front (").removesuffix(")"))
+        + _cell("within" if (p.margin or 0) <= 0 else "over")
+        + _cell(p.source)
         + "</tr>"
-        for p in sorted(front_points, key=lambda p: p.energy)
+        for p in sorted((p for p in points if p.kind == "front"), key=lambda p: p.energy)
     ]
-    pareto_legend = _legend(k for k in ("front", "uniform", "baseline", "chosen", "budget"))
-    pareto = (
-        '<h2 id="section-pareto">Pareto front</h2><p class="lead">Configurations no other beats on both '
-        "energy and metric (lower left is better); the uniform curve for comparison.</p>"
-        f'<figure id="pareto-figure"><div class="figure-bar">{pareto_legend}</div>'
+    legend = _legend(k for k in ("front", "uniform", "baseline", "chosen", "budget"))
+    return (
+        '<h2 id="section-pareto">Pareto front</h2><p class="lead">Configurations no other beats '
+        "on both energy and metric (lower left is better); the uniform curve for comparison.</p>"
+        f'<figure id="pareto-figure"><div class="figure-bar">{legend}</div>'
         f"{pareto_chart(report, points, chart_id='pareto')}</figure>"
         + _table(["Ē", report.metric.name, "drop", "margin", "budget", "source"], rows)
     )
-    return tradeoff + pareto
 
 
 def _json_script(data: object) -> str:
