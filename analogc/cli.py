@@ -391,11 +391,12 @@ def strip_cmd(model: Path, output: Path) -> None:
 
 @cli.command("presets")
 def presets_cmd() -> None:
-    """List the built-in hardware presets."""
+    """List the built-in hardware presets: their noise terms, energy and sources."""
     for name, hw in PRESETS.items():
-        click.echo(
-            f"{name:20s} {hw.noise.label:8s} e1={hw.e1:g} {hw.energy_unit}/MAC  {hw.description}"
-        )
+        click.echo(f"{name}: {hw.description}")
+        click.echo(f"    terms: {hw.noise.label}; e1 = {hw.e1:g} {hw.energy_unit}/MAC")
+        if hw.source:
+            click.echo(f"    source: {hw.source}")
 
 
 def main() -> None:

@@ -113,10 +113,13 @@ def build_compile_report(
         calibrated.account(outcome.uniform),
     )
     budget_met = acceptance.feasible(evaluation) if result is None else result.feasible
+    static = outcome.static
+    if static is not None and not static.feasible:
+        budget_met = False  # no repeats can meet it: the search did not run
     dataset = job.dataset
     return CompileReport(
         analogc=__version__,
-        mode="fixed" if result is None else "search",
+        mode=_mode(outcome),
         versions=versions(),
         model=ModelInfo(str(job.path), job.loaded.sha256, job.loaded.opset),
         hardware=job.hardware,
@@ -129,6 +132,9 @@ def build_compile_report(
             acceptance.rule,
             acceptance.confidence,
             job.search.seeds,
+            static.terms if static else [],
+            static.drop if static else None,
+            static.feasible if static else None,
         ),
         layers=layer_rows(calibrated, dynamic_acc, uniform_acc, outcome),
         digital=digital_rows(job.loaded),
@@ -144,6 +150,15 @@ def build_compile_report(
         outputs=_outputs(job, plots=job.settings.plots and result is not None),
         run=_run(job, result),
     )
+
+
+def _mode(outcome: PlanOutcome) -> str:
+    if outcome.search is not None:
+        return "search"
+    static = outcome.static
+    if static is not None and not static.feasible and outcome.chosen:
+        return "static-limited"
+    return "fixed"
 
 
 def layer_rows(

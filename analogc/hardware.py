@@ -42,6 +42,7 @@ class HardwareConfig:
     Attributes:
         name: short identifier, shown in reports.
         description: one line for humans.
+        source: where the figures come from (papers, a simulator's defaults).
         noise: noise terms and constants (DESIGN §2).
         e1: energy of one analog pass per MAC, in ``energy_unit``; E_l = repeats · e1.
         energy_unit: ``photons`` for optics (photons per MAC), else a free label.
@@ -50,6 +51,7 @@ class HardwareConfig:
 
     name: str
     description: str = ""
+    source: str = ""
     noise: NoiseModel
     e1: float = 1.0
     energy_unit: str = "relative"
@@ -72,6 +74,7 @@ class HardwareConfig:
         return {
             "name": self.name,
             "description": self.description,
+            "source": self.source,
             "noise": self.noise.to_dict(),
             "e1": self.e1,
             "energy_unit": self.energy_unit,
@@ -82,7 +85,7 @@ class HardwareConfig:
     def from_dict(
         cls, data: Mapping[str, Any], *, source: str = "hardware config"
     ) -> HardwareConfig:
-        allowed = {"name", "description", "e1", "energy_unit", "wavelength_nm", "noise"}
+        allowed = {"name", "description", "source", "e1", "energy_unit", "wavelength_nm", "noise"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(f"{source}: unknown keys {unknown}; allowed: {sorted(allowed)}")
@@ -95,6 +98,7 @@ class HardwareConfig:
             return cls(
                 name=str(data.get("name", source)),
                 description=str(data.get("description", "")),
+                source=str(data.get("source", "")),
                 noise=NoiseModel.from_dict(noise, where="[noise] "),
                 e1=float(data.get("e1", 1.0)),
                 energy_unit=str(data.get("energy_unit", "relative")),

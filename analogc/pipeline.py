@@ -98,13 +98,28 @@ class CompileJob:
 
 
 @dataclass(frozen=True)
+class StaticLimit:
+    """What the terms repeats do not reduce cost on their own (temporal noise off).
+
+    Attributes:
+        terms: those terms; drop: the metric drop they cause (mean over the search seeds);
+        feasible: whether the budget can be met at all.
+    """
+
+    terms: list[str]
+    drop: float
+    feasible: bool
+
+
+@dataclass(frozen=True)
 class PlanOutcome:
-    """The repeats chosen, the uniform repeats they are compared with, and the search (None
-    when repeats were fixed)."""
+    """The repeats chosen, the uniform repeats they are compared with, the search (None when
+    repeats were fixed or no repeats can meet the budget), and the static terms' cost."""
 
     chosen: dict[str, int]
     uniform: int
     search: SearchResult | None
+    static: StaticLimit | None = None
 
 
 def compile_model(
@@ -190,12 +205,35 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
 def plan_repeats(
     job: CompileJob, calibrated: CalibratedModel, acceptance: Acceptance
 ) -> PlanOutcome:
-    """The search's plan, or the same fixed repeats in every layer."""
+    """The search's plan, or the same fixed repeats in every layer; no search when the terms
+    repeats do not reduce break the budget on their own."""
+    static = static_limit(calibrated, acceptance, job.search)
     repeats = job.settings.repeats
     if repeats is not None:
-        return PlanOutcome(dict.fromkeys(calibrated.names, repeats), repeats, None)
+        return PlanOutcome(dict.fromkeys(calibrated.names, repeats), repeats, None, static)
+    if static is not None and not static.feasible:
+        log.warning(
+            "the budget cannot be met with any repeats: %s alone cause a drop of %.4g with the "
+            "temporal noise off (allowed %.4g)",
+            ", ".join(static.terms),
+            static.drop,
+            acceptance.allowed,
+        )
+        caps = calibrated.useful_repeats(job.search.max_repeats)
+        return PlanOutcome(caps, max(caps.values()), None, static)
     result = run_search(calibrated, acceptance, job.search, on_step=lambda m: log.info("%s", m))
-    return PlanOutcome(dict(result.repeats), result.uniform_repeats, result)
+    return PlanOutcome(dict(result.repeats), result.uniform_repeats, result, static)
+
+
+def static_limit(
+    calibrated: CalibratedModel, acceptance: Acceptance, search: SearchSettings
+) -> StaticLimit | None:
+    """The drop the static terms cause with the temporal noise off (None: there are none)."""
+    terms = calibrated.static_terms
+    if not terms:
+        return None
+    evaluation = calibrated.static_evaluation(search.search_seeds)
+    return StaticLimit(terms, float(evaluation.drops.mean()), acceptance.feasible(evaluation))
 
 
 def write_compile_outputs(
@@ -303,7 +341,7 @@ def evaluate_model(
         dataset,
         metric=metric,
         batch_size=settings.batch_size,
-        r_x={n: lp.r_x for n, lp in plan.layers.items()},
+        saved=plan.layers,
         seed=plan.seed,
         threads=settings.threads,
     )

@@ -84,8 +84,9 @@ class FunctionBody:
         )
 
     def reduce(self, op_type: str, x: str, axes: Sequence[int] | str, keepdims: int = 1) -> str:
-        """Reduce over literal axes or the axes held by attribute ``axes`` (a str ref)."""
-        if self.opset >= 18:
+        """Reduce over literal axes or the axes held by attribute ``axes`` (a str ref); axes
+        became an input at opset 13 for ReduceSum, 18 for the others."""
+        if self.opset >= (13 if op_type == "ReduceSum" else 18):
             ax = (
                 self.op("Constant", refs={"value_ints": axes})
                 if isinstance(axes, str)

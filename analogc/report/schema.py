@@ -22,7 +22,9 @@ from analogc.runtime.evaluate import Evaluation
 SCHEMA_VERSION = 2
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
-``data.values``, ``data.resolved_shapes``; inapplicable sections are ``null``, not absent;
+``data.values``, ``data.resolved_shapes``; ``budget.static_terms``, ``budget.static_drop``,
+``budget.static_feasible``; layers' ``rule``, ``noise``; inapplicable sections are ``null``,
+not absent;
 ``hardware.noise`` lists every registered term's flag and constants."""
 
 EXIT_OK = 0
@@ -172,13 +174,19 @@ class EvalReport(JsonDocument):
 @dataclass(frozen=True)
 class BudgetInfo:
     """Attributes: max_drop (as given), allowed_drop (in metric units), rule (the acceptance
-    rule in words), confidence (one-sided), seeds (noise seeds per search evaluation)."""
+    rule in words), confidence (one-sided), seeds (noise seeds per search evaluation);
+    static_terms (the terms repeats do not reduce: converters, programming error, drift),
+    static_drop (the metric drop they cause alone, temporal noise off) and static_feasible
+    (whether any repeats can meet the budget)."""
 
     max_drop: str
     allowed_drop: float
     rule: str
     confidence: float
     seeds: int
+    static_terms: list[str] = field(default_factory=list)
+    static_drop: float | None = None
+    static_feasible: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -77,11 +77,27 @@ def summary_lines(report: CompileReport) -> list[str]:
         if report.saving is not None:
             lines.append(f"energy saving vs uniform: {100 * report.saving:.1f}% at the same budget")
     else:
-        lines.append(
-            f"uniform repeats N={report.layers[0].repeats}: Ē = {energy}, "
-            f"{metric} {eval_line(report, dyn.evaluation)}"
+        label = (
+            "each layer at its converter floor"
+            if report.mode == "static-limited"
+            else f"uniform repeats N={report.layers[0].repeats}"
         )
+        lines.append(f"{label}: Ē = {energy}, {metric} {eval_line(report, dyn.evaluation)}")
     lines += inputs_lines(report)
+    budget = report.budget
+    if budget.static_feasible is False:
+        lines.append(
+            f"no repeats can meet the budget: {', '.join(budget.static_terms)} alone cause a "
+            f"drop of {metric_value(budget.static_drop, report.metric.unit)} with the temporal "
+            f"noise off (allowed {metric_value(budget.allowed_drop, report.metric.unit)}); "
+            "the plan shown is each layer at its converter floor"
+        )
+    elif budget.static_terms:
+        lines.append(
+            f"static terms ({', '.join(budget.static_terms)}) alone: drop "
+            f"{metric_value(budget.static_drop, report.metric.unit)} (temporal noise off; "
+            "repeats do not reduce it)"
+        )
     verdict = "MET" if report.budget_met else "NOT MET"
     lines.append(f"budget: max drop {report.budget.max_drop} ({report.budget.rule}): {verdict}")
     macs = report.macs

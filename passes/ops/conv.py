@@ -77,10 +77,22 @@ class ConvFamily(AnalogFamily):
             return b.op("Reshape", full, b.op("Shape", "W"))
         return per_view
 
-    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+    output_channel_axis = 1
+
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
         if self.grouped and self.transpose:
             return b.op("Reshape", per_channel, "channel_shape")
         return b.squeeze(per_channel, 0 if self.transpose else 1)
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        """Per example (a convolution's input vectors are its patches; one scale per example
+        is what a DAC shared by the whole input sees): [N, 1, ..., 1]."""
+        flat = b.op("Flatten", b.op("Abs", x), axis=1)
+        per_example = b.reduce("ReduceMax", flat, [1])
+        ones = b.op("Add", b.op("Mul", b.slice("mask_shape", 1), b.const([0])), b.const([1]))
+        shape = b.op("Concat", b.const([-1]), ones, axis=0)
+        m = b.op("Reshape", per_example, shape)
+        return m, m
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         if self.transpose:

@@ -35,9 +35,18 @@ class GemmFamily(AnalogFamily):
         refs = {a: a for a in ("alpha", "beta", "transA", "transB")}
         return b.op("Gemm", x, w, "C", refs=refs)
 
+    output_channel_axis = 1
+
     def to_output(self, b: FunctionBody, per_channel: str) -> str:
-        row = b.op("Reshape", per_channel, b.const([1, -1]))
+        row = self.channel_layout(b, per_channel)
         return b.op("Mul", row, b.op("Abs", b.attr_float("alpha")))
+
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
+        return b.op("Reshape", per_channel, b.const([1, -1]))
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        against_x = b.reduce("ReduceMax", b.op("Abs", x), "x_axes")
+        return against_x, b.op("Reshape", against_x, b.const([-1, 1]))
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         return b.op("Reshape", b.reduce("ReduceSumSquare", x, "x_axes"), b.const([-1, 1]))

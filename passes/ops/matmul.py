@@ -49,6 +49,7 @@ class MatMulFamily(AnalogFamily):
     """``AnalogMatMul``: numpy matmul of operands of rank >= 2; W's column i is ``w_i``."""
 
     channel_axes = (-2,)
+    output_channel_axis = -1
 
     def __init__(self, *, static_fan_in: bool = True) -> None:
         self.static_fan_in = static_fan_in
@@ -57,8 +58,12 @@ class MatMulFamily(AnalogFamily):
     def product(self, b: FunctionBody, x: str, w: str) -> str:
         return b.op("MatMul", x, w)
 
-    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
         return per_channel
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        m = b.reduce("ReduceMax", b.op("Abs", x), [-1])
+        return m, m
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         return b.reduce("ReduceSumSquare", x, [-1])
@@ -83,8 +88,13 @@ class ContractionFamily(AnalogFamily):
 
     attributes = CONTRACTION_ATTRIBUTES
 
-    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
         return _layout(b, b.squeeze(per_channel, "w_axes"), "w")
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        a = b.op("Abs", x)
+        against_x = b.reduce("ReduceMax", a, "x_axes")
+        return against_x, _layout(b, b.reduce("ReduceMax", a, "x_axes", keepdims=0), "x")
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         return _layout(b, b.reduce("ReduceSumSquare", x, "x_axes", keepdims=0), "x")
