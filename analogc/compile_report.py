@@ -136,7 +136,7 @@ def build_compile_report(
             static.drop if static else None,
             static.feasible if static else None,
         ),
-        layers=layer_rows(calibrated, dynamic_acc, uniform_acc, outcome),
+        layers=layer_rows(calibrated, dynamic_acc, uniform_acc, outcome, job.search.max_repeats),
         digital=digital_rows(job.loaded),
         macs=_macs(job.loaded, dynamic_acc),
         uniform=_uniform(calibrated, uniform_acc, outcome, fresh),
@@ -162,10 +162,15 @@ def _mode(outcome: PlanOutcome) -> str:
 
 
 def layer_rows(
-    calibrated: CalibratedModel, dyn: Accounting, uniform: Accounting, outcome: PlanOutcome
+    calibrated: CalibratedModel,
+    dyn: Accounting,
+    uniform: Accounting,
+    outcome: PlanOutcome,
+    max_repeats: int,
 ) -> list[LayerRow]:
     """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen."""
     result = outcome.search
+    caps = calibrated.useful_repeats(max_repeats)
     rows = []
     for info, acc, uacc in zip(calibrated.layers, dyn.layers, uniform.layers, strict=True):
         rows.append(
@@ -187,6 +192,8 @@ def layer_rows(
                 analytic_repeats=None if result is None else result.analytic[info.name],
                 sensitivity=None if result is None else result.sensitivity[info.name],
                 sensitivity_drop=None if result is None else result.sensitivity_drop[info.name],
+                useful_repeats=caps[info.name] if caps[info.name] < max_repeats else None,
+                noise=calibrated.base_plan.noise_of(info.name).label,
             )
         )
     return rows

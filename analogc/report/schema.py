@@ -199,7 +199,9 @@ class LayerRow:
         sigma: RMS output noise std at N; enob: effective bits; snr_db: clean power / noise;
         uniform_repeats, uniform_enob: the same at the uniform baseline;
         analytic_repeats: the analytic allocation; sensitivity: relative output noise power
-        at N = 1; sensitivity_drop: metric drop with noise in this layer only.
+        at N = 1; sensitivity_drop: metric drop with noise in this layer only;
+        useful_repeats: the most repeats that still reduce the layer's noise (its ADC's floor;
+        the search's upper bound); noise: the layer's terms.
     """
 
     name: str
@@ -219,6 +221,8 @@ class LayerRow:
     analytic_repeats: int | None = None
     sensitivity: float | None = None
     sensitivity_drop: float | None = None
+    useful_repeats: int | None = None
+    noise: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,18 @@ def eval_line(report: CompileReport | EvalReport, evaluation: Evaluation | None)
 
 def layer_table(report: CompileReport, *, markdown: bool = False) -> str:
     search = report.search is not None
+    capped = any(layer.useful_repeats is not None for layer in report.layers)
     headers = ["layer", "op", "D", "MACs/ex", "N"]
+    if capped:
+        headers.append("N max")
     if search:
         headers += ["N unif", "sens"]
     headers += ["E/MAC", "energy %", "σ", "bits", "SNR dB"]
     rows = []
     for layer in report.layers:
         row: list[object] = [layer.name, layer.op_type, layer.fan_in, layer.macs, layer.repeats]
+        if capped:
+            row.append(layer.useful_repeats)
         if search:
             row += [layer.uniform_repeats, layer.sensitivity]
         row += [
