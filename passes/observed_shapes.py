@@ -101,7 +101,6 @@ def with_observed_shapes(
     """
     result = onnx.ModelProto()
     result.CopyFrom(model)
-    _forget_placeholders(result)
     homes = {}
     for scope in graphs(result):
         defined = {o for n in scope.graph.node for o in n.output}
@@ -144,6 +143,7 @@ def with_observed_shapes(
             existing.CopyFrom(info)
         else:
             graph.value_info.append(info)
+    _forget_placeholders(result, keep=set(observed))
     result = infer_shapes(result)
     return infer_shapes(result) if expand_recurrent(result).modified else result
 
@@ -152,16 +152,15 @@ PLACEHOLDER = "unk__"
 """How onnx's shape inference names a dimension it cannot know (``unk__3``)."""
 
 
-def _forget_placeholders(model: onnx.ModelProto) -> None:
-    """Drop the value_info an earlier inference left with placeholder dimensions: inferred
-    again from the stated shapes, they carry what those show (the batch symbol, downstream of
-    a tensor whose rank was unknown), which a kept placeholder would hide."""
+def _forget_placeholders(model: onnx.ModelProto, *, keep: set[str]) -> None:
+    """Unset the placeholder dimensions an earlier inference left in value_info (but in the
+    tensors ``keep``): inferred again from the stated shapes, they carry what those show (the
+    batch symbol, downstream of a tensor whose rank was unknown), which a placeholder would
+    hide. Types and ranks stay (an op onnx cannot infer still has its outputs' types)."""
     for scope in graphs(model):
-        kept = [
-            vi
-            for vi in scope.graph.value_info
-            if not any(d.dim_param.startswith(PLACEHOLDER) for d in vi.type.tensor_type.shape.dim)
-        ]
-        if len(kept) != len(scope.graph.value_info):
-            del scope.graph.value_info[:]
-            scope.graph.value_info.extend(kept)
+        for vi in scope.graph.value_info:
+            if vi.name in keep or not vi.type.HasField("tensor_type"):
+                continue
+            for d in vi.type.tensor_type.shape.dim:
+                if d.dim_param.startswith(PLACEHOLDER):
+                    d.ClearField("dim_param")
