@@ -142,6 +142,15 @@ def test_compile_with_a_folder_of_feeds(folder: Path, variant: str) -> None:
     assert "agreement on 13 examples" in result.stdout, result.stdout
     assert "clean  100.00%" in result.stdout and "noisy  100.00%" in result.stdout
 
+    stripped = out / "stripped.onnx"
+    invoke(["strip", str(annotated), "-o", str(stripped)])
+    lstms = [n for n in onnx.load(str(stripped)).graph.node if n.op_type == "LSTM"]
+    assert [n.name for n in lstms] == ["lstm1", "lstm2"], "strip gives the LSTMs back"
+    inputs = feed(3, 16000, np.random.default_rng(4))
+    restored, original = session(stripped).run(None, inputs), session(model).run(None, inputs)
+    for got, want in zip(restored, original, strict=True):
+        np.testing.assert_array_equal(got, want)
+
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_compile_without_data(folder: Path, variant: str) -> None:
