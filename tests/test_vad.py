@@ -169,6 +169,23 @@ def test_compile_without_data(folder: Path, variant: str) -> None:
     check_annotated(out, model)
 
 
+def test_feeds_at_both_rates_make_both_front_ends_analog(folder: Path) -> None:
+    feeds = folder / "both_rates"
+    feeds.mkdir()
+    gen = np.random.default_rng(8)
+    for i, (n, sr) in enumerate([(3, 16000), (2, 8000)]):
+        np.savez(feeds / f"{i}.npz", **feed(n, sr, gen))
+    model, out = folder / "rank_lost.onnx", folder / "both_rates_out"
+    zero = str(folder / "zero.toml")
+    args = ["compile", str(model), "-d", str(feeds), "--feeds", "--hardware", zero]
+    invoke([*args, "-o", str(out), *FAST])
+    report = json.loads((out / "report.json").read_text())
+    layers = {row["name"]: row["macs"] for row in report["layers"]}
+    assert layers == {**MACS, "stft_conv8k": FRONT_END_MACS["8k"]}, layers
+    assert report["digital"] == [] and report["data"]["values"]["sr"]["value"] == "varies"
+    check_annotated(out, model)
+
+
 def test_the_noisy_model_perturbs_both_lstms(folder: Path) -> None:
     """With shot noise (the default preset) every gate product adds noise: the new state of
     each layer differs from the clean one."""
