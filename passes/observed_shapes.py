@@ -109,10 +109,10 @@ def with_observed_shapes(
             if name in defined and name not in homes:
                 homes[name] = scope
     for name, runs in observed.items():
-        scope = homes.get(name)
-        if scope is None:
+        home = homes.get(name)
+        if home is None:
             continue
-        index, graph = scope.index, scope.graph
+        index, graph = home.index, home.graph
         seen = [(s, n) for s, n in zip(runs, examples, strict=True) if s is not None]
         ranks = {len(s) for s, _ in seen}
         dtype = index.dtypes.get(name)
