@@ -33,6 +33,7 @@ from analogc.hardware import load_hardware
 from analogc.inputs import load_data
 from analogc.passes import discover
 from analogc.passes.graph_index import GraphIndex
+from analogc.passes.model_io import external_tensors, load_model
 from analogc.passes.observed_shapes import unresolved_tensors
 from analogc.run_time_shapes import resolve_run_time_shapes
 from analogc.runtime.metrics import METRICS
@@ -90,13 +91,14 @@ def analog_nodes(model: onnx.ModelProto) -> set[str]:
     return found
 
 
-def check_annotated(out: Path, original: Path) -> None:
-    """full_check, stock onnxruntime, and the original's outputs at zero noise: for batch
-    sizes calibration never saw, and for the 8 kHz branch (its STFT Conv never planned)."""
+def check_annotated(out: Path, original: Path, reference: Path | None = None) -> None:
+    """full_check, stock onnxruntime, and the original's (or ``reference``'s) outputs at zero
+    noise: for batch sizes calibration never saw, and for the 8 kHz branch (its STFT Conv
+    never planned)."""
     annotated = out / f"{original.stem}.analog.onnx"
     onnx.checker.check_model(str(annotated), full_check=True)
     assert set(PRODUCTS) <= analog_nodes(onnx.load(str(annotated))), "gate products analog"
-    plain, noisy = session(original), session(annotated)
+    plain, noisy = session(reference or original), session(annotated)
     gen = np.random.default_rng(11)
     for n, sr in ((2, 16000), (7, 16000), (3, 8000)):
         inputs = feed(n, sr, gen)
@@ -197,6 +199,34 @@ def test_the_noisy_model_perturbs_both_lstms(folder: Path) -> None:
     assert all(np.all(np.isfinite(o)) for o in noisy)
     for layer in (0, 1):
         assert not np.allclose(noisy[1][layer], clean[1][layer], atol=1e-4), f"layer {layer}"
+
+
+def test_a_model_with_every_tensor_external(folder: Path) -> None:
+    """Saved with ``size_threshold=0``, even the Slice starts and Split sizes live in the data
+    file, where neither shape inference nor onnxruntime reads them (onnxruntime 1.32 refuses
+    the file): analogc reads those small integer tensors and leaves the weights on disk; its
+    annotated model runs."""
+    where = folder / "external"
+    where.mkdir()
+    model = where / "vad.onnx"
+    onnx.save(
+        CORPUS_ENTRY.build(),
+        str(model),
+        save_as_external_data=True,
+        location="vad.data",
+        size_threshold=0,
+    )
+    working = load_model(model)
+    outside = {t.name for t in external_tensors(working)}
+    assert {"halves", "layer1", "pads16k", "rate16k"}.isdisjoint(outside)
+    assert {"lstm1_W", "enc1_W", "stft16k", "dec_B"} <= outside, "weights stay on disk"
+    before = (model.read_bytes(), (where / "vad.data").read_bytes())
+    out = folder / "external_out"
+    zero = str(folder / "zero.toml")
+    invoke(["compile", str(model), "--set", "sr=16000", "--hardware", zero, "-o", str(out), *FAST])
+    check_layers(json.loads((out / "report.json").read_text()))
+    check_annotated(out, model, reference=folder / "declared.onnx")
+    assert (model.read_bytes(), (where / "vad.data").read_bytes()) == before, "input unchanged"
 
 
 # -- the steps that make the rank-lost export analog ----------------------------------------
