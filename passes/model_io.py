@@ -22,7 +22,7 @@ from onnx import external_data_helper, numpy_helper
 from analogc.errors import ConfigError, ModelError
 
 from .contrib_shapes import contrib_value_infos
-from .graph_index import EXTERNAL_DIR_KEY
+from .graph_index import EXTERNAL_DIR_KEY, numel
 from .metadata import get_model_meta, set_model_meta, without_model_meta
 from .upgrade import MAX_OPSET, MIN_OPSET, upgrade_model
 
@@ -78,7 +78,7 @@ def load_model(path: str | os.PathLike[str], *, upgrade: bool = True) -> onnx.Mo
         onnx.checker.check_model(str(path))  # by path: external data and > 2 GB alike
     except onnx.checker.ValidationError as exc:
         raise ModelError(f"{path}: fails the ONNX checker: {_first_line(exc)}") from exc
-    if external:
+    if external and _inline_small_tensors(model, path.parent) < external:  # some stay out
         set_model_meta(model, EXTERNAL_DIR_KEY, str(path.parent.resolve()))
     if upgrade:
         try:
@@ -107,12 +107,12 @@ def _check_opset(model: onnx.ModelProto, path: Path) -> None:
         )
 
 
-def _check_external_data(model: onnx.ModelProto, path: Path) -> bool:
-    """True if any tensor keeps its data in another file; each such file must be there."""
-    found = False
+def _check_external_data(model: onnx.ModelProto, path: Path) -> int:
+    """How many tensors keep their data in another file; each such file must be there."""
+    found = 0
     base = path.parent.resolve()
     for tensor in external_tensors(model):
-        found = True
+        found += 1
         info = external_data_helper.ExternalDataInfo(tensor)
         where = (base / info.location).resolve()
         if Path(info.location).is_absolute() or not where.is_relative_to(base):
@@ -132,6 +132,47 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> bool:
                 f"'{tensor.name}' needs bytes up to {end}, the file has {where.stat().st_size}"
             )
     return found
+
+
+INLINE_BYTES = 1024
+"""Integer and boolean external tensors smaller than this (onnx's default ``size_threshold``)
+are read into the working copy: they are the constants shape inference and onnxruntime's
+session need the values of (a Slice's starts, a Split's sizes, Unsqueeze axes, pads), which
+neither reads from external data. Weights stay on disk."""
+
+_SHAPE_TYPES = {
+    onnx.TensorProto.INT64,
+    onnx.TensorProto.INT32,
+    onnx.TensorProto.INT16,
+    onnx.TensorProto.INT8,
+    onnx.TensorProto.UINT64,
+    onnx.TensorProto.UINT32,
+    onnx.TensorProto.UINT16,
+    onnx.TensorProto.UINT8,
+    onnx.TensorProto.BOOL,
+}
+
+
+def _inline_small_tensors(model: onnx.ModelProto, folder: Path) -> int:
+    """Read the small integer and boolean external tensors into ``model`` (see
+    :data:`INLINE_BYTES`); returns how many."""
+    count = 0
+    for tensor in list(external_tensors(model)):
+        if tensor.data_type not in _SHAPE_TYPES:
+            continue
+        info = external_data_helper.ExternalDataInfo(tensor)
+        size = info.length or numel(tensor.dims) * _itemsize(tensor.data_type)
+        if size >= INLINE_BYTES:
+            continue
+        external_data_helper.load_external_data_for_tensor(tensor, str(folder))
+        tensor.data_location = onnx.TensorProto.DEFAULT
+        del tensor.external_data[:]
+        count += 1
+    return count
+
+
+def _itemsize(data_type: int) -> int:
+    return int(onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize)
 
 
 def external_data_dir(model: onnx.ModelProto) -> Path | None:
