@@ -14,9 +14,10 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import onnx
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from onnx import external_data_helper, numpy_helper
 
 from analogc.errors import ConfigError, ModelError
@@ -125,8 +126,9 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> int:
                 f"{path}: tensor '{tensor.name}' keeps its data in {info.location!r}, which is "
                 f"missing; copy that file next to the model (into {base})"
             )
-        end = (info.offset or 0) + (info.length or 0)
-        if info.length and where.stat().st_size < end:
+        length: int = int(info.length or 0)
+        end = int(info.offset or 0) + length
+        if length and where.stat().st_size < end:
             raise ModelError(
                 f"{path}: external data file {info.location!r} is truncated: tensor "
                 f"'{tensor.name}' needs bytes up to {end}, the file has {where.stat().st_size}"
@@ -339,7 +341,9 @@ def _save_with_external_data(
         os.replace(tmp / path.name, path)
 
 
-def _copy_external(out: onnx.ModelProto, source_dir: Path | None, data, data_name: str) -> int:
+def _copy_external(
+    out: onnx.ModelProto, source_dir: Path | None, data: BinaryIO, data_name: str
+) -> int:
     """Copy each source file the model's external tensors use into ``data``; repoint them."""
     bases: dict[str, int] = {}
     offset = 0
@@ -365,7 +369,7 @@ def _copy_external(out: onnx.ModelProto, source_dir: Path | None, data, data_nam
 
 
 def _externalise_inline(
-    out: onnx.ModelProto, data, data_name: str, offset: int, inline_limit: int
+    out: onnx.ModelProto, data: BinaryIO, data_name: str, offset: int, inline_limit: int
 ) -> int:
     """Move the largest inline tensors into ``data`` until the model fits ``inline_limit``."""
     if _serialised_size(out) <= inline_limit:
@@ -385,7 +389,7 @@ def _externalise_inline(
     return offset
 
 
-def _move_out(tensor: onnx.TensorProto, data, data_name: str, offset: int) -> int:
+def _move_out(tensor: onnx.TensorProto, data: BinaryIO, data_name: str, offset: int) -> int:
     """Write ``tensor``'s bytes at ``offset`` of the open file ``data`` and make it refer to
     them; the next aligned offset."""
     raw = (
@@ -422,13 +426,13 @@ _TYPED_FIELDS = (
 def _tensor_bytes(tensor: onnx.TensorProto) -> int:
     if tensor.HasField("raw_data"):
         return len(tensor.raw_data)
-    return tensor.ByteSize()
+    return int(tensor.ByteSize())
 
 
 def _serialised_size(model: onnx.ModelProto) -> int:
     """Bytes the model would serialise to (computed without serialising it)."""
     try:
-        return model.ByteSize()
+        return int(model.ByteSize())
     except Exception:  # some protobuf builds refuse sizes over 2 GB
         return PROTOBUF_LIMIT + 1
 
@@ -437,7 +441,7 @@ def _aligned(offset: int) -> int:
     return -(-offset // _ALIGN) * _ALIGN
 
 
-def _copy_sparse(source: Path, data, offset: int) -> int:
+def _copy_sparse(source: Path, data: BinaryIO, offset: int) -> int:
     """Copy ``source`` into the open file ``data`` at ``offset``; holes stay holes. Its size."""
     size = source.stat().st_size
     with open(source, "rb") as src:
@@ -472,7 +476,7 @@ def _copy_range(fd_in: int, fd_out: int, src: int, dst: int, count: int) -> None
         src, dst, count = src + done, dst + done, count - done
 
 
-def _copy_skipping_zeros(src, dst, chunk_size: int = 1 << 20) -> None:
+def _copy_skipping_zeros(src: BinaryIO, dst: BinaryIO, chunk_size: int = 1 << 20) -> None:
     zeros = bytes(chunk_size)
     while chunk := src.read(chunk_size):
         if chunk == zeros[: len(chunk)]:
