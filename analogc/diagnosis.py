@@ -61,7 +61,7 @@ def diagnose(
                 Finding(
                     "repeat_limit",
                     f"even N = {limit:,} in every layer (the repeat limit) misses the budget: "
-                    f"{_shortfall(calibrated, acceptance, value)} on the search seeds",
+                    f"{_shortfall(calibrated, acceptance, value, 'on the search seeds ')}",
                     "allow a larger drop (--max-drop), or hardware with less noise per pass",
                 )
             )
@@ -79,9 +79,11 @@ def diagnose(
     return findings
 
 
-def _shortfall(calibrated: CalibratedModel, acceptance: Acceptance, value: float) -> str:
+def _shortfall(
+    calibrated: CalibratedModel, acceptance: Acceptance, value: float, where: str = ""
+) -> str:
     metric = calibrated.metric
-    shown = f"{metric.name} {metric.format(value)}"
+    shown = f"{metric.name} {metric.format(value)} {where}".rstrip()
     if acceptance.floor is not None:
         return f"{shown}, below the {metric.format(acceptance.floor)} required"
     clean = calibrated.evaluator.clean
@@ -112,13 +114,14 @@ def _too_few_examples(calibrated: CalibratedModel, acceptance: Acceptance) -> li
     if metric.name not in TOP1 or acceptance.floor is not None or acceptance.allowed >= 1 / n:
         return []
     needed = math.ceil(1 / max(acceptance.allowed, 1e-12))
+    one_example = math.ceil(1000 / n) / 1000  # 1/n rounded up to 3 decimals
     return [
         Finding(
             "too_few_examples",
             f"the allowed drop ({_amount('%', acceptance.allowed)}) is less than one example "
             f"in {n:,} ({_amount('%', 1 / n)}): a single example changing class breaks it",
-            f"calibrate on more examples (at least {needed:,} for this budget), or allow a "
-            f"drop of at least {100 / n:.2g}%",
+            f"calibrate on more examples (at least {needed:,} for this budget), or allow one "
+            f"example to change (--max-drop {one_example:g})",
         )
     ]
 
@@ -135,6 +138,7 @@ def _near_ties(calibrated: CalibratedModel, limit: int, synthetic: bool) -> list
     top2 = np.sort(clean[flipped], axis=1)[:, -2:]
     spread = np.maximum(clean[flipped].max(axis=1) - clean[flipped].min(axis=1), 1e-30)
     gap = float(np.max((top2[:, 1] - top2[:, 0]) / spread))
+    close = "are exactly tied" if gap == 0 else f"differ by at most {100 * gap:.2g}% of their range"
     random = " (typical of random inputs)" if synthetic else ""
     remedy = (
         "give real calibration data with -d; or a metric that does not flip on ties, "
@@ -147,8 +151,8 @@ def _near_ties(calibrated: CalibratedModel, limit: int, synthetic: bool) -> list
         Finding(
             "near_ties",
             f"{len(flipped)} of {len(clean):,} examples change class even at N = {limit:,}: "
-            f"their two top clean scores differ by at most {100 * gap:.2g}% of their range, "
-            f"near ties that no affordable precision separates{random}",
+            f"their two top clean scores {close}, near ties that no affordable precision "
+            f"separates{random}",
             remedy,
         )
     ]

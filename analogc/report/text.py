@@ -144,7 +144,7 @@ def written_line(report: CompileReport) -> str:
     if not paths:
         return ""
     folder = paths[0].parent
-    if all(p.parent == folder for p in paths):
+    if all(p.resolve().parent == folder.resolve() for p in paths):
         return f"wrote to {folder}: " + ", ".join(p.name for p in paths)
     return "wrote: " + ", ".join(str(p) for p in paths)
 
@@ -181,18 +181,21 @@ def compile_text(report: CompileReport) -> str:
 
 
 def inputs_table(report: InspectReport) -> str:
-    """The inputs the data must give: names, dtypes, shapes and batch axes."""
+    """The inputs the data must give: names, dtypes, shapes and batch axes (and defaults,
+    when an input has one)."""
+    defaults = any(x.default is not None for x in report.inputs)
     rows = [
         [
             x.name,
             x.dtype,
             "[" + ", ".join("?" if d is None else str(d) for d in x.shape) + "]",
             "held fixed" if x.batch_axis is None else x.batch_axis,
-            "" if x.default is None else x.default,
+            *([] if not defaults else ["" if x.default is None else str(x.default)]),
         ]
         for x in report.inputs
     ]
-    return table(["input", "dtype", "shape", "batch axis", "default"], rows)
+    headers = ["input", "dtype", "shape", "batch axis", *(["default"] if defaults else [])]
+    return table(headers, rows)
 
 
 def inspect_text(report: InspectReport) -> str:
