@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from analogc.budget import Acceptance, Budget
+from analogc.budget import Budget
 from analogc.cli import cli
 from analogc.errors import ConfigError
 from analogc.pipeline import compile_model
@@ -44,8 +44,20 @@ def test_absolute_drop_of_the_whole_scale_is_refused(
     tmp_path: Path, metric: str, max_drop: str
 ) -> None:
     line = usage_error(
-        ["compile", str(CNN), "-d", "demo:calib", "--metric", metric, "--max-drop", max_drop]
-        + ["-n", "4", "-o", str(tmp_path / "o")]
+        [
+            "compile",
+            str(CNN),
+            "-d",
+            "demo:calib",
+            "--metric",
+            metric,
+            "--max-drop",
+            max_drop,
+            "-n",
+            "4",
+            "-o",
+            str(tmp_path / "o"),
+        ]
     )
     assert f"--max-drop {max_drop} is an absolute drop" in line, line
     assert f"{max_drop}%" in line and f"{float(max_drop) / 100:g}" in line, line
@@ -99,16 +111,38 @@ def test_sqnr_refuses_a_drop_from_its_infinite_clean_value(
     tmp_path: Path, metric: str, max_drop: str
 ) -> None:
     line = usage_error(
-        ["compile", str(CNN), "-d", "demo:calib", "--metric", metric, "--max-drop", max_drop]
-        + ["-n", "4", "-o", str(tmp_path / "o")]
+        [
+            "compile",
+            str(CNN),
+            "-d",
+            "demo:calib",
+            "--metric",
+            metric,
+            "--max-drop",
+            max_drop,
+            "-n",
+            "4",
+            "-o",
+            str(tmp_path / "o"),
+        ]
     )
     assert "infinite" in line and "--max-drop 30dB" in line, line
 
 
 def test_budget_in_db_is_only_for_a_metric_in_db(tmp_path: Path) -> None:
     line = usage_error(
-        ["compile", str(CNN), "-d", "demo:calib", "--max-drop", "30dB", "-n", "4"]
-        + ["-o", str(tmp_path / "o")]
+        [
+            "compile",
+            str(CNN),
+            "-d",
+            "demo:calib",
+            "--max-drop",
+            "30dB",
+            "-n",
+            "4",
+            "-o",
+            str(tmp_path / "o"),
+        ]
     )
     assert "lowest SQNR" in line and "'accuracy'" in line, line
 

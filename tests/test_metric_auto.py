@@ -68,7 +68,7 @@ def test_auto_with_labels_is_accuracy_and_says_so() -> None:
 @pytest.mark.parametrize("per_example", [(), (1,)])
 def test_auto_refuses_one_value_per_example(per_example: tuple[int, ...]) -> None:
     """[batch] or [batch, 1]: agreement would always be 1, cosine only a sign test."""
-    with pytest.raises(ConfigError, match="one value per example.*--metric sqnr"):
+    with pytest.raises(ConfigError, match=r"one value per example.*--metric sqnr"):
         choose_metric("auto", UNLABELLED, projection_model(per_example))
 
 

@@ -30,8 +30,17 @@ def invoke(args: list[str]) -> Result:
 def test_fixed_repeats_say_the_plan_misses_and_write_the_plots(tmp_path: Path) -> None:
     out = tmp_path / "o"
     result = invoke(
-        ["compile", str(MODELS / "digits_cnn.onnx"), "-d", "demo:calib", "-n", "2"]
-        + ["-o", str(out), "-q"]
+        [
+            "compile",
+            str(MODELS / "digits_cnn.onnx"),
+            "-d",
+            "demo:calib",
+            "-n",
+            "2",
+            "-o",
+            str(out),
+            "-q",
+        ]
     )
     last = result.stderr.splitlines()[-1]
     assert "this plan does not meet the budget" in last and "nothing was searched" in last
@@ -70,8 +79,17 @@ def tied_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
     onnx.save(tied_model(), folder / "tied.onnx")
     out = folder / "out"
     result = invoke(
-        ["compile", str(folder / "tied.onnx"), "--strategy", "uniform", "--seeds", "2"]
-        + ["-o", str(out), "-q"]
+        [
+            "compile",
+            str(folder / "tied.onnx"),
+            "--strategy",
+            "uniform",
+            "--seeds",
+            "2",
+            "-o",
+            str(out),
+            "-q",
+        ]
     )
     return out, result
 
@@ -99,8 +117,17 @@ def test_diagnosis_is_in_report_md(tied_run: tuple[Path, Result]) -> None:
 def test_met_budget_has_no_diagnosis(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
-        ["compile", str(MODELS / "digits_cnn.onnx"), "-d", "demo:calib", "-n", "4096"]
-        + ["-o", str(tmp_path / "o"), "-q"],
+        [
+            "compile",
+            str(MODELS / "digits_cnn.onnx"),
+            "-d",
+            "demo:calib",
+            "-n",
+            "4096",
+            "-o",
+            str(tmp_path / "o"),
+            "-q",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.stderr

@@ -4,7 +4,6 @@ report.md, and plots that show the region of interest with a legend that hides n
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
