@@ -17,7 +17,7 @@ import click
 from analogc import __version__
 from analogc.errors import AnalogcError
 from analogc.hardware import PRESETS
-from analogc.report import EXIT_INTERNAL, EXIT_USAGE
+from analogc.report import EXIT_INTERNAL, EXIT_USAGE, CompileReport
 from analogc.search import STRATEGIES, SearchSettings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -333,7 +333,7 @@ def compile_cmd(
     ctx.exit(report.return_code)
 
 
-def _not_met(report: Any) -> str:
+def _not_met(report: CompileReport) -> str:
     if report.search is None:
         return (
             "this plan does not meet the budget (--repeats fixed it: nothing was searched); "

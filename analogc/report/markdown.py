@@ -12,7 +12,7 @@ def compile_markdown(report: CompileReport) -> str:
     lines = [f"# analogc report: `{report.model.path}`", ""]
     lines += [f"- hardware: **{hw.name}** ({hw.description}), noise: {report.noise}"]
     lines += [f"- data: {data.source} ({data.examples} examples, batches of {data.batch_size})"]
-    lines += [f"- {line.strip()}" for text in summary_lines(report) for line in text.split("\n")]
+    lines += [f"- {line.strip()}" for line in summary_lines(report)]
     if report.diagnosis:
         lines += ["", "## Why the budget was not met", ""]
         lines += [f"- {x.message}. Try: {x.remedy}." for x in report.diagnosis]

@@ -19,7 +19,7 @@ __all__ = [
     "inputs_table",
     "inspect_text",
     "layer_table",
-    "metric_line",
+    "metric_lines",
     "summary_lines",
     "written_line",
 ]
@@ -65,7 +65,7 @@ def summary_lines(report: CompileReport) -> list[str]:
     energy = f"{dyn.energy_per_mac:.4g} {unit}/MAC"
     if dyn.attojoules_per_mac is not None:
         energy += f" = {dyn.attojoules_per_mac:.4g} aJ/MAC at {hw.wavelength_nm:g} nm"
-    lines = [metric_line(report)]
+    lines = metric_lines(report)
     if report.uniform is not None:
         uni = report.uniform
         lines.append(
@@ -98,17 +98,17 @@ def summary_lines(report: CompileReport) -> list[str]:
     return lines
 
 
-def metric_line(report: CompileReport | EvalReport) -> str:
-    """The metric, its clean value, and why ``auto`` chose it."""
+def metric_lines(report: CompileReport | EvalReport) -> list[str]:
+    """The metric and its clean value; then why ``auto`` chose it (indented)."""
     info, data = report.metric, report.data
     clean = metric_value(info.clean, info.unit)
     if info.clean == float("inf"):
         clean += " (the clean outputs are the reference)"
     synthetic = " (SYNTHETIC inputs, made up from the input specs)" if data.synthetic else ""
-    line = f"metric: {info.name}, clean {clean} on {data.examples} examples{synthetic}"
+    lines = [f"metric: {info.name}, clean {clean} on {data.examples} examples{synthetic}"]
     if info.reason:
-        line += f"\n  chosen by --metric auto: {info.reason}"
-    return line
+        lines.append(f"  chosen by --metric auto: {info.reason}")
+    return lines
 
 
 def diagnosis_lines(report: CompileReport) -> list[str]:
@@ -171,9 +171,9 @@ def inputs_lines(report: CompileReport | EvalReport) -> list[str]:
 
 def compile_text(report: CompileReport) -> str:
     parts = [layer_table(report), "", *summary_lines(report), *diagnosis_lines(report)]
-    front = front_table(report)
-    if front and len(report.search.front) > 1:  # type: ignore[union-attr]
-        parts += ["", "Pareto front of the configurations evaluated (search seeds):", front]
+    if report.search is not None and len(report.search.front) > 1:
+        title = "Pareto front of the configurations evaluated (search seeds):"
+        parts += ["", title, front_table(report)]
     written = written_line(report)
     if written:
         parts += ["", written]
