@@ -39,15 +39,17 @@ def write_plots(report: CompileReport) -> None:
         else clean - report.budget.allowed_drop
     )
     dynamic = report.dynamic
-    plan_metric = dynamic.search_metric if dynamic.search_metric is not None else None
-    if plan_metric is None:  # fixed repeats: the plan's mean on the fresh seeds
-        plan_metric = dynamic.evaluation.mean
+    # With fixed repeats nothing ran on the search seeds: the plan's mean on the fresh ones.
+    plan_metric = (
+        dynamic.search_metric if dynamic.search_metric is not None else dynamic.evaluation.mean
+    )
     uniform_chosen = None
     if search is not None and uniform is not None:
         point = next(
             (p for p in search.uniform_curve if p.repeats[names[0]] == uniform.repeats), None
         )
-        uniform_chosen = (uniform.energy_per_mac, point.metric if point else clean)
+        if point is not None:
+            uniform_chosen = (uniform.energy_per_mac, point.metric)
     figure = tradeoff_figure(
         uniform=[]
         if search is None

@@ -23,7 +23,9 @@ SCHEMA_VERSION = 2
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
 ``data.values``, ``data.resolved_shapes``; inapplicable sections are ``null``, not absent;
-``hardware.noise`` lists every registered term's flag and constants."""
+``hardware.noise`` lists every registered term's flag and constants. Added within 2 (no key
+renamed, moved or removed): ``diagnosis``, ``metric.reason``, ``budget.minimum``,
+``outputs.study``, ``run.search.resumed``/``study_evaluations``; ``inputs`` in inspect."""
 
 EXIT_OK = 0
 EXIT_BUDGET_NOT_MET = 1
