@@ -42,6 +42,11 @@ class LayerFacts:
         static_sigma: RMS output noise std of the terms repeats do not reduce (0 if none).
         r_y: robust range of the clean output.
         y_ms: mean square of the clean output.
+        e1: the layer's own energy of one pass per MAC (None: the hardware's).
+        max_bits: the layer's ADC resolution, which no effective precision exceeds (None:
+            no ADC).
+        floor_variance: output variance the static converter terms add whatever the repeats
+            (repeats whose temporal variance is below it buy nothing).
     """
 
     name: str
@@ -52,6 +57,17 @@ class LayerFacts:
     r_y: float
     y_ms: float
     static_sigma: float = 0.0
+    e1: float | None = None
+    max_bits: float | None = None
+    floor_variance: float = 0.0
+
+    def useful_repeats(self, e1: float, max_repeats: int) -> int:
+        """The most repeats that still reduce the noise: past the point where the temporal
+        variance σ1²/(N·e1) falls below the converter's floor, more repeats buy nothing."""
+        if self.floor_variance <= 0 or self.sigma1 <= 0:
+            return max_repeats
+        e1 = self.e1 if self.e1 is not None else e1
+        return int(min(max_repeats, max(1, math.ceil(self.sigma1**2 / (e1 * self.floor_variance)))))
 
 
 @dataclass(frozen=True)
@@ -100,10 +116,17 @@ class Accounting:
         }
 
 
-def mean_energy_per_mac(macs: Mapping[str, int], repeats: Mapping[str, int], e1: float) -> float:
-    """Ē for a configuration: the quantity the search minimises."""
+def mean_energy_per_mac(
+    macs: Mapping[str, int], repeats: Mapping[str, int], e1: float | Mapping[str, float]
+) -> float:
+    """Ē for a configuration: the quantity the search minimises (``e1`` per layer, or one
+    value for all)."""
     total = sum(macs.values())
-    return e1 * sum(repeats[name] * m for name, m in macs.items()) / total if total else 0.0
+    if not total:
+        return 0.0
+    if isinstance(e1, Mapping):
+        return sum(repeats[name] * e1[name] * m for name, m in macs.items()) / total
+    return e1 * sum(repeats[name] * m for name, m in macs.items()) / total
 
 
 def account(
@@ -114,23 +137,25 @@ def account(
     joules_per_unit: float | None = None,
 ) -> Accounting:
     total_macs = sum(f.macs for f in facts)
-    energies = {f.name: repeats[f.name] * e1 * f.macs for f in facts}
+    e1s = {f.name: e1 if f.e1 is None else f.e1 for f in facts}
+    energies = {f.name: repeats[f.name] * e1s[f.name] * f.macs for f in facts}
     total_energy = sum(energies.values())
     layers = []
     for f in facts:
         n = repeats[f.name]
-        sigma = noise_std(f.sigma1, f.static_sigma, n, e1)
+        sigma = noise_std(f.sigma1, f.static_sigma, n, e1s[f.name])
+        bits = effective_bits(f.r_y, sigma)
         layers.append(
             LayerAccount(
                 name=f.name,
                 op_type=f.op_type,
                 macs=f.macs,
                 repeats=n,
-                energy_per_mac=n * e1,
+                energy_per_mac=n * e1s[f.name],
                 energy=energies[f.name],
                 energy_share=energies[f.name] / total_energy if total_energy else 0.0,
                 sigma=sigma,
-                enob=effective_bits(f.r_y, sigma),
+                enob=bits if f.max_bits is None else min(bits, f.max_bits),
                 snr_db=snr_db(f.y_ms, sigma),
             )
         )

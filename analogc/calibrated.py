@@ -6,8 +6,9 @@ import hashlib
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -27,10 +28,10 @@ from analogc.passes import (
     name_nodes,
     offload_weights,
 )
-from analogc.passes.discover import iteration_count
-from analogc.passes.noise import TERMS
+from analogc.passes.discover import LayerInfo, iteration_count
+from analogc.passes.noise import TERMS, NoiseModel
 from analogc.passes.scopes import locate
-from analogc.runtime.calibrate import Calibration, calibrate
+from analogc.runtime.calibrate import Calibration, LayerStats, calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation, Evaluator
 from analogc.runtime.inputs import output_batch_axes
@@ -117,6 +118,44 @@ def _expanded(model: onnx.ModelProto) -> onnx.ModelProto:
     return infer_shapes(model) if expand_recurrent(model).modified else model
 
 
+def layer_plan(info: LayerInfo, stats: LayerStats, noise: NoiseModel) -> LayerPlan:
+    """A layer's plan at one repeat: its calibration facts, and its own noise model where the
+    hardware's does not fit it (stored-weight terms off for an activation operand; one ADC
+    range per op where channels are not one axis of the output)."""
+    own = noise
+    if info.operand != "constant":
+        stored = [t.name for t in noise.enabled if t.constant_weights_only]
+        if stored:
+            own = own.without(stored)
+    if own["adc"] and own["adc_per_channel"] and stats.y_absmax_channels is None:
+        own = own.replace(adc_per_channel=False)
+    if own != noise:
+        log.info("layer %s: noise %s (of %s)", info.name, own.label or "none", noise.label)
+    needed = {fact for term in own.enabled for fact in term.facts}
+    return LayerPlan(
+        repeats=1,
+        r_x=float(stats.r_x),
+        x_absmax=float(stats.x_absmax) if "x_absmax" in needed else None,
+        y_absmax=float(stats.y_absmax) if "y_absmax" in needed else None,
+        y_absmax_channels=stats.y_absmax_channels
+        if "y_absmax_channels" in needed and own["adc_per_channel"]
+        else None,
+        noise=None if own == noise else own,
+    )
+
+
+def _hardware_facts(plan: Plan, name: str, variances: Mapping[str, float]) -> dict[str, Any]:
+    """A layer's own e1, its ADC resolution and its converter floor (the measured error of
+    the converters that read out the averaged passes), for the accounting."""
+    layer, noise = plan.layers[name], plan.noise_of(name)
+    floor = sum(variances.get(t.name, 0.0) for t in noise.enabled if t.masks_averaging)
+    return {
+        "e1": layer.e1,
+        "max_bits": float(noise["adc_bits"]) if noise["adc"] else None,
+        "floor_variance": floor,
+    }
+
+
 def _std(variances: Mapping[str, float], *, temporal: bool) -> float:
     """RMS std of the temporal (or the static) terms among per-term mean variances."""
     total = sum(v for t, v in variances.items() if TERMS[t].reduced_by_repeats == temporal)
@@ -167,7 +206,8 @@ class CalibratedModel:
         dataset: calibration/evaluation examples.
         metric: what "accuracy" means for this model.
         batch_size: examples per onnxruntime run (lowered to fit ``memory_budget``).
-        r_x: input ranges to use instead of the calibrated ones (to evaluate a saved plan).
+        saved: layer plans to use instead of calibrating facts anew (to evaluate a saved
+            plan: its input ranges, converter ranges and per-layer hardware).
         seed: base seed of the plan (noise draws baked into the annotated model).
         threads: onnxruntime intra-op threads.
         memory_budget: bytes one noisy run may hold in activations and noise draws.
@@ -181,7 +221,7 @@ class CalibratedModel:
         *,
         metric: Metric,
         batch_size: int = 256,
-        r_x: Mapping[str, float] | None = None,
+        saved: Mapping[str, LayerPlan] | None = None,
         seed: int = 0,
         threads: int | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
@@ -202,13 +242,16 @@ class CalibratedModel:
         self.calibration, probe = calibrate(
             loaded.model, names, dataset, batch_size=batch_size, seed=seed
         )
-        ranges = (
-            dict(r_x) if r_x is not None else {n: s.r_x for n, s in self.calibration.layers.items()}
-        )
+        infos = {layer.name: layer for layer in self.layers}
         self.base_plan = Plan(
             noise=hardware.noise,
             e1=hardware.e1,
-            layers={n: LayerPlan(repeats=1, r_x=float(ranges[n])) for n in names},
+            layers={
+                n: replace(saved[n], repeats=1)
+                if saved is not None
+                else layer_plan(infos[n], self.calibration.layers[n], hardware.noise)
+                for n in names
+            },
             seed=seed,
         )
         del probe  # noise shapes are known for the calibration batches; free its session
@@ -236,6 +279,7 @@ class CalibratedModel:
                 static_sigma=_std(levels[layer.name], temporal=False),
                 r_y=self.calibration.layers[layer.name].r_y,
                 y_ms=self.calibration.layers[layer.name].y_ms,
+                **_hardware_facts(self.base_plan, layer.name, levels[layer.name]),
             )
             for layer in self.layers
         ]
@@ -276,7 +320,23 @@ class CalibratedModel:
         """Ē, the network's energy per MAC in the hardware's unit."""
         if isinstance(repeats, int):
             repeats = dict.fromkeys(self.names, repeats)
-        return mean_energy_per_mac(self.macs, repeats, self.hardware.e1)
+        own = any(f.e1 is not None for f in self.facts)
+        e1 = {f.name: self.base_plan.e1_of(f.name) for f in self.facts} if own else self.hardware.e1
+        return mean_energy_per_mac(self.macs, repeats, e1)
+
+    @property
+    def static_terms(self) -> list[str]:
+        """The terms repeats do not reduce, in any layer (converters, programming, drift)."""
+        names = {t.name for n in self.names for t in self.base_plan.noise_of(n).enabled}
+        return [name for name in TERMS if name in names and not TERMS[name].reduced_by_repeats]
+
+    def static_evaluation(self, seeds: Sequence[int]) -> Evaluation:
+        """The metric with the temporal noise off: what the static terms alone cost."""
+        return self.evaluator.evaluate_scales(dict.fromkeys(self.names, 0.0), seeds)
+
+    def useful_repeats(self, max_repeats: int) -> dict[str, int]:
+        """Per layer, the most repeats that still reduce its noise (its converter's floor)."""
+        return {f.name: f.useful_repeats(self.hardware.e1, max_repeats) for f in self.facts}
 
     def account(self, repeats: Mapping[str, int] | int) -> Accounting:
         if isinstance(repeats, int):

@@ -13,6 +13,7 @@ from analogc import __version__
 from analogc.accounting import Accounting
 from analogc.budget import Acceptance
 from analogc.calibrated import CalibratedModel, LoadedModel
+from analogc.diagnosis import diagnose
 from analogc.inputs import InputsInfo, versions
 from analogc.passes.observed_shapes import unresolved_tensors
 from analogc.report.schema import (
@@ -24,6 +25,7 @@ from analogc.report.schema import (
     DigitalRow,
     DynamicSection,
     EvalReport,
+    InputRow,
     InspectedOp,
     InspectMacs,
     InspectReport,
@@ -41,7 +43,9 @@ from analogc.report.schema import (
 )
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation
+from analogc.runtime.inputs import InputLayout
 from analogc.search import Point, SearchResult
+from analogc.storage import SQLITE
 
 if TYPE_CHECKING:
     from analogc.pipeline import CompileJob, PlanOutcome
@@ -72,7 +76,25 @@ def build_inspect_report(loaded: LoadedModel) -> InspectReport:
     )
     model = ModelInfo(str(loaded.path), loaded.sha256, loaded.opset)
     waiting = sorted(unresolved_tensors(loaded.model, loaded.discovery))
-    return InspectReport(model=model, layers=ops, macs=macs, run_time_shapes=waiting)
+    return InspectReport(
+        model=model, inputs=input_rows(loaded), layers=ops, macs=macs, run_time_shapes=waiting
+    )
+
+
+def input_rows(loaded: LoadedModel) -> list[InputRow]:
+    """The inputs the data must give (then the single-number ones with a default), with the
+    batch axis analogc infers for each."""
+    layout = InputLayout.of(loaded.model)
+    return [
+        InputRow(
+            name=spec.name,
+            dtype=str(spec.dtype),
+            shape=list(spec.shape),
+            batch_axis=layout.axes.get(spec.name),
+            default=None if spec.default is None else spec.default.reshape(-1)[0].item(),
+        )
+        for spec in layout.specs
+    ]
 
 
 def totals(acc: Accounting) -> Totals:
@@ -89,13 +111,14 @@ def build_eval_report(
     evaluation: Evaluation,
     repeats: Mapping[str, int],
     inputs: InputsInfo,
+    metric_reason: str | None = None,
 ) -> EvalReport:
     dataset, metric = calibrated.dataset, calibrated.metric
     return EvalReport(
         model=ModelInfo(str(path)),
         hardware=calibrated.hardware,
         data=data_info(dataset, inputs),
-        metric=MetricInfo(metric.name, evaluation.clean, metric.unit),
+        metric=MetricInfo(metric.name, evaluation.clean, metric.unit, metric_reason),
         evaluation=evaluation,
         dynamic=totals(calibrated.account(dict(repeats))),
     )
@@ -113,24 +136,33 @@ def build_compile_report(
         calibrated.account(outcome.uniform),
     )
     budget_met = acceptance.feasible(evaluation) if result is None else result.feasible
+    static = outcome.static
+    if static is not None and not static.feasible:
+        budget_met = False  # no repeats can meet it: the search did not run
     dataset = job.dataset
     return CompileReport(
         analogc=__version__,
-        mode="fixed" if result is None else "search",
+        mode=_mode(outcome),
         versions=versions(),
         model=ModelInfo(str(job.path), job.loaded.sha256, job.loaded.opset),
         hardware=job.hardware,
         noise=job.hardware.noise.label,
-        data=data_info(dataset, job.inputs, calibrated.calibration.batch_size),
-        metric=MetricInfo(job.metric.name, calibrated.evaluator.clean, job.metric.unit),
+        data=data_info(dataset, job.inputs, max(calibrated.evaluator.batch_examples)),
+        metric=MetricInfo(
+            job.metric.name, calibrated.evaluator.clean, job.metric.unit, job.metric_reason
+        ),
         budget=BudgetInfo(
             str(job.budget),
             acceptance.allowed,
             acceptance.rule,
             acceptance.confidence,
             job.search.seeds,
+            acceptance.floor,
+            static.terms if static else [],
+            static.drop if static else None,
+            static.feasible if static else None,
         ),
-        layers=layer_rows(calibrated, dynamic_acc, uniform_acc, outcome),
+        layers=layer_rows(calibrated, dynamic_acc, uniform_acc, outcome, job.search.max_repeats),
         digital=digital_rows(job.loaded),
         macs=_macs(job.loaded, dynamic_acc),
         uniform=_uniform(calibrated, uniform_acc, outcome, fresh),
@@ -141,16 +173,41 @@ def build_compile_report(
         search=None if result is None else search_section(result),
         dynamic=_dynamic(dynamic_acc, evaluation, outcome),
         budget_met=bool(budget_met),
-        outputs=_outputs(job, plots=job.settings.plots and result is not None),
+        diagnosis=None
+        if budget_met
+        else diagnose(
+            calibrated,
+            acceptance,
+            repeats=outcome.chosen,
+            evaluation=evaluation,
+            search=result,
+            synthetic=dataset.synthetic,
+            static=outcome.static,
+        ),
+        outputs=_outputs(job, plots=job.settings.plots, search=result),
         run=_run(job, result),
     )
 
 
+def _mode(outcome: PlanOutcome) -> str:
+    if outcome.search is not None:
+        return "search"
+    static = outcome.static
+    if static is not None and not static.feasible and outcome.chosen:
+        return "static-limited"
+    return "fixed"
+
+
 def layer_rows(
-    calibrated: CalibratedModel, dyn: Accounting, uniform: Accounting, outcome: PlanOutcome
+    calibrated: CalibratedModel,
+    dyn: Accounting,
+    uniform: Accounting,
+    outcome: PlanOutcome,
+    max_repeats: int,
 ) -> list[LayerRow]:
     """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen."""
     result = outcome.search
+    caps = calibrated.useful_repeats(max_repeats)
     rows = []
     for info, acc, uacc in zip(calibrated.layers, dyn.layers, uniform.layers, strict=True):
         rows.append(
@@ -172,6 +229,8 @@ def layer_rows(
                 analytic_repeats=None if result is None else result.analytic[info.name],
                 sensitivity=None if result is None else result.sensitivity[info.name],
                 sensitivity_drop=None if result is None else result.sensitivity_drop[info.name],
+                useful_repeats=caps[info.name] if caps[info.name] < max_repeats else None,
+                noise=calibrated.base_plan.noise_of(info.name).label,
             )
         )
     return rows
@@ -254,8 +313,14 @@ def search_section(result: SearchResult) -> SearchSection:
     )
 
 
-def _outputs(job: CompileJob, *, plots: bool) -> Outputs:
+def _outputs(job: CompileJob, *, plots: bool, search: SearchResult | None) -> Outputs:
     out = job.out_dir
+    storage = job.search.storage
+    study = (
+        storage[len(SQLITE) :]
+        if search is not None and storage is not None and storage.startswith(SQLITE)
+        else None
+    )
     return Outputs(
         model=str(job.out_model),
         report_json=str(out / "report.json"),
@@ -263,6 +328,7 @@ def _outputs(job: CompileJob, *, plots: bool) -> Outputs:
         report_html=str(out / "report.html"),
         tradeoff_plot=str(out / "tradeoff.png") if plots else None,
         precision_plot=str(out / "precision.png") if plots else None,
+        study=study,
     )
 
 
@@ -273,5 +339,7 @@ def _run(job: CompileJob, result: SearchResult | None) -> RunInfo:
     run = None
     if result is not None:
         rate = result.evaluations / result.wall_s if result.wall_s > 0 else None
-        run = SearchRun(result.evaluations, result.wall_s, rate)
+        run = SearchRun(
+            result.evaluations, result.wall_s, rate, result.resumed, result.study_evaluations
+        )
     return RunInfo(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), timing, run)

@@ -42,6 +42,7 @@ class HardwareConfig:
     Attributes:
         name: short identifier, shown in reports.
         description: one line for humans.
+        source: where the figures come from (papers, a simulator's defaults).
         noise: noise terms and constants (DESIGN §2).
         e1: energy of one analog pass per MAC, in ``energy_unit``; E_l = repeats · e1.
         energy_unit: ``photons`` for optics (photons per MAC), else a free label.
@@ -50,6 +51,7 @@ class HardwareConfig:
 
     name: str
     description: str = ""
+    source: str = ""
     noise: NoiseModel
     e1: float = 1.0
     energy_unit: str = "relative"
@@ -72,6 +74,7 @@ class HardwareConfig:
         return {
             "name": self.name,
             "description": self.description,
+            "source": self.source,
             "noise": self.noise.to_dict(),
             "e1": self.e1,
             "energy_unit": self.energy_unit,
@@ -82,7 +85,7 @@ class HardwareConfig:
     def from_dict(
         cls, data: Mapping[str, Any], *, source: str = "hardware config"
     ) -> HardwareConfig:
-        allowed = {"name", "description", "e1", "energy_unit", "wavelength_nm", "noise"}
+        allowed = {"name", "description", "source", "e1", "energy_unit", "wavelength_nm", "noise"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(f"{source}: unknown keys {unknown}; allowed: {sorted(allowed)}")
@@ -93,14 +96,15 @@ class HardwareConfig:
             )
         try:
             return cls(
-                name=str(data.get("name", source)),
-                description=str(data.get("description", "")),
+                name=_text(data, "name", source),
+                description=_text(data, "description", ""),
+                source=_text(data, "source", ""),
                 noise=NoiseModel.from_dict(noise, where="[noise] "),
-                e1=float(data.get("e1", 1.0)),
-                energy_unit=str(data.get("energy_unit", "relative")),
+                e1=_number(data, "e1", 1.0),
+                energy_unit=_text(data, "energy_unit", "relative"),
                 wavelength_nm=None
                 if data.get("wavelength_nm") is None
-                else float(data["wavelength_nm"]),
+                else _number(data, "wavelength_nm", None),
             )
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
@@ -121,6 +125,22 @@ class HardwareConfig:
                 f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})"
             ) from exc
         return cls.from_dict(data, source=str(path))
+
+
+def _text(data: Mapping[str, Any], key: str, default: str) -> str:
+    """A string key, strictly: ``name = 3`` is refused, not turned into ``"3"``."""
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str, default: float | None) -> float:
+    """A numeric key, strictly: ``e1 = "1"`` (a string) or ``e1 = true`` is refused."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    return float(value)
 
 
 class _Presets(Mapping[str, HardwareConfig]):

@@ -23,7 +23,8 @@ from analogc.calibrated import CalibratedModel, LoadedModel, load_model_proto, o
 from analogc.compile_report import build_compile_report, build_eval_report, build_inspect_report
 from analogc.errors import ConfigError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
-from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs, resolve_metric
+from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs
+from analogc.metric_choice import ChosenMetric, choose_metric
 from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
 from analogc.passes.metadata import META_PREFIX, get_model_meta, set_model_meta
 from analogc.passes.model_io import load_model, write_bytes_atomic
@@ -93,6 +94,7 @@ class CompileJob:
     search: SearchSettings
     out_dir: Path
     out_model: Path
+    metric_reason: str | None = None
     started: float = field(default_factory=time.perf_counter)
     laps: dict[str, float] = field(default_factory=dict)
 
@@ -101,13 +103,28 @@ class CompileJob:
 
 
 @dataclass(frozen=True)
+class StaticLimit:
+    """What the terms repeats do not reduce cost on their own (temporal noise off).
+
+    Attributes:
+        terms: those terms; drop: the metric drop they cause (mean over the search seeds);
+        feasible: whether the budget can be met at all.
+    """
+
+    terms: list[str]
+    drop: float
+    feasible: bool
+
+
+@dataclass(frozen=True)
 class PlanOutcome:
-    """The repeats chosen, the uniform repeats they are compared with, and the search (None
-    when repeats were fixed)."""
+    """The repeats chosen, the uniform repeats they are compared with, the search (None when
+    repeats were fixed or no repeats can meet the budget), and the static terms' cost."""
 
     chosen: dict[str, int]
     uniform: int
     search: SearchResult | None
+    static: StaticLimit | None = None
 
 
 def compile_model(
@@ -138,9 +155,7 @@ def run_compile(job: CompileJob) -> CompileReport:
         threads=job.settings.threads,
     )
     job.lap("calibration")
-    acceptance = Acceptance(
-        job.budget.allowed_drop(calibrated.evaluator.clean), job.search.confidence
-    )
+    acceptance = job.budget.acceptance(calibrated.evaluator.clean, job.search.confidence)
     _make_dir(job.out_dir)
     outcome = plan_repeats(job, calibrated, acceptance)
     job.lap("search")
@@ -168,10 +183,13 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
     if dataset.synthetic:
         log.warning(
             "no --data given: synthesising %d random examples from the input specs; "
-            "the metric is agreement with the clean model on random inputs",
+            "the metric compares noisy outputs with the clean model's on these random inputs",
             len(dataset),
         )
-    metric = resolve_metric(settings.metric, dataset)
+    chosen = choose_metric(settings.metric, dataset, loaded.model)
+    metric = chosen.metric
+    _say_metric(chosen)
+    budget.check(metric)
     job = CompileJob(
         path=path,
         settings=settings,
@@ -181,6 +199,7 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
         dataset=dataset,
         inputs=inputs,
         metric=metric,
+        metric_reason=chosen.reason,
         search=settings.search,
         out_dir=out_dir,
         out_model=out_model,
@@ -197,12 +216,35 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
 def plan_repeats(
     job: CompileJob, calibrated: CalibratedModel, acceptance: Acceptance
 ) -> PlanOutcome:
-    """The search's plan, or the same fixed repeats in every layer."""
+    """The search's plan, or the same fixed repeats in every layer; no search when the terms
+    repeats do not reduce break the budget on their own."""
+    static = static_limit(calibrated, acceptance, job.search)
     repeats = job.settings.repeats
     if repeats is not None:
-        return PlanOutcome(dict.fromkeys(calibrated.names, repeats), repeats, None)
+        return PlanOutcome(dict.fromkeys(calibrated.names, repeats), repeats, None, static)
+    if static is not None and not static.feasible:
+        log.warning(
+            "the budget cannot be met with any repeats: %s alone cause a drop of %.4g with the "
+            "temporal noise off (allowed %.4g)",
+            ", ".join(static.terms),
+            static.drop,
+            acceptance.allowed,
+        )
+        caps = calibrated.useful_repeats(job.search.max_repeats)
+        return PlanOutcome(caps, max(caps.values()), None, static)
     result = run_search(calibrated, acceptance, job.search, on_step=lambda m: log.info("%s", m))
-    return PlanOutcome(dict(result.repeats), result.uniform_repeats, result)
+    return PlanOutcome(dict(result.repeats), result.uniform_repeats, result, static)
+
+
+def static_limit(
+    calibrated: CalibratedModel, acceptance: Acceptance, search: SearchSettings
+) -> StaticLimit | None:
+    """The drop the static terms cause with the temporal noise off (None: there are none)."""
+    terms = calibrated.static_terms
+    if not terms:
+        return None
+    evaluation = calibrated.static_evaluation(search.search_seeds)
+    return StaticLimit(terms, float(evaluation.drops.mean()), acceptance.feasible(evaluation))
 
 
 def write_compile_outputs(
@@ -299,7 +341,9 @@ def evaluate_model(
         threads=settings.threads,
         only=set(plan.layers),
     )
-    metric = resolve_metric(settings.metric, dataset)
+    chosen = choose_metric(settings.metric, dataset, loaded.model)
+    metric = chosen.metric
+    _say_metric(chosen)
     missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]
     if missing:
         raise ModelError(
@@ -311,13 +355,18 @@ def evaluate_model(
         dataset,
         metric=metric,
         batch_size=settings.batch_size,
-        r_x={n: lp.r_x for n, lp in plan.layers.items()},
+        saved=plan.layers,
         seed=plan.seed,
         threads=settings.threads,
     )
     repeats = {n: lp.repeats for n, lp in plan.layers.items()}
     evaluation = calibrated.evaluate(repeats, list(range(settings.seeds)))
-    return build_eval_report(path, calibrated, evaluation, repeats, inputs)
+    return build_eval_report(path, calibrated, evaluation, repeats, inputs, chosen.reason)
+
+
+def _say_metric(chosen: ChosenMetric) -> None:
+    if chosen.reason is not None:
+        log.info("metric: %s (auto: %s)", chosen.metric.name, chosen.reason)
 
 
 def _plan_hardware(annotated: onnx.ModelProto, noise: Any, e1: float) -> HardwareConfig:

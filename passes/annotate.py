@@ -30,8 +30,9 @@ from onnx import TensorProto, helper, numpy_helper
 from analogc.errors import UnsupportedModelError
 
 from .discover import is_annotated, scope_reason
+from .graph_index import GraphIndex
 from .metadata import META_PREFIX, set_model_meta
-from .noise import Draw
+from .noise import Draw, NoiseModel
 from .ops import HANDLERS, AnalogFamily, OpHandler
 from .plan import LayerPlan, Plan
 from .result import PassResult
@@ -47,13 +48,19 @@ class FunctionLibraryLike(Protocol):
     domain: str
     mode: str
     stats: bool
-    draws: list[Draw]
 
     def function(
-        self, family: AnalogFamily, *, dtype: int = ..., pooled: bool = ...
+        self,
+        family: AnalogFamily,
+        *,
+        dtype: int = ...,
+        pooled: bool = ...,
+        noise: NoiseModel | None = ...,
     ) -> onnx.FunctionProto: ...
-    def sim_inputs(self) -> list[str]: ...
-    def variance_outputs(self) -> list[str]: ...
+    def draws_of(self, noise: NoiseModel | None = ...) -> list[Draw]: ...
+    def chip_inputs(self, noise: NoiseModel | None = ...) -> list[str]: ...
+    def sim_inputs(self, noise: NoiseModel | None = ...) -> list[str]: ...
+    def variance_outputs(self, noise: NoiseModel | None = ...) -> list[str]: ...
     def node_attributes(
         self,
         family: AnalogFamily,
@@ -73,11 +80,13 @@ class SimDraw:
         input: the graph input that takes them.
         like: ``output`` or ``weight``: the tensor whose shape they have.
         rank: the input's rank (1 for a pool of draws).
+        per: ``run`` (fresh for every run) or ``chip`` (one draw per noise seed, every batch).
     """
 
     input: str
     like: str
     rank: int
+    per: str = "run"
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,10 @@ class SimLayer:
     output: str
     weight: str
     pooled: bool = False
+
+    @property
+    def has_chip_draws(self) -> bool:
+        return any(d.per == "chip" for d in self.draws.values())
 
 
 @dataclass(frozen=True)
@@ -216,17 +229,20 @@ def _lower_one(
 ) -> tuple[_Call, SimLayer | None, onnx.FunctionProto]:
     node, index = loc.node, loc.index
     layer = plan.layers[node.name]
+    noise = plan.noise_of(node.name)
     simulate = library.mode == "simulate"
     handler = _check(loc)
     prefix = _unique(f"analogc/{position}", taken)
     low = handler.lower(node, index, prefix)
     pooled = simulate and bool(loc.scopes)
+    draws = library.draws_of(noise)
+    seeds = draw_seeds(plan.seed, position, draws)
     analog = library.node_attributes(
         low.family,
         plan=plan,
         layer=layer,
         fan_in=handler.fan_in(node, index),
-        seeds=draw_seeds(plan.seed, position, library.draws),
+        seeds=seeds,
     )
     attrs = {k: v for k, v in low.attrs.items() if k in low.family.attributes}
     attrs.update(analog)
@@ -234,9 +250,12 @@ def _lower_one(
     inputs = list(low.inputs)
     outputs = list(node.output[:1])
     initializers = list(low.initializers)
+    stored = _chip_draws(library.chip_inputs(noise), draws, seeds, index, node, prefix)
+    inputs += [t.name for t in stored]
+    initializers += stored
     sim = None
     if simulate:
-        names = {k: f"{prefix}/{k}" for k in library.sim_inputs()}
+        names = {k: f"{prefix}/{k}" for k in library.sim_inputs(noise)}
         inputs += list(names.values())
         if pooled:
             offset, extra = _iteration(loc, prefix, taken)
@@ -248,12 +267,20 @@ def _lower_one(
             "output": 1 if pooled else (index.rank(node.output[0]) or 0),
             "weight": 1 if pooled else (index.rank(node.input[1]) or 0),
         }
-        draws = {d.name: SimDraw(names[d.name], d.like, ranks[d.like]) for d in library.draws}
+        sim_draws = {
+            d.name: SimDraw(
+                names[d.name],
+                d.like,
+                index.rank(node.input[1]) or 0 if d.per == "chip" else ranks[d.like],
+                d.per,
+            )
+            for d in draws
+        }
         sim = SimLayer(
-            node.name, names["scale"], draws, variances, node.output[0], node.input[1], pooled
+            node.name, names["scale"], sim_draws, variances, node.output[0], node.input[1], pooled
         )
 
-    function = library.function(low.family, dtype=low.dtype, pooled=pooled)
+    function = library.function(low.family, dtype=low.dtype, pooled=pooled, noise=layer.noise)
     call = helper.make_node(
         function.name, inputs, outputs, name=node.name, domain=library.domain, **attrs
     )
@@ -264,7 +291,8 @@ def _lower_one(
         "original_inputs": str(low.n_original_inputs),
         "original_attrs": json.dumps(low.original_attrs),
         "aux": json.dumps(
-            [t.name for t in low.initializers] + [o for n in low.nodes for o in n.output]
+            [t.name for t in [*low.initializers, *stored]]
+            + [o for n in low.nodes for o in n.output]
         ),
         "repeats": str(int(layer.repeats)),
         "noise": plan.noise.label,
@@ -276,6 +304,31 @@ def _lower_one(
     for helper_node in low.nodes:
         helper_node.metadata_props.add(key=META_PREFIX + "helper", value=node.name)
     return _Call(loc, call, list(low.nodes), initializers), sim, function
+
+
+def _chip_draws(
+    names: list[str],
+    draws: list[Draw],
+    seeds: dict[str, float],
+    index: GraphIndex,
+    node: onnx.NodeProto,
+    prefix: str,
+) -> list[TensorProto]:
+    """The deployable model's programmed chip: the per-chip draws of one layer, stored as
+    float16 initializers (drawn from the layer's seeds: the plan seed is the chip)."""
+    stored = []
+    by_name = {d.name: d for d in draws}
+    for name in names:
+        shape = index.static_shape(node.input[1])
+        if shape is None:
+            raise UnsupportedModelError(
+                f"layer '{node.name}': a programmed-chip term needs the weight's shape, which is "
+                "not static"
+            )
+        rng = np.random.default_rng(int(seeds[by_name[name].seed]))
+        values = rng.standard_normal(shape, dtype=np.float32).astype(np.float16)
+        stored.append(numpy_helper.from_array(values, f"{prefix}/{name}"))
+    return stored
 
 
 def _check(loc: Located) -> OpHandler:

@@ -10,6 +10,7 @@ made: the same plan always gives byte-identical functions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -42,7 +43,7 @@ class FunctionBody:
         return attr
 
     def op(
-        self, op_type: str, *inputs: str, refs: dict[str, str] | None = None, **attrs: object
+        self, op_type: str, *inputs: str, refs: dict[str, str] | None = None, **attrs: Any
     ) -> str:
         """Add one node; returns the name of its (single) output."""
         out = f"t{len(self.nodes)}_{op_type}"
@@ -84,8 +85,9 @@ class FunctionBody:
         )
 
     def reduce(self, op_type: str, x: str, axes: Sequence[int] | str, keepdims: int = 1) -> str:
-        """Reduce over literal axes or the axes held by attribute ``axes`` (a str ref)."""
-        if self.opset >= 18:
+        """Reduce over literal axes or the axes held by attribute ``axes`` (a str ref); axes
+        became an input at opset 13 for ReduceSum, 18 for the others."""
+        if self.opset >= (13 if op_type == "ReduceSum" else 18):
             ax = (
                 self.op("Constant", refs={"value_ints": axes})
                 if isinstance(axes, str)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analogc.errors import ConfigError
@@ -23,21 +23,55 @@ PLAN_FORMAT = 1
 
 @dataclass(frozen=True, kw_only=True)
 class LayerPlan:
-    """One analog op's precision and the calibration facts its noise needs.
+    """One analog op's precision, the calibration facts its noise needs, and its own hardware
+    where it differs from the plan's (per-layer hardware rules).
 
     Attributes:
         repeats: number of averaged analog passes, N >= 1.
         r_x: robust range of the op's input on the calibration set (thermal noise).
+        x_absmax: robust abs-max of the input (a DAC's calibrated range).
+        y_absmax: robust abs-max of the clean output (an ADC's range, per op).
+        y_absmax_channels: abs-max of the clean output per output channel (an ADC's range,
+            per channel).
+        noise: this layer's noise model (None: the plan's).
+        e1: this layer's energy of one pass per MAC (None: the plan's).
     """
 
     repeats: int = 1
     r_x: float = 1.0
+    x_absmax: float | None = None
+    y_absmax: float | None = None
+    y_absmax_channels: tuple[float, ...] | None = None
+    noise: NoiseModel | None = None
+    e1: float | None = None
 
     def __post_init__(self) -> None:
         if int(self.repeats) != self.repeats or self.repeats < 1:
             raise ConfigError(f"repeats must be an integer >= 1, got {self.repeats}")
         if not self.r_x >= 0:
             raise ConfigError(f"input range r_x must be >= 0, got {self.r_x}")
+        if self.e1 is not None and not self.e1 > 0:
+            raise ConfigError(f"energy per pass e1 must be > 0, got {self.e1}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """``repeats`` and ``r_x``, then only the facts and overrides that are set."""
+        out: dict[str, Any] = {"repeats": self.repeats, "r_x": self.r_x}
+        for name in ("x_absmax", "y_absmax", "y_absmax_channels", "e1"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        if self.noise is not None:
+            out["noise"] = self.noise.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerPlan:
+        values = dict(data)
+        if values.get("noise") is not None:
+            values["noise"] = NoiseModel.from_dict(values["noise"], allow_empty=True)
+        if values.get("y_absmax_channels") is not None:
+            values["y_absmax_channels"] = tuple(float(v) for v in values["y_absmax_channels"])
+        return cls(**values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +94,15 @@ class Plan:
         if not self.e1 > 0:
             raise ConfigError(f"energy per pass e1 must be > 0, got {self.e1}")
 
+    def noise_of(self, layer: str) -> NoiseModel:
+        """The noise model of ``layer`` (its own, or the plan's)."""
+        return self.layers[layer].noise or self.noise
+
+    def e1_of(self, layer: str) -> float:
+        """The energy of one pass per MAC of ``layer`` (its own, or the plan's)."""
+        own = self.layers[layer].e1
+        return self.e1 if own is None else own
+
     def with_repeats(self, repeats: Mapping[str, int] | int) -> Plan:
         """A copy with new repeats: one count for every layer, or a per-layer mapping."""
         if isinstance(repeats, int):
@@ -79,7 +122,7 @@ class Plan:
             "noise": self.noise.to_dict(),
             "e1": self.e1,
             "seed": self.seed,
-            "layers": {name: asdict(lp) for name, lp in self.layers.items()},
+            "layers": {name: lp.to_dict() for name, lp in self.layers.items()},
         }
 
     def to_json(self) -> str:
@@ -95,7 +138,7 @@ class Plan:
             noise=NoiseModel.from_dict(data["noise"]),
             e1=float(data["e1"]),
             seed=int(data["seed"]),
-            layers={name: LayerPlan(**lp) for name, lp in data["layers"].items()},
+            layers={name: LayerPlan.from_dict(lp) for name, lp in data["layers"].items()},
         )
 
     @classmethod

@@ -165,12 +165,18 @@ class LayerStats:
         r_y: robust range R of the clean output.
         y_ms: mean square of the clean output.
         macs: multiply-accumulates per example (from the observed shapes).
+        x_absmax, y_absmax: robust abs-max (99.99th percentile of |·|) of input and output.
+        y_absmax_channels: the output's abs-max per output channel (None when the op's
+            channels are not one axis of its output, or it sits in a subgraph).
     """
 
     r_x: float
     r_y: float
     y_ms: float
     macs: int
+    x_absmax: float = 0.0
+    y_absmax: float = 0.0
+    y_absmax_channels: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -217,6 +223,11 @@ class _Sampler:
         lo, hi = np.percentile(np.concatenate(self.parts), ROBUST_PERCENTILES)
         return float(hi - lo)
 
+    def robust_absmax(self) -> float:
+        if not self.parts:
+            return 0.0
+        return float(np.percentile(np.abs(np.concatenate(self.parts)), ROBUST_PERCENTILES[1]))
+
     def mean_square(self) -> float:
         return self.sum_sq / max(self.count, 1)
 
@@ -238,6 +249,8 @@ def calibrate(
     clean: list[list[np.ndarray]] = []
     shapes: dict[Signature, dict[str, LayerShapes]] = {}
     macs: dict[str, int] = {}
+    axes = {name: _output_channel_axis(probe, name) for name in layers}
+    channel_max: dict[str, np.ndarray] = {}
     for batch in dataset.split(batch_size):
         feed, n = batch.feed, batch.examples
         outputs, tensors = probe.run(feed, n)
@@ -247,6 +260,8 @@ def calibrate(
             x, _, y = probe.tensors[name]
             xs[name].add(tensors[x])
             ys[name].add(tensors[y])
+            if axes[name] is not None:
+                _channel_max(channel_max, name, tensors[y], axes[name])
             observed = _observed_macs(probe, name, tensors, n)
             macs[name] = max(macs.get(name, 0), observed)
         del outputs, tensors  # before the next batch's run allocates its own
@@ -256,10 +271,35 @@ def calibrate(
             r_y=ys[name].robust_range(),
             y_ms=ys[name].mean_square(),
             macs=macs[name],
+            x_absmax=xs[name].robust_absmax(),
+            y_absmax=ys[name].robust_absmax(),
+            y_absmax_channels=None
+            if name not in channel_max
+            else tuple(float(v) for v in channel_max[name]),
         )
         for name in layers
     }
     return Calibration(stats, clean, probe.output_names, shapes, batch_size), probe
+
+
+def _output_channel_axis(probe: Probe, name: str) -> int | None:
+    """The axis of the layer's output that indexes its output channels, when it has one and
+    the layer's weights are stored (per-channel converter ranges need it)."""
+    loc = probe.located[name]
+    node, index = loc.node, loc.index
+    handler = HANDLERS[node.op_type]
+    if loc.scopes or handler.operand(node, index) != "constant":
+        return None
+    return handler.lower(node, index, "probe").family.output_channel_axis
+
+
+def _channel_max(found: dict[str, np.ndarray], name: str, y: np.ndarray, axis: int) -> None:
+    """Running max of |y| per output channel."""
+    if y.size == 0 or y.ndim == 0:
+        return
+    per_channel = np.abs(np.moveaxis(y, axis, -1)).reshape(-1, y.shape[axis]).max(axis=0)
+    old = found.get(name)
+    found[name] = per_channel if old is None else np.maximum(old, per_channel)
 
 
 def _merge_shapes(known: dict[str, LayerShapes], new: Mapping[str, LayerShapes]) -> None:

@@ -85,9 +85,14 @@ class _Context:
     scale: str
     mode: str
     pooled: bool
+    noise: NoiseModel
+    dtype: int = TensorProto.FLOAT
+    x32: str = "X"
+    w32: str = "W"
     quantities: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     y: str = ""
+    x: str = "X"
     low: bool = False
     _runtime_fan_in: str | None = None
     _y32: str | None = None
@@ -111,10 +116,41 @@ class _Context:
             self._y32 = self.b.op("Cast", self.y, to=TensorProto.FLOAT) if self.low else self.y
         return self._y32
 
+    def attr(self, name: str) -> str:
+        return self.b.attr_float(name)
+
+    def floats(self, name: str) -> str:
+        return self.b.op("Constant", refs={"value_floats": name})
+
+    def input(self) -> str:
+        return self.x
+
+    def clean_input(self) -> str:
+        return self.x32
+
+    def clean_weight(self) -> str:
+        return self.w32
+
+    def product_of(self, x: str, w: str) -> str:
+        b = self.b
+        if not self.low:
+            return self.family.product(b, x, w)
+        x, w = (b.op("Cast", t, to=self.dtype) for t in (x, w))
+        return b.op("Cast", self.family.product(b, x, w), to=TensorProto.FLOAT)
+
+    def per_channel(self, values: str) -> str:
+        """A vector of one value per output channel, laid out to broadcast against Y."""
+        b, family = self.b, self.family
+        view = family.weight_view(b, self.w32)
+        shape = b.op("Shape", b.reduce("ReduceMax", view, family.channel_axes))
+        return family.channel_layout(b, b.op("Reshape", values, shape))
+
     def draw(self, name: str, like: str) -> str:
         b = self.b
+        draw = next(d for d in _all_draws() if d.name == name)
+        if draw.per == "chip":  # stored (standalone, float16) or an input (simulate), whole
+            return b.op("Cast", name, to=TensorProto.FLOAT)
         if self.mode == "standalone":
-            draw = next(d for d in _all_draws() if d.name == name)
             return b.op("RandomNormalLike", like, refs={"seed": draw.seed})
         if not self.pooled:
             return name
@@ -138,10 +174,12 @@ def _unique_draws(terms: Iterable[NoiseTerm]) -> list[Draw]:
 
 
 class FunctionLibrary:
-    """Builds the ``ai.analogc`` function bodies for one noise model and opset.
+    """Builds the ``ai.analogc`` function bodies for a noise model and an opset.
 
     Args:
-        noise: the noise terms; the bodies contain only the enabled ones.
+        noise: the noise terms; the bodies contain only the enabled ones. Layers with a noise
+            model of their own (per-layer hardware) get their own functions: pass their
+            model as ``noise`` to the methods (their names carry a suffix).
         opset: the model's default-domain opset (function bodies must use the same).
         mode: ``standalone`` (attributes + RandomNormalLike) or ``simulate`` (inputs).
         stats: in simulate mode, add one output per term: its mean output-referred noise
@@ -172,21 +210,35 @@ class FunctionLibrary:
         self.draws: list[Draw] = _unique_draws(self.terms)
 
     # -- signatures -------------------------------------------------------------------------
-    def sim_inputs(self) -> list[str]:
+    def draws_of(self, noise: NoiseModel | None = None) -> list[Draw]:
+        """Every draw the terms of ``noise`` (default: the library's) need."""
+        return _unique_draws((noise or self.noise).enabled)
+
+    def chip_inputs(self, noise: NoiseModel | None = None) -> list[str]:
+        """Inputs a deployable call takes after the family's own ones: its chip's draws."""
+        if self.mode != "standalone":
+            return []
+        return [d.name for d in self.draws_of(noise) if d.per == "chip"]
+
+    def sim_inputs(self, noise: NoiseModel | None = None) -> list[str]:
         """Inputs a simulate-mode call takes after the family's own ones."""
         if self.mode != "simulate":
             return []
-        return ["scale", *(d.name for d in self.draws)]
+        return ["scale", *(d.name for d in self.draws_of(noise))]
 
-    def outputs(self) -> list[str]:
-        return ["Y", *self.variance_outputs()]
+    def outputs(self, noise: NoiseModel | None = None) -> list[str]:
+        return ["Y", *self.variance_outputs(noise)]
 
-    def variance_outputs(self) -> list[str]:
+    def variance_outputs(self, noise: NoiseModel | None = None) -> list[str]:
         """Names of the per-term variance outputs (``stats`` only), in term order."""
-        return [f"var_{term.name}" for term in self.terms] if self.stats else []
+        terms = (noise or self.noise).enabled
+        return [f"var_{term.name}" for term in terms] if self.stats else []
 
-    def _attribute_types(self, family: AnalogFamily) -> dict[str, int]:
+    def _attribute_types(
+        self, family: AnalogFamily, noise: NoiseModel | None = None
+    ) -> dict[str, int]:
         """The function's attributes and their types, in signature order."""
+        noise = noise or self.noise
         types = dict(family.attributes)
         common = dict(COMMON_ATTRIBUTES)
         if not family.static_fan_in:  # D comes from the operands' run-time shapes
@@ -194,14 +246,15 @@ class FunctionLibrary:
         if self.mode != "standalone":
             del common["repeats"], common["e1"]
         types.update(common)
-        for term in self.terms:
+        for term in noise.enabled:
             types.update(term.node_attributes)
         if self.mode == "standalone":
-            types.update({d.seed: AttributeProto.FLOAT for d in self.draws})
+            run_draws = [d for d in self.draws_of(noise) if d.per == "run"]
+            types.update({d.seed: AttributeProto.FLOAT for d in run_draws})
         return types
 
-    def attributes(self, family: AnalogFamily) -> list[str]:
-        return list(self._attribute_types(family))
+    def attributes(self, family: AnalogFamily, noise: NoiseModel | None = None) -> list[str]:
+        return list(self._attribute_types(family, noise))
 
     def node_attributes(
         self,
@@ -217,26 +270,42 @@ class FunctionLibrary:
         Args:
             seeds: per-draw seed values (keyed by :attr:`Draw.seed`), for the deployable form.
         """
+        noise = layer.noise or plan.noise
         values: dict[str, Any] = {"fan_in": fan_in}
         if self.mode == "standalone":
-            values.update(repeats=int(layer.repeats), e1=float(plan.e1))
-            values.update({d.seed: seeds[d.seed] for d in self.draws})
-        for term in self.terms:
-            values.update(term.attribute_values(self.noise, layer))
-        allowed = self._attribute_types(family)
+            e1 = plan.e1 if layer.e1 is None else layer.e1
+            values.update(repeats=int(layer.repeats), e1=float(e1))
+            values.update({d.seed: seeds[d.seed] for d in self.draws_of(noise)})
+        for term in noise.enabled:
+            values.update(term.attribute_values(noise, layer))
+        allowed = self._attribute_types(family, noise)
         return {k: v for k, v in values.items() if k in allowed}
 
     def function_name(
-        self, family: AnalogFamily, *, dtype: int = TensorProto.FLOAT, pooled: bool = False
+        self,
+        family: AnalogFamily,
+        *,
+        dtype: int = TensorProto.FLOAT,
+        pooled: bool = False,
+        noise: NoiseModel | None = None,
     ) -> str:
-        """The family's name plus the operand type's suffix (and ``Pooled`` for pooled draws)."""
+        """The family's name plus the operand type's suffix, ``Pooled`` for pooled draws, and
+        for a layer's own noise model a suffix naming it (its terms and a short hash)."""
         if dtype not in DTYPE_SUFFIX:
             raise ValueError(f"no analog variant for element type {dtype}")
-        return family.name + DTYPE_SUFFIX[dtype] + ("Pooled" if pooled else "")
+        name = family.name + DTYPE_SUFFIX[dtype] + ("Pooled" if pooled else "")
+        if noise is not None and noise != self.noise:
+            name += f"_{noise.label.replace('+', '_')}_{noise.fingerprint()[:6]}"
+        return name
 
     # -- bodies -----------------------------------------------------------------------------
     def function(
-        self, family: AnalogFamily, *, dtype: int = TensorProto.FLOAT, pooled: bool = False
+        self,
+        family: AnalogFamily,
+        *,
+        dtype: int = TensorProto.FLOAT,
+        pooled: bool = False,
+        noise: NoiseModel | None = None,
     ) -> onnx.FunctionProto:
         """The body of ``family`` for operands of type ``dtype``.
 
@@ -244,18 +313,21 @@ class FunctionLibrary:
             family: the op family (from the op's :class:`analogc.passes.ops.Lowering`).
             dtype: the operands' ``TensorProto`` element type.
             pooled: simulate mode only: draws come from flat pools, from ``offset`` on.
+            noise: a layer's own noise model (default: the library's).
         """
-        name = self.function_name(family, dtype=dtype, pooled=pooled)
+        name = self.function_name(family, dtype=dtype, pooled=pooled, noise=noise)
+        noise = noise or self.noise
         if pooled and self.mode != "simulate":
             raise ValueError("pooled draws exist only in simulate mode")
-        types = self._attribute_types(family)
+        terms = noise.enabled
+        types = self._attribute_types(family, noise)
         b = FunctionBody(self.opset, types)
         scale = "scale" if self.mode == "simulate" else temporal_scale_node(b)
         low = dtype != TensorProto.FLOAT
-        ctx = _Context(b, family, scale, self.mode, pooled, low=low)
-        x32 = b.op("Cast", "X", to=TensorProto.FLOAT) if low else "X"
-        w32 = b.op("Cast", "W", to=TensorProto.FLOAT) if low else "W"
-        needs = self._needs()
+        ctx = _Context(b, family, scale, self.mode, pooled, noise, dtype=dtype, low=low)
+        x32 = ctx.x32 = b.op("Cast", "X", to=TensorProto.FLOAT) if low else "X"
+        w32 = ctx.w32 = b.op("Cast", "W", to=TensorProto.FLOAT) if low else "W"
+        needs = self._needs(terms)
         view = family.weight_view(b, w32)
         if needs & {"w_range", "w_range_view"}:
             axes = family.channel_axes
@@ -264,19 +336,27 @@ class FunctionLibrary:
             )
             ctx.quantities["w_range_view"] = ranged
             ctx.quantities["w_range"] = family.to_output(b, ranged)
-        y = ctx.y = family.product(b, "X", self._weights(ctx, w32, dtype))
+        x_in = self._inputs(ctx, terms, x32, dtype)
+        y = ctx.y = family.product(b, x_in, self._weights(ctx, terms, w32, dtype))
         if "x_norm2" in needs:
-            ctx.quantities["x_norm2"] = family.patch_norm2(b, x32)
+            ctx.quantities["x_norm2"] = family.patch_norm2(b, ctx.x)
         if "w_norm2" in needs:
             ctx.quantities["w_norm2"] = b.op("Div", family.weight_norm2(b, w32), ctx.fan_in())
-        for term in self.terms:
+        if "x_absmax" in needs:
+            ctx.quantities["x_absmax"] = family.vector_absmax(b, ctx.x)[1]
+        for term in terms:
             term.prepare(ctx)
-        b.output(self._output_noise(ctx, y, dtype), "Y")
+        b.output(self._output(ctx, terms, y, dtype), "Y")
         if self.stats:
-            for term, output in zip(self.terms, self.variance_outputs(), strict=True):
+            for term, output in zip(terms, self.variance_outputs(noise), strict=True):
                 full = b.op("Expand", term.stats_variance(ctx), b.op("Shape", y))
                 b.nodes.append(helper.make_node("ReduceMean", [full], [output], keepdims=0))
-        inputs = [*family.inputs, *self.sim_inputs(), *(["offset"] if pooled else [])]
+        inputs = [
+            *family.inputs,
+            *self.chip_inputs(noise),
+            *self.sim_inputs(noise),
+            *(["offset"] if pooled else []),
+        ]
         type_name = TensorProto.DataType.Name(dtype).lower()
         run_time_d = (
             "" if family.static_fan_in else " D is taken from the operands' run-time shapes."
@@ -285,45 +365,66 @@ class FunctionLibrary:
             self.domain,
             name,
             inputs,
-            self.outputs(),
+            self.outputs(noise),
             b.nodes,
             [helper.make_opsetid("", self.opset)],
             attributes=list(types),
             doc_string=(
-                f"{family.name} ({type_name} operands) with {self.noise.label} noise "
+                f"{family.name} ({type_name} operands) with {noise.label} noise "
                 f"(analogc, DESIGN §2).{run_time_d}"
             ),
         )
 
-    def _needs(self) -> set[str]:
+    def _needs(self, terms: tuple[NoiseTerm, ...]) -> set[str]:
         needs: set[str] = set()
-        for term in self.terms:
+        for term in terms:
             needs |= term.needs | (term.stats_needs if self.stats else frozenset())
         return needs
 
-    def _weights(self, ctx: _Context, w32: str, dtype: int) -> str:
-        """W after the ``weight``-stage terms, in the operands' type (W itself if none)."""
-        weight_terms = [t for t in self.terms if t.stage == "weight"]
+    @staticmethod
+    def _inputs(ctx: _Context, terms: tuple[NoiseTerm, ...], x32: str, dtype: int) -> str:
+        """X after the ``input``-stage terms, in the operands' type (X itself if none)."""
+        ctx.x = x32
+        input_terms = [t for t in terms if t.acts_in("input")]
+        if not input_terms:
+            return "X"
+        for term in input_terms:
+            ctx.x = term.transform_input(ctx, ctx.x)
+        return ctx.b.op("Cast", ctx.x, to=dtype) if dtype != TensorProto.FLOAT else ctx.x
+
+    @staticmethod
+    def _weights(ctx: _Context, terms: tuple[NoiseTerm, ...], w32: str, dtype: int) -> str:
+        """W after the ``weight``-stage terms, in the operands' type (W itself if none): the
+        programmed state (static terms) first, then what changes at every read."""
+        weight_terms = [t for t in terms if t.acts_in("weight")]
         if not weight_terms:
             return "W"
         w = w32
-        for term in weight_terms:
+        ordered = sorted(weight_terms, key=lambda t: t.reduced_by_repeats)  # stable: static first
+        for term in ordered:
             w = term.transform_weight(ctx, w)
         return ctx.b.op("Cast", w, to=dtype) if dtype != TensorProto.FLOAT else w
 
-    def _output_noise(self, ctx: _Context, y: str, dtype: int) -> str:
-        """Y plus one Gaussian per element carrying every ``output``-stage term."""
+    @staticmethod
+    def _output(ctx: _Context, terms: tuple[NoiseTerm, ...], y: str, dtype: int) -> str:
+        """Y plus one Gaussian per element carrying every ``output``-stage term, then the
+        ``converter``-stage terms (after the noise and the averaging of repeats)."""
         b = ctx.b
-        output_terms = [t for t in self.terms if t.stage == "output"]
-        if not output_terms:
+        output_terms = [t for t in terms if t.acts_in("output")]
+        converters = [t for t in terms if t.acts_in("converter")]
+        if not output_terms and not converters:
             return y
-        if len(output_terms) == 1:
-            sigma = output_terms[0].output_std(ctx, ctx.scale)
+        if output_terms:
+            if len(output_terms) == 1:
+                sigma = output_terms[0].output_std(ctx, ctx.scale)
+            else:
+                total = b.sum([t.output_variance(ctx) for t in output_terms])
+                sigma = b.op("Mul", b.op("Sqrt", total), ctx.scale)
+            out = ctx.product()
+            eps = ctx.draw(output_terms[0].draws[0].name, out)
+            out = b.op("Add", out, b.op("Mul", eps, sigma))
         else:
-            total = b.sum([t.output_variance(ctx) for t in output_terms])
-            sigma = b.op("Mul", b.op("Sqrt", total), ctx.scale)
-        low = dtype != TensorProto.FLOAT
-        y32 = ctx.product()
-        eps = ctx.draw(output_terms[0].draws[0].name, y32)
-        out = b.op("Add", y32, b.op("Mul", eps, sigma))
-        return b.op("Cast", out, to=dtype) if low else out
+            out = ctx.product()
+        for term in converters:
+            out = term.transform_output(ctx, out)
+        return b.op("Cast", out, to=dtype) if dtype != TensorProto.FLOAT else out

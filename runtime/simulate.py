@@ -18,6 +18,7 @@ import onnx
 from analogc.passes import Plan, SimLayer, lower_for_simulation
 from analogc.passes.graph_index import GraphIndex
 from analogc.passes.noise import temporal_scale
+from analogc.passes.scopes import locate
 
 from .calibrate import LayerShapes, Probe, Signature, signature
 from .functions import FunctionLibrary
@@ -28,6 +29,9 @@ def _zeros(rank: int) -> np.ndarray:
     """A zero that broadcasts against a tensor of this rank (noise off, no draws made)."""
     return np.zeros((1,) * rank, np.float32)
 
+
+CHIP_STREAM = 0x5EED
+"""Separates a programmed chip's random stream from the runs' (keyed by batch index)."""
 
 CACHED_RUNS_MIN = 16
 """Draws are kept only if the cache could hold at least this many runs of the same size."""
@@ -85,6 +89,12 @@ class Simulator:
             # small one-layer runs of a sensitivity scan (they would only fill memory).
             self.cache_bytes = 0
         self._cache: dict[tuple[object, ...], dict[str, np.ndarray]] = {}
+        self._chips: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+        found = locate(model)
+        self._weight_shapes = {
+            name: found[name].index.static_shape(found[name].node.input[1]) or ()
+            for name in self.layers
+        }
         self._cached_bytes = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads or default_threads())
@@ -95,7 +105,7 @@ class Simulator:
             return dict.fromkeys(self.layers, 0.0)
         if isinstance(repeats, int):
             repeats = dict.fromkeys(self.layers, repeats)
-        return {name: temporal_scale(repeats[name], self.plan.e1) for name in self.layers}
+        return {name: temporal_scale(repeats[name], self.plan.e1_of(name)) for name in self.layers}
 
     def noise_shapes(self, feed: Mapping[str, np.ndarray]) -> dict[str, LayerShapes]:
         key = signature(feed)
@@ -135,11 +145,40 @@ class Simulator:
         draws = {
             name: rng.standard_normal(_shape(draw.like, shapes), np.float32)
             for name, draw in layer.draws.items()
+            if draw.per == "run"
         }
         size = sum(a.nbytes for a in draws.values())
         with self._lock:
             if keep and self._cached_bytes + size <= self.cache_bytes:
                 self._cache[key] = draws
+                self._cached_bytes += size
+        return draws
+
+    def chip_draws(self, seed: int, layer: str) -> dict[str, np.ndarray]:
+        """The standard-normal draws of chip ``seed`` for ``layer`` (programming error,
+        drift), by draw name: what every run with that noise seed uses."""
+        position = self.layers.index(layer)
+        return dict(self._chip(seed, position, self.interface.layers[position]))
+
+    def _chip(self, seed: int, position: int, layer: SimLayer) -> dict[str, np.ndarray]:
+        """One programmed chip's draws for one layer (noise seed ``seed`` is the chip): the
+        same in every batch, every run and every configuration."""
+        key = (seed, position)
+        cached = self._chips.get(key)
+        if cached is not None:
+            return cached
+        shape = self._weight_shapes[layer.name]
+        draws = {
+            name: np.random.default_rng([seed, position, CHIP_STREAM, i]).standard_normal(
+                shape, np.float32
+            )
+            for i, (name, draw) in enumerate(layer.draws.items())
+            if draw.per == "chip"
+        }
+        size = sum(a.nbytes for a in draws.values())
+        with self._lock:
+            if self._cached_bytes + size <= self.cache_bytes:
+                self._chips[key] = draws
                 self._cached_bytes += size
         return draws
 
@@ -170,6 +209,9 @@ class Simulator:
             else:
                 for draw in layer.draws.values():
                     inputs[draw.input] = _zeros(draw.rank)
+            if layer.has_chip_draws:  # static: on whatever the temporal scale
+                for name, value in self._chip(seed, position, layer).items():
+                    inputs[layer.draws[name].input] = value
         # Keep draws only when the cache can hold many runs like this one: a cache holding a
         # few runs of a large model saves little time for the memory it takes.
         run_bytes = sum(_draw_bytes(layer, sh) for _, layer, sh in wanted)
@@ -188,5 +230,7 @@ def _shape(like: str, shapes: LayerShapes) -> tuple[int, ...]:
 
 
 def _draw_bytes(layer: SimLayer, shapes: LayerShapes) -> int:
-    """Bytes of one layer's draws for one run."""
-    return sum(4 * int(np.prod(_shape(d.like, shapes))) for d in layer.draws.values())
+    """Bytes of one layer's temporal draws for one run."""
+    return sum(
+        4 * int(np.prod(_shape(d.like, shapes))) for d in layer.draws.values() if d.per == "run"
+    )

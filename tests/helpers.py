@@ -49,13 +49,18 @@ def plan_for(
     r_x: float = 1.0,
     e1: float = 1.0,
     seed: int = 0,
+    **facts: object,
 ) -> Plan:
+    """A plan for ``layers``; ``facts`` are further LayerPlan fields (converter ranges)."""
     reps = repeats if isinstance(repeats, Mapping) else dict.fromkeys(layers, repeats)
     return Plan(
         noise=noise,
         e1=e1,
         seed=seed,
-        layers={name: LayerPlan(repeats=int(reps[name]), r_x=r_x) for name in layers},
+        layers={
+            name: LayerPlan(repeats=int(reps[name]), r_x=r_x, **facts)  # type: ignore[arg-type]
+            for name in layers
+        },
     )
 
 

@@ -41,6 +41,10 @@ class Terms:
     rw: np.ndarray
     taps: np.ndarray
     fan_in: float
+    xamax: np.ndarray | None = None
+    """abs-max of each input vector (conv: of each example), per output element."""
+    wamax: np.ndarray | None = None
+    """abs-max of the output channel's (effective) weights, per output element."""
 
     def variances(
         self,
@@ -77,6 +81,8 @@ class Terms:
             stack(self.rw),
             stack(np.broadcast_to(self.taps, self.y.shape)),
             self.fan_in,
+            None if self.xamax is None else stack(self.xamax),
+            None if self.wamax is None else stack(self.wamax),
         )
 
     def sigma(self, noise: Any, *, r_x: float = 1.0, energy: float = 1.0) -> np.ndarray:
@@ -169,10 +175,14 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> Terms:
     wn2 = np.broadcast_to((b2**2).sum(-2)[..., None, :], y.shape)
     rw = np.broadcast_to((b2.max(-2) - b2.min(-2))[..., None, :], y.shape)
     taps = np.full(y.shape, k)
+    xamax = np.broadcast_to(np.abs(a2).max(-1)[..., :, None], y.shape)
+    wamax = np.broadcast_to(np.abs(b2).max(-2)[..., None, :], y.shape)
     axes = tuple(ax for ax, vec in ((-1, b_vec), (-2, a_vec)) if vec)
     if axes:
-        y, xn2, wn2, rw, taps = (np.squeeze(t, axis=axes) for t in (y, xn2, wn2, rw, taps))
-    return Terms(y, xn2, wn2, rw, taps, float(k))
+        y, xn2, wn2, rw, taps, xamax, wamax = (
+            np.squeeze(t, axis=axes) for t in (y, xn2, wn2, rw, taps, xamax, wamax)
+        )
+    return Terms(y, xn2, wn2, rw, taps, float(k), xamax, wamax)
 
 
 def _einsum_tokens(equation: str, ranks: list[int]) -> tuple[list[list[str]], list[str]]:
@@ -239,7 +249,9 @@ def _gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray | None, attrs: dict[str, A
     xn2 = np.broadcast_to((a**2).sum(1)[:, None], y.shape)
     wn2 = np.broadcast_to((w**2).sum(0)[None, :], y.shape)
     rw = np.broadcast_to((w.max(0) - w.min(0))[None, :], y.shape)
-    return Terms(y, xn2, wn2, rw, np.full(y.shape, k), float(k))
+    xamax = np.broadcast_to(np.abs(a).max(1)[:, None], y.shape)
+    wamax = np.broadcast_to(np.abs(w).max(0)[None, :], y.shape)
+    return Terms(y, xn2, wn2, rw, np.full(y.shape, k), float(k), xamax, wamax)
 
 
 def _conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str, Any]) -> Terms:
@@ -277,6 +289,8 @@ def _conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str
     flat = w.reshape(c_out, -1)
     rw = (flat.max(1) - flat.min(1)).reshape(1, -1, *([1] * nd))
     fan_in = float(c_per_group * np.prod(kernel))
+    xamax = np.abs(x).reshape(n, -1).max(1).reshape(n, 1, *([1] * nd))  # per example
+    wamax = np.abs(flat).max(1).reshape(1, -1, *([1] * nd))
     return Terms(
         y,
         xn2,
@@ -284,6 +298,8 @@ def _conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str
         np.broadcast_to(rw, y.shape),
         np.broadcast_to(taps, y.shape),
         fan_in,
+        np.broadcast_to(xamax, y.shape),
+        np.broadcast_to(wamax, y.shape),
     )
 
 

@@ -42,8 +42,12 @@ TERM_REFERENCES: dict[str, Reference] = {
     "shot": lambda t, noise, r_x: t.xn2 * t.wn2 / t.fan_in,
     "thermal": lambda t, noise, r_x: (noise["k_t"] * t.rw * r_x) ** 2 * t.fan_in,
     "weight": lambda t, noise, r_x: t.xn2 * (noise["k_w"] * t.rw) ** 2,
+    "readout": lambda t, noise, r_x: (noise["out_noise"] * t.xamax * t.wamax) ** 2,
+    "programming": lambda t, noise, r_x: t.xn2 * (noise["k_p"] * t.wamax) ** 2,
 }
-"""Each registered term's reference (DESIGN §2), written independently of analogc."""
+"""The Gaussian terms' references (DESIGN §2, §2.1), written independently of analogc: the
+output-referred variance at E = 1. Static and deterministic terms are checked exactly against
+``static_reference.EXACT``."""
 
 CONTRACT_CASES = ["matmul", "conv2d_group", "gemm"]
 R_X = 2.5
@@ -80,14 +84,15 @@ def _runner(
 def check_statistics(
     name: str, reference: Reference, case_name: str, runtime: str, *, repeats: int = 1
 ) -> None:
-    """The noise of term ``name`` on case ``case_name`` has the reference std per element."""
+    """The noise of term ``name`` on case ``case_name`` has the reference std per element
+    (over runs; for a per-chip term, over chips: the simulator's noise seeds)."""
     case, noise = CASES[case_name](), term_noise(name)
     model = prepare(case.model)
     base = case.feed(rng(), BASE_BATCH)
     sigma = reference_sigma(name, reference, terms(model, base), noise, repeats=repeats)
     assert np.all(sigma > 0), "test setup: an output element has zero expected noise"
     clean = run_plain(model, base)[0]
-    shared = TERMS[name].stage == "weight"  # one weight draw per run, shared by the batch
+    shared = TERMS[name].acts_in("weight")  # one weight draw per run, shared by the batch
     runs, copies = (DRAWS, 1) if shared else (4, DRAWS // 4)
     run = _runner(model, noise, case, runtime, repeats)
     feed = tile_feed(base, copies)

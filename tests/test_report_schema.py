@@ -348,9 +348,10 @@ def test_outputs_exist(run: tuple[Path, Report, str], doc: dict[str, Any]) -> No
         "model",
         "report_json",
         "report_md",
-        "report_html",
         "tradeoff_plot",
         "precision_plot",
+        "study",
+        "report_html",
     }
     assert set(outputs) == expected, outputs
     for key, path in outputs.items():

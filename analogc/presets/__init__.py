@@ -13,6 +13,9 @@ PRESET_FILES: dict[str, str] = {
     "optical-shot": "optical-shot.toml",
     "electronic-thermal": "electronic-thermal.toml",
     "weight-noise": "weight-noise.toml",
+    "photonic-converters": "photonic-converters.toml",
+    "pcm-crossbar": "pcm-crossbar.toml",
+    "rram-crossbar": "rram-crossbar.toml",
 }
 """Preset name (``-H NAME``) -> its file in this folder."""
 

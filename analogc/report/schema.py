@@ -22,9 +22,12 @@ from analogc.runtime.evaluate import Evaluation
 SCHEMA_VERSION = 2
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
-``data.values``, ``data.resolved_shapes``; inapplicable sections are ``null``, not absent;
-``hardware.noise`` lists every registered term's flag and constants. Keys added since, within
-version 2: ``outputs.report_html``; the ``check`` report."""
+``data.values``, ``data.resolved_shapes``; ``budget.static_terms``, ``budget.static_drop``,
+``budget.static_feasible``; layers' ``useful_repeats``, ``noise``; inapplicable sections are
+``null``, not absent; ``hardware.noise`` lists every registered term's flag and the enabled
+terms' constants; ``diagnosis``, ``metric.reason``, ``budget.minimum``, ``outputs.study``,
+``run.search.resumed``/``study_evaluations``; ``inputs`` in inspect; ``outputs.report_html``;
+the ``check`` report."""
 
 EXIT_OK = 0
 EXIT_BUDGET_NOT_MET = 1
@@ -91,9 +94,13 @@ class DataInfo:
 
 @dataclass(frozen=True)
 class MetricInfo:
+    """Attributes: name, clean (its value without noise; null for SQNR, whose clean value is
+    infinite), unit; reason (why ``--metric auto`` chose it, null when it was given)."""
+
     name: str
     clean: float
     unit: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,19 @@ class Totals:
 
 
 # -- inspect ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputRow:
+    """A model input as the data must give it: dtype, shape (ints, symbols, null when
+    unknown), batch axis (null: held fixed, the same value for every batch) and its default
+    (a single-number input with an initializer, which the data or ``--set`` may change)."""
+
+    name: str
+    dtype: str
+    shape: list[int | str | None]
+    batch_axis: int | None
+    default: Any = None
+
+
 @dataclass(frozen=True)
 class InspectedOp:
     name: str
@@ -140,6 +160,7 @@ class InspectReport(JsonDocument):
     schema_version: int = SCHEMA_VERSION
     command: str = "inspect"
     model: ModelInfo
+    inputs: list[InputRow]
     layers: list[InspectedOp]
     macs: InspectMacs
     run_time_shapes: list[str] = field(default_factory=list)
@@ -173,13 +194,22 @@ class EvalReport(JsonDocument):
 @dataclass(frozen=True)
 class BudgetInfo:
     """Attributes: max_drop (as given), allowed_drop (in metric units), rule (the acceptance
-    rule in words), confidence (one-sided), seeds (noise seeds per search evaluation)."""
+    rule in words), confidence (one-sided), seeds (noise seeds per search evaluation);
+    minimum (the lowest metric value allowed, for a budget in dB such as ``30dB``: then
+    allowed_drop is 0 and drops count from it; null for a drop from the clean value);
+    static_terms (the terms repeats do not reduce: converters, programming error, drift),
+    static_drop (the metric drop they cause alone, temporal noise off) and static_feasible
+    (whether any repeats can meet the budget)."""
 
     max_drop: str
     allowed_drop: float
     rule: str
     confidence: float
     seeds: int
+    minimum: float | None = None
+    static_terms: list[str] = field(default_factory=list)
+    static_drop: float | None = None
+    static_feasible: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +222,9 @@ class LayerRow:
         sigma: RMS output noise std at N; enob: effective bits; snr_db: clean power / noise;
         uniform_repeats, uniform_enob: the same at the uniform baseline;
         analytic_repeats: the analytic allocation; sensitivity: relative output noise power
-        at N = 1; sensitivity_drop: metric drop with noise in this layer only.
+        at N = 1; sensitivity_drop: metric drop with noise in this layer only;
+        useful_repeats: the most repeats that still reduce the layer's noise (its ADC's floor;
+        the search's upper bound); noise: the layer's terms.
     """
 
     name: str
@@ -212,6 +244,8 @@ class LayerRow:
     analytic_repeats: int | None = None
     sensitivity: float | None = None
     sensitivity_drop: float | None = None
+    useful_repeats: int | None = None
+    noise: str = ""
 
 
 @dataclass(frozen=True)
@@ -290,12 +324,16 @@ class SearchSection:
 
 @dataclass(frozen=True)
 class Outputs:
+    """The files a compile wrote; ``study`` is the SQLite file holding the search's study
+    (null with fixed repeats or a database server)."""
+
     model: str
     report_json: str
     report_md: str
     report_html: str | None = None
     tradeoff_plot: str | None = None
     precision_plot: str | None = None
+    study: str | None = None
 
 
 @dataclass(frozen=True)
@@ -307,9 +345,15 @@ class Timing:
 
 @dataclass(frozen=True)
 class SearchRun:
+    """Attributes: evaluations (noisy batch evaluations this run made), wall_s, evals_per_s;
+    resumed (the study's setup was read back, not computed); study_evaluations (noisy batch
+    evaluations of every run of the study so far, this one included)."""
+
     evaluations: int
     wall_s: float
     evals_per_s: float | None
+    resumed: bool = False
+    study_evaluations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +363,22 @@ class RunInfo:
     created: str
     timing: Timing
     search: SearchRun | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason the budget was not met (:mod:`analogc.diagnosis`).
+
+    Attributes:
+        cause: ``fixed_repeats``, ``repeat_limit``, ``too_few_examples``, ``near_ties``, or
+            ``not_found`` (none of the configurations evaluated meets it, for no reason above).
+        message: what happened, with the figures that show it.
+        remedy: what to try.
+    """
+
+    cause: str
+    message: str
+    remedy: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -349,6 +409,8 @@ class CompileReport(JsonDocument):
     search: SearchSection | None
     dynamic: DynamicSection
     budget_met: bool
+    diagnosis: list[Finding] | None = None
+    """Why the budget was not met and what to try (null when it is met)."""
     outputs: Outputs
     run: RunInfo
 

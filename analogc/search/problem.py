@@ -73,7 +73,14 @@ class SearchProblem:
         self.seeds = list(settings.search_seeds)
         self.names = calibrated.names
         self.memo: dict[tuple[int, ...], tuple[float, float]] = {}
+        self.caps = calibrated.useful_repeats(settings.max_repeats)
+        """Per layer, the most repeats that still reduce its noise (a converter's floor)."""
         self.crew = crew or Crew.alone()
+
+    @property
+    def max_uniform(self) -> int:
+        """Uniform precision stops where no layer gains from more repeats."""
+        return max(self.caps.values(), default=self.settings.max_repeats)
 
     def key(self, repeats: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(int(repeats[n]) for n in self.names)

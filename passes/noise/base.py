@@ -32,6 +32,7 @@ from onnx import AttributeProto
 from analogc.errors import ConfigError
 
 FLOAT = AttributeProto.FLOAT
+FLOATS = AttributeProto.FLOATS
 
 if TYPE_CHECKING:
     from ..function_body import FunctionBody
@@ -39,16 +40,34 @@ if TYPE_CHECKING:
     from ..plan import LayerPlan
     from .model import NoiseModel
 
-__all__ = ["FLOAT", "BodyContext", "Draw", "NoiseTerm", "Param", "Quantity", "at_least"]
+__all__ = [
+    "FLOAT",
+    "FLOATS",
+    "BodyContext",
+    "Draw",
+    "NoiseTerm",
+    "Param",
+    "Quantity",
+    "Stage",
+    "above",
+    "at_least",
+    "one_of",
+]
 
-Quantity = Literal["w_range", "w_range_view", "x_norm2", "w_norm2"]
+Stage = Literal["input", "weight", "output", "converter"]
+"""Where a term acts, in the order of a body: the input operand (a DAC), the weights (levels,
+programming error, drift, read noise), noise added at the output (shot, thermal, readout),
+the output after the analog noise and averaging (an ADC, drift compensation)."""
+
+Quantity = Literal["w_range", "w_range_view", "x_norm2", "w_norm2", "x_absmax"]
 """Shared quantities a term may need, computed once per body by the library:
 
 * ``w_range``: ``r_w,i``, the range of output channel i's weights (clean W), laid out to
   broadcast against Y; ``w_range_view``: the same in the family's weight view (to scale
   weight draws); needing either computes both;
 * ``x_norm2``: ``‖x_(i)‖²``, the squared norm of the input vector (conv patch) of output i;
-* ``w_norm2``: ``‖w_i‖²/D``, the squared norm of the weights meeting the input, over D.
+* ``w_norm2``: ``‖w_i‖²/D``, the squared norm of the weights meeting the input, over D;
+* ``x_absmax``: the abs-max of each input vector (conv: of each example), against Y.
 """
 
 
@@ -58,8 +77,8 @@ class Param:
 
     Attributes:
         name: the key in hardware files (``[noise]`` table), plans and reports.
-        kind: ``float``, ``int`` or ``bool``; values of another type are refused (a string
-            ``"1"`` is not a number, ``1`` is not a boolean).
+        kind: ``float``, ``int``, ``bool`` or ``str``; values of another type are refused (a
+            string ``"1"`` is not a number, ``1`` is not a boolean).
         default: the value when a hardware file does not give it.
         doc: what it is, with its unit.
         check: returns a problem (``"must be >= 0"``) or None.
@@ -84,6 +103,8 @@ class Param:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"{label} must be a number, got {value!r}")
             value = float(value)
+        elif self.kind is str and not isinstance(value, str):
+            raise ConfigError(f"{label} must be a string, got {value!r}")
         problem = self.check(value) if self.check is not None else None
         if problem:
             raise ConfigError(f"{label} {problem}, got {value!r}")
@@ -93,6 +114,16 @@ class Param:
 def at_least(bound: float) -> Callable[[Any], str | None]:
     """A :attr:`Param.check`: the value is >= ``bound`` (NaN refused)."""
     return lambda v: None if v >= bound else f"must be >= {bound:g}"
+
+
+def above(bound: float) -> Callable[[Any], str | None]:
+    """A :attr:`Param.check`: the value is > ``bound`` (NaN refused)."""
+    return lambda v: None if v > bound else f"must be > {bound:g}"
+
+
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    """A :attr:`Param.check`: the value is one of ``choices``."""
+    return lambda v: None if v in choices else f"must be one of {', '.join(map(repr, choices))}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +142,11 @@ class Draw:
     like: Literal["output", "weight"]
     seed: str
     slot: int
+    per: Literal["run", "chip"] = "run"
+    """``run``: fresh on every run (temporal noise). ``chip``: drawn once per programmed chip,
+    the same for every run and every repeat of it (programming error, drift): the deployable
+    model stores its chip's draws (float16) as an initializer; the simulation draws one chip
+    per noise seed."""
 
 
 class BodyContext(Protocol):
@@ -135,6 +171,31 @@ class BodyContext(Protocol):
     def draw(self, name: str, like: str) -> str:
         """The standard-normal draws ``name``, shaped like the float32 tensor ``like``."""
 
+    noise: NoiseModel
+    """The layer's noise model (string constants shape the body: ``dac_range``, ...)."""
+
+    def attr(self, name: str) -> str:
+        """The float node attribute ``name`` as a float32 scalar tensor."""
+
+    def floats(self, name: str) -> str:
+        """The float-list node attribute ``name`` as a float32 vector."""
+
+    def input(self) -> str:
+        """The input operand X in float32, after the ``input``-stage terms so far."""
+
+    def clean_input(self) -> str:
+        """The input operand X in float32, as the model gives it."""
+
+    def clean_weight(self) -> str:
+        """The weight operand W in float32, as stored."""
+
+    def product_of(self, x: str, w: str) -> str:
+        """The op's product of float32 operands, in float32 (for terms measuring their own
+        error: bias and the op's type handled)."""
+
+    def per_channel(self, values: str) -> str:
+        """A vector of one value per output channel, laid out to broadcast against Y."""
+
 
 class NoiseTerm:
     """One physical noise mechanism. Subclasses set the class attributes and override the
@@ -155,27 +216,53 @@ class NoiseTerm:
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
-    stage: ClassVar[Literal["weight", "output"]]
+    stage: ClassVar[Stage]
+    also: ClassVar[frozenset[Stage]] = frozenset()
+    """Other stages the term has a hook in (drift: the weights, and its compensation after
+    the ADC)."""
     reduced_by_repeats: ClassVar[bool] = True
     params: ClassVar[tuple[Param, ...]] = ()
     node_attributes: ClassVar[Mapping[str, int]] = {}
     draws: ClassVar[tuple[Draw, ...]] = ()
     needs: ClassVar[frozenset[Quantity]] = frozenset()
     stats_needs: ClassVar[frozenset[Quantity]] = frozenset()
+    facts: ClassVar[frozenset[str]] = frozenset()
+    """Calibration facts of a layer (:class:`analogc.passes.LayerPlan` fields) it reads."""
+    masks_averaging: ClassVar[bool] = False
+    """True for a converter after the averaging (an ADC): once the temporal noise is below
+    its own error, more repeats no longer change what it reads out (the search's floor)."""
+    constant_weights_only: ClassVar[bool] = False
+    """True for terms about stored weights (programming error, drift, weight levels): an op
+    whose second operand is an activation (attention ``Q·Kᵀ``) runs without them."""
+
+    def acts_in(self, stage: Stage) -> bool:
+        return stage == self.stage or stage in self.also
 
     @property
     def flag(self) -> Param:
         return Param(self.name, bool, False, f"enable {self.summary or self.name}")
 
-    def attribute_values(self, noise: NoiseModel, layer: LayerPlan) -> dict[str, float]:
+    def attribute_values(self, noise: NoiseModel, layer: LayerPlan) -> dict[str, Any]:
         """Values of :attr:`node_attributes` for one layer's node."""
         return {}
 
     def prepare(self, ctx: BodyContext) -> None:
         """Compute what the term needs after the product, before the output noise."""
 
+    def transform_input(self, ctx: BodyContext, x: str) -> str:
+        """``input`` stage: the float32 input the product uses, from the float32 ``x``."""
+        raise NotImplementedError
+
     def transform_weight(self, ctx: BodyContext, w: str) -> str:
-        """``weight`` stage: the float32 weights the product uses, from the float32 ``w``."""
+        """``weight`` stage: the float32 weights the product uses, from the float32 ``w``.
+
+        Static weight terms (the programmed state: levels, programming error, drift) apply
+        before temporal ones (read noise)."""
+        raise NotImplementedError
+
+    def transform_output(self, ctx: BodyContext, y: str) -> str:
+        """``converter`` stage: the float32 output after the analog noise and averaging (an
+        ADC), or a digital correction after it."""
         raise NotImplementedError
 
     def output_variance(self, ctx: BodyContext) -> str:

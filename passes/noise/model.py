@@ -8,6 +8,8 @@ strictly by type (a string ``"false"`` is not a boolean).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -45,7 +47,7 @@ class NoiseModel:
     __slots__ = ("_values",)
     _values: dict[str, Any]
 
-    def __init__(self, *, where: str = "", **values: Any) -> None:
+    def __init__(self, *, where: str = "", allow_empty: bool = False, **values: Any) -> None:
         keys = _keys()
         unknown = sorted(set(values) - set(keys))
         if unknown:
@@ -54,7 +56,7 @@ class NoiseModel:
         for name, value in values.items():
             owner = next((t.name for t in TERMS.values() if name in _names(t)), "")
             full[name] = keys[name].validate(value, where=f"{where}{owner}{' ' if owner else ''}")
-        if not any(full[name] for name in TERMS):
+        if not allow_empty and not any(full[name] for name in TERMS):
             raise ConfigError(
                 f"{where}noise model has no term: enable at least one of {', '.join(TERMS)}"
             )
@@ -82,10 +84,12 @@ class NoiseModel:
         return iter(self._values)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, NoiseModel) and self._values == other._values
+        """Equal when the same terms are on with the same constants (a disabled term's
+        constants do not matter)."""
+        return isinstance(other, NoiseModel) and self.to_dict() == other.to_dict()
 
     def __hash__(self) -> int:
-        return hash(tuple(sorted(self._values.items())))
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     def __repr__(self) -> str:
         on = ", ".join(f"{k}={v!r}" for k, v in self._values.items() if k not in TERMS or v)
@@ -94,6 +98,11 @@ class NoiseModel:
     def replace(self, **changes: Any) -> NoiseModel:
         """A copy with some keys changed."""
         return NoiseModel(**{**self._values, **changes})
+
+    def without(self, names: Iterator[str] | list[str] | set[str]) -> NoiseModel:
+        """A copy with these terms off (possibly none left: an exact analog op)."""
+        changes = {name: False for name in names}
+        return NoiseModel(allow_empty=True, **{**self._values, **changes})
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -110,17 +119,26 @@ class NoiseModel:
         return "+".join(self.terms)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every key: the flags of all registered terms, then all their constants."""
-        return dict(self._values)
+        """The flags of all registered terms, then the constants of the enabled ones."""
+        enabled = set(self.terms)
+        own = {p.name: t.name for t in TERMS.values() for p in t.params}
+        return {k: v for k, v in self._values.items() if k in TERMS or own.get(k) in enabled}
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the enabled terms and their constants."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> NoiseModel:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, where: str = "", allow_empty: bool = False
+    ) -> NoiseModel:
         """From a hardware file's ``[noise]`` table or a plan's ``noise`` entry."""
-        return cls(where=where, **dict(data))
+        return cls(where=where, allow_empty=allow_empty, **dict(data))
 
 
 def _rebuild(values: dict[str, Any]) -> NoiseModel:
-    return NoiseModel(**values)
+    return NoiseModel(allow_empty=True, **values)
 
 
 def _names(term: NoiseTerm) -> set[str]:

@@ -71,6 +71,9 @@ class AnalogFamily:
             then carries no ``fan_in`` attribute).
         channel_axes: axes of :meth:`weight_view` holding one output channel's weights (a
             list, or the name of the attribute holding them).
+        output_channel_axis: the axis of Y that indexes output channels, in the order of
+            :meth:`weight_view`'s reduction (None when channels are not one axis of Y, as for
+            a general contraction): per-channel calibration facts need it.
     """
 
     name: str = ""
@@ -78,6 +81,7 @@ class AnalogFamily:
     attributes: Mapping[str, int] = MappingProxyType({})
     static_fan_in: bool = True
     channel_axes: tuple[int, ...] | str = "w_axes"
+    output_channel_axis: int | None = None
 
     def product(self, b: FunctionBody, x: str, w: str) -> str:
         """The op itself (``x``, ``w`` in the operands' type)."""
@@ -92,7 +96,17 @@ class AnalogFamily:
         return per_view
 
     def to_output(self, b: FunctionBody, per_channel: str) -> str:
+        """Per-output-channel weight statistics (view layout, keepdims) laid out to broadcast
+        against Y, scaled as the op scales its weights (Gemm's alpha)."""
+        return self.channel_layout(b, per_channel)
+
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
         """Per-output-channel values (view layout, keepdims) laid out to broadcast against Y."""
+        raise NotImplementedError
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        """The abs-max of each input vector (of each example, for convolutions), laid out to
+        broadcast against X and against Y: the scale of per-vector input conversion."""
         raise NotImplementedError
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:

@@ -77,10 +77,22 @@ class ConvFamily(AnalogFamily):
             return b.op("Reshape", full, b.op("Shape", "W"))
         return per_view
 
-    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+    output_channel_axis = 1
+
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
         if self.grouped and self.transpose:
             return b.op("Reshape", per_channel, "channel_shape")
         return b.squeeze(per_channel, 0 if self.transpose else 1)
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        """Per example (a convolution's input vectors are its patches; one scale per example
+        is what a DAC shared by the whole input sees): [N, 1, ..., 1]."""
+        flat = b.op("Flatten", b.op("Abs", x), axis=1)
+        per_example = b.reduce("ReduceMax", flat, [1])
+        ones = b.op("Add", b.op("Mul", b.slice("mask_shape", 1), b.const([0])), b.const([1]))
+        shape = b.op("Concat", b.const([-1]), ones, axis=0)
+        m = b.op("Reshape", per_example, shape)
+        return m, m
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         if self.transpose:
@@ -132,8 +144,9 @@ def _mask_shape(
     """[1, C, *spatial] of ``x``: a constant when static, else computed from Shape(x)."""
     name = f"{prefix}/mask_shape"
     shape = index.shape(x)
-    if shape is not None and all(isinstance(d, int) for d in shape[2:]):
-        return name, [_int64(name, [1, channels, *shape[2:]])], []
+    spatial = [d for d in shape[2:] if isinstance(d, int)] if shape is not None else []
+    if shape is not None and len(spatial) == len(shape) - 2:
+        return name, [_int64(name, [1, channels, *spatial])], []
     head = f"{prefix}/mask_head"
     nodes = [helper.make_node("Shape", [x], [f"{prefix}/x_shape"], name=f"{prefix}/Shape")]
     if index.opset >= 10:

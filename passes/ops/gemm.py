@@ -35,9 +35,18 @@ class GemmFamily(AnalogFamily):
         refs = {a: a for a in ("alpha", "beta", "transA", "transB")}
         return b.op("Gemm", x, w, "C", refs=refs)
 
+    output_channel_axis = 1
+
     def to_output(self, b: FunctionBody, per_channel: str) -> str:
-        row = b.op("Reshape", per_channel, b.const([1, -1]))
+        row = self.channel_layout(b, per_channel)
         return b.op("Mul", row, b.op("Abs", b.attr_float("alpha")))
+
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
+        return b.op("Reshape", per_channel, b.const([1, -1]))
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        against_x = b.reduce("ReduceMax", b.op("Abs", x), "x_axes")
+        return against_x, b.op("Reshape", against_x, b.const([-1, 1]))
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         return b.op("Reshape", b.reduce("ReduceSumSquare", x, "x_axes"), b.const([-1, 1]))
@@ -62,10 +71,12 @@ class GemmHandler:
     def fan_in(self, node: onnx.NodeProto, index: GraphIndex) -> float | None:
         attrs = {**_DEFAULTS, **attribute_values(node)}
         a, b = index.shape(node.input[0]), index.shape(node.input[1])
-        if a is not None and len(a) == 2 and isinstance(a[0 if attrs["transA"] else 1], int):
-            return float(a[0 if attrs["transA"] else 1])
-        if b is not None and len(b) == 2 and isinstance(b[1 if attrs["transB"] else 0], int):
-            return float(b[1 if attrs["transB"] else 0])
+        k_of_a = a[0 if attrs["transA"] else 1] if a is not None and len(a) == 2 else None
+        if isinstance(k_of_a, int):
+            return float(k_of_a)
+        k_of_b = b[1 if attrs["transB"] else 0] if b is not None and len(b) == 2 else None
+        if isinstance(k_of_b, int):
+            return float(k_of_b)
         return None
 
     def macs(self, node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:

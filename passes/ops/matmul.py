@@ -49,6 +49,7 @@ class MatMulFamily(AnalogFamily):
     """``AnalogMatMul``: numpy matmul of operands of rank >= 2; W's column i is ``w_i``."""
 
     channel_axes = (-2,)
+    output_channel_axis = -1
 
     def __init__(self, *, static_fan_in: bool = True) -> None:
         self.static_fan_in = static_fan_in
@@ -57,8 +58,12 @@ class MatMulFamily(AnalogFamily):
     def product(self, b: FunctionBody, x: str, w: str) -> str:
         return b.op("MatMul", x, w)
 
-    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
         return per_channel
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        m = b.reduce("ReduceMax", b.op("Abs", x), [-1])
+        return m, m
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         return b.reduce("ReduceSumSquare", x, [-1])
@@ -83,8 +88,13 @@ class ContractionFamily(AnalogFamily):
 
     attributes = CONTRACTION_ATTRIBUTES
 
-    def to_output(self, b: FunctionBody, per_channel: str) -> str:
+    def channel_layout(self, b: FunctionBody, per_channel: str) -> str:
         return _layout(b, b.squeeze(per_channel, "w_axes"), "w")
+
+    def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
+        a = b.op("Abs", x)
+        against_x = b.reduce("ReduceMax", a, "x_axes")
+        return against_x, _layout(b, b.reduce("ReduceMax", a, "x_axes", keepdims=0), "x")
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         return _layout(b, b.reduce("ReduceSumSquare", x, "x_axes", keepdims=0), "x")
@@ -150,8 +160,9 @@ class MatMulHandler:
         """K if shape inference knows it, else None (D is then taken at run time)."""
         for name, axis in ((node.input[0], -1), (node.input[1], -2)):
             shape = index.shape(name)
-            if shape and isinstance(shape[max(axis, -len(shape))], int):
-                return float(shape[max(axis, -len(shape))])
+            dim = shape[max(axis, -len(shape))] if shape else None
+            if isinstance(dim, int):
+                return float(dim)
         return None
 
     def macs(self, node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:
@@ -187,8 +198,8 @@ class MatMulHandler:
             w_kept = [batch_end - n_batch + k for k in range(n_batch)] + [ry - 1]
         attrs.update(contraction_layout(x_kept, ry, "x"))
         attrs.update(contraction_layout(w_kept, ry, "w"))
-        family = MATVEC if static else MATVEC_DYNK
-        return Lowering(family, list(node.input[:2]), 2, attrs, [], dtype=dtype)
+        vector_family = MATVEC if static else MATVEC_DYNK
+        return Lowering(vector_family, list(node.input[:2]), 2, attrs, [], dtype=dtype)
 
 
 def _contraction_length(node: onnx.NodeProto, shape_of: ShapeOf) -> int | None:

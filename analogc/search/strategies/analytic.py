@@ -36,19 +36,24 @@ def sensitivities(
     evaluator = calibrated.evaluator
     clean = evaluator.clean_outputs
     power = float(np.mean([np.mean(np.square(batch[0], dtype=np.float64)) for batch in clean]))
+    # The temporal noise's own effect: against the outputs with only the static terms (each
+    # seed is a chip), which are the clean outputs when there are none.
+    off = dict.fromkeys(calibrated.names, 0.0)
+    static = {s: evaluator.outputs(off, s) for s in seeds} if calibrated.static_terms else {}
     a: dict[str, float] = {}
     drops: dict[str, float] = {}
     for name in calibrated.names:
-        scales = dict.fromkeys(calibrated.names, 0.0)
-        scales[name] = temporal_scale(reference, calibrated.hardware.e1)
+        scales = dict(off)
+        scales[name] = temporal_scale(reference, calibrated.base_plan.e1_of(name))
         mse, values = [], []
         for seed in seeds:
             outputs = evaluator.outputs(scales, seed)
+            base = static.get(seed, clean)
             mse.append(
                 np.mean(
                     [
                         np.mean((o[0] - c[0]) ** 2, dtype=np.float64)
-                        for o, c in zip(outputs, clean, strict=True)
+                        for o, c in zip(outputs, base, strict=True)
                     ]
                 )
             )
@@ -61,13 +66,14 @@ def sensitivities(
 def analytic_allocation(
     problem: SearchProblem, a: Mapping[str, float], uniform: int
 ) -> tuple[dict[str, int], list[Point]]:
-    """N_l = λ·sqrt(a_l/MAC_l), with the smallest λ (bisection in log λ) meeting the budget."""
-    names, max_repeats = problem.names, problem.settings.max_repeats
+    """N_l = λ·sqrt(a_l/MAC_l), with the smallest λ (bisection in log λ) meeting the budget,
+    each layer capped where its converter's floor makes more repeats useless."""
+    names, caps = problem.names, problem.caps
     macs = problem.calibrated.macs
     direction = {n: math.sqrt(max(a[n], 1e-30) / max(macs[n], 1)) for n in names}
 
     def config(lam: float) -> dict[str, int]:
-        return {n: int(min(max_repeats, max(1, round(lam * direction[n])))) for n in names}
+        return {n: int(min(caps[n], max(1, round(lam * direction[n])))) for n in names}
 
     points: list[Point] = []
 

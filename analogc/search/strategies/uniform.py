@@ -17,8 +17,9 @@ from .base import SetupStrategy
 
 
 def uniform_baseline(problem: SearchProblem) -> tuple[int, list[Point]]:
-    """Smallest uniform N meeting the budget, and every point tried (by energy)."""
-    max_repeats = problem.settings.max_repeats
+    """Smallest uniform N meeting the budget, and every point tried (by energy); it stops
+    where converters leave no layer anything to gain (:attr:`SearchProblem.max_uniform`)."""
+    max_repeats = problem.max_uniform
     curve: list[Point] = []
 
     def probe(n: int) -> bool:
