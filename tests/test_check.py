@@ -238,3 +238,16 @@ def _check_report(layers: list[LayerChange]) -> CheckReport:
         layers=layers,
         settings={},
     )
+
+
+def test_a_budget_in_db_is_replayed(tmp_path: Path) -> None:
+    """SQNR with a floor in dB: the baseline's floor, and a clean value that is the reference."""
+    base = tmp_path / "base"
+    make = ["compile", str(CNN), "-d", str(CALIB), "-n", "64", "--metric", "sqnr"]
+    invoke([*make, "--max-drop", "15dB", "-o", str(base), "-q"], EXIT_OK)
+    args = ["check", str(CNN), "-b", str(base / "report.json"), "-o", str(tmp_path / "new")]
+    result = invoke([*args, "-q"], EXIT_OK)
+    assert "max drop 15dB of sqnr" in result.stdout and "nan" not in result.stdout
+    assert re.search(r"sqnr clean\s+∞\s+∞", result.stdout), result.stdout
+    new = load_compile_report(tmp_path / "new" / "report.json")
+    assert new.budget.minimum == 15.0 and new.metric.name == "sqnr"

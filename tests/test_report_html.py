@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -19,6 +20,7 @@ import analogc
 from analogc.report import compile_html
 from analogc.report.html import plot_points
 from analogc.report.load import load_compile_report
+from analogc.report.schema import SearchPoint
 from analogc.report.svg import Scale, fmt_tick, nice_range
 
 
@@ -249,3 +251,54 @@ def test_other_metrics_and_verdicts_render(searched_run: tuple[analogc.CompileRe
     assert kinds["trial-ok"] == kinds["trial-over"] == kinds["front"] == 0 and kinds["chosen"] == 1
     for svg in re.findall(r"<svg .*?</svg>", page, flags=re.S):
         ET.fromstring(svg)
+
+
+def test_budget_in_db_diagnosis_and_converter_caps(
+    searched_run: tuple[analogc.CompileReport, str],
+) -> None:
+    """SQNR with a floor in dB (clean is infinite), a diagnosis, layers capped by an ADC."""
+    from analogc.report.schema import Finding
+
+    report, _ = searched_run
+    search = report.search
+    assert search is not None
+
+    def in_db(p: SearchPoint) -> SearchPoint:
+        return dataclasses.replace(p, metric=18.0 + p.metric)  # ~19 dB: around the floor
+
+    sqnr = dataclasses.replace(
+        report,
+        metric=dataclasses.replace(report.metric, name="sqnr", unit="dB", clean=math.inf),
+        budget=dataclasses.replace(report.budget, max_drop="19dB", allowed_drop=0.0, minimum=19.0),
+        search=dataclasses.replace(
+            search,
+            points=[in_db(p) for p in search.points],
+            front=[in_db(p) for p in search.front],
+            uniform_curve=[in_db(p) for p in search.uniform_curve],
+        ),
+        dynamic=dataclasses.replace(report.dynamic, search_metric=19.5),
+        layers=[dataclasses.replace(x, useful_repeats=300) for x in report.layers],
+        diagnosis=[Finding("repeat_limit", "the layers hit N max", "use a finer ADC")],
+    )
+    page = compile_html(sqnr)
+    assert "budget: ≥ 19 dB" in page and "above floor" in page and "upper left" in page
+    assert "nan" not in page.lower().replace("nanometre", "")
+    assert ">Why the budget was not met</h2>" in page and "use a finer ADC" in page
+    assert "<th>N max</th>" in page and ">300</td>" in page
+    for view in ("tradeoff-zoom", "pareto"):  # the floor is drawn, the clean line is not
+        svg = _svg(page, view)
+        assert 'class="ref budget"' in svg and 'class="ref clean"' not in svg
+        ET.fromstring(svg)
+    fields = dict(next(p for p in _data(page)["points"] if p["kind"] == "chosen")["fields"])
+    assert fields["above the budget's floor"] == "0.5" and fields["sqnr"] == "19.5 dB"
+
+
+def test_tick_labels_show_the_step() -> None:
+    assert [t for _, t in Scale(19.98, 20.22, 0.0, 1.0).labels()] == [
+        "20.00",
+        "20.05",
+        "20.10",
+        "20.15",
+        "20.20",
+    ]
+    assert [t for _, t in Scale(1.0, 100.0, 0.0, 1.0, log=True).labels()][:3] == ["1", "2", "5"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .format import metric_value, table
 from .schema import CheckReport, LayerChange
 
@@ -43,6 +45,11 @@ def layer_diff(report: CheckReport) -> list[str]:
     return lines
 
 
+def _value(value: float, unit: str) -> str:
+    """A metric value; a clean SQNR (infinite, stored as null) reads as the reference."""
+    return metric_value(value, unit) if math.isfinite(value) else "∞"
+
+
 def check_text(report: CheckReport) -> str:
     base, new, unit = report.baseline, report.new, report.metric_unit
     budget = report.budget
@@ -57,11 +64,11 @@ def check_text(report: CheckReport) -> str:
         ],
         [
             f"{metric} ({seeds})",
-            metric_value(base.metric, unit),
-            metric_value(new.metric, unit),
+            _value(base.metric, unit),
+            _value(new.metric, unit),
             "",
         ],
-        [f"{metric} clean", metric_value(base.clean, unit), metric_value(new.clean, unit), ""],
+        [f"{metric} clean", _value(base.clean, unit), _value(new.clean, unit), ""],
         [
             "budget",
             "MET" if base.budget_met else "NOT MET",

@@ -55,7 +55,13 @@ class PlotPoint:
 
 
 class _Figures:
-    """The report's numbers as people read them (units, percentages, points of a metric)."""
+    """The report's numbers as people read them (units, percentages, points of a metric).
+
+    Attributes:
+        floor: the lowest metric value the budget allows: clean − allowed drop, or the
+            minimum of a budget in dB (``30dB``), whose clean value is infinite (SQNR).
+        by_drop: whether drops from a finite clean value are what the budget counts.
+    """
 
     def __init__(self, report: CompileReport) -> None:
         self.report = report
@@ -63,21 +69,32 @@ class _Figures:
         self.percent = report.metric.unit == "%"
         self.scale = 100.0 if self.percent else 1.0
         self.names = [x.name for x in report.layers]
+        clean, budget = report.metric.clean, report.budget
+        self.by_drop = math.isfinite(clean) and budget.minimum is None
+        self.floor = budget.minimum if budget.minimum is not None else clean - budget.allowed_drop
 
     def metric(self, value: float | None) -> str:
+        if value is not None and not math.isfinite(value):
+            return "∞" if value > 0 else "-"
         return metric_value(value, self.report.metric.unit)
 
     def drop(self, value: float) -> str:
+        if not math.isfinite(value):
+            return "-"
         return f"{100 * value:.3g} pts" if self.percent else f"{value:.3g}"
 
     def energy(self, value: float) -> str:
         return f"{value:.4g} {self.unit}/MAC"
 
     def fields(self, point: PlotPoint) -> list[tuple[str, str]]:
+        if self.by_drop:
+            below = ("drop", self.drop(self.report.metric.clean - point.metric))
+        else:
+            below = ("above the budget's floor", self.drop(point.metric - self.floor))
         out = [
             ("Ē", self.energy(point.energy)),
             (self.report.metric.name, self.metric(point.metric)),
-            ("drop", self.drop(self.report.metric.clean - point.metric)),
+            below,
         ]
         if point.margin is not None and math.isfinite(point.margin):
             verdict = "within budget" if point.margin <= 0 else "over budget"
@@ -178,13 +195,18 @@ def tradeoff_chart(
     uniform baseline and the plan; ``zoom`` on the budget region (else every point)."""
     figures = _Figures(report)
     s = figures.scale
-    clean, floor = report.metric.clean, report.metric.clean - report.budget.allowed_drop
+    clean, floor = report.metric.clean, figures.floor
     shown = list(points)
     if zoom:  # the budget region: where the trade-off is decided
-        span = max(clean - floor, 1e-3 * abs(clean) or 1e-6)
         marked = [p.metric for p in points if p.kind in ("chosen", "baseline")]
-        lo = min([clean - 4 * span, *(m - 0.2 * span for m in marked)])
-        hi = max([clean + 0.6 * span, *(m + 0.2 * span for m in marked)])
+        if figures.by_drop:
+            span = max(clean - floor, 1e-3 * abs(clean) or 1e-6)
+            lo, hi = clean - 4 * span, clean + 0.6 * span
+        else:  # a floor in dB: from 3 dB below it to 12 dB above
+            span, lo, hi = 3.0, floor - 3.0, floor + 12.0
+        marked = [m for m in marked if math.isfinite(m)]
+        lo = min([lo, *(m - 0.2 * span for m in marked)])
+        hi = max([hi, *(m + 0.2 * span for m in marked)])
         y_range = (lo * s, hi * s)
         inside = [p for p in points if y_range[0] <= p.metric * s <= y_range[1]]
         shown = inside if len(inside) >= 2 else shown
@@ -199,7 +221,13 @@ def tradeoff_chart(
         y_label=f"{report.metric.name}{' (%)' if figures.percent else ''}, search seeds",
     )
     chart.hline(clean * s, series="clean", label=f"clean {figures.metric(clean)}")
-    chart.hline(floor * s, series="budget", label=f"budget: drop ≤ {figures.drop(clean - floor)}")
+    chart.hline(
+        floor * s,
+        series="budget",
+        label=f"budget: drop ≤ {figures.drop(clean - floor)}"
+        if figures.by_drop
+        else f"budget: ≥ {figures.metric(floor)}",
+    )
     for kind in ("front", "uniform"):
         chart.line([(p.energy, p.metric * s) for p in points if p.kind == kind], series=kind)
     # The front is a line here: its points are trials already drawn (the Pareto chart marks them).
@@ -210,30 +238,49 @@ def tradeoff_chart(
 
 def pareto_chart(report: CompileReport, points: Sequence[PlotPoint], *, chart_id: str) -> str:
     """The front as energy against metric drop (lower left is better), beside the uniform
-    curve, with the budget and the plan."""
+    curve, with the budget and the plan; against the metric itself (upper left is better)
+    when the budget is a floor in dB."""
     figures = _Figures(report)
     s = figures.scale
-    clean, allowed = report.metric.clean, report.budget.allowed_drop
+    clean = report.metric.clean
     shown = [p for p in points if p.kind in ("front", "uniform", "chosen", "baseline")]
-    drops = [(clean - p.metric) * s for p in shown if p.kind != "uniform"]
-    top = max([*drops, 2 * allowed * s, 1e-9])
+    if figures.by_drop:
+
+        def y_of(p: PlotPoint) -> float:
+            return (clean - p.metric) * s
+
+        drops = [y_of(p) for p in shown if p.kind != "uniform"]
+        allowed = clean - figures.floor
+        top = max([*drops, 2 * allowed * s, 1e-9])
+        y_range = (min([0.0, *drops]) - 0.05 * top, top * 1.1)
+        y_label = f"{report.metric.name} drop{' (points)' if figures.percent else ''}"
+    else:
+
+        def y_of(p: PlotPoint) -> float:
+            return p.metric * s
+
+        metrics = [y_of(p) for p in shown if p.kind != "uniform"] + [figures.floor * s]
+        y_range = nice_range(metrics, log=False, pad=0.15)
+        y_label = f"{report.metric.name}{f' ({report.metric.unit})' if report.metric.unit else ''}"
     chart = Chart.frame(
         chart_id,
         x_range=nice_range([p.energy for p in shown], log=True),
-        y_range=(min([0.0, *drops]) - 0.05 * top, top * 1.1),
+        y_range=y_range,
         x_log=True,
         x_label=f"energy per MAC Ē ({figures.unit})",
-        y_label=f"{report.metric.name} drop{' (points)' if figures.percent else ''}, search seeds",
+        y_label=f"{y_label}, search seeds",
         height=360,
     )
-    chart.hline(allowed * s, series="budget", label=f"allowed drop {figures.drop(allowed)}")
-    chart.hline(0.0, series="clean", label="clean")
+    if figures.by_drop:
+        allowed = clean - figures.floor
+        chart.hline(allowed * s, series="budget", label=f"allowed drop {figures.drop(allowed)}")
+        chart.hline(0.0, series="clean", label="clean")
+    else:
+        chart.hline(figures.floor * s, series="budget", label=f"≥ {figures.metric(figures.floor)}")
     for kind in ("uniform", "front"):
-        chart.line(
-            [(p.energy, (clean - p.metric) * s) for p in shown if p.kind == kind], series=kind
-        )
+        chart.line([(p.energy, y_of(p)) for p in shown if p.kind == kind], series=kind)
     order = ("uniform", "front", "baseline", "chosen")
-    _draw_points(chart, points, order, lambda p: (clean - p.metric) * s, figures)
+    _draw_points(chart, points, order, y_of, figures)
     return chart.render()
 
 
@@ -312,6 +359,8 @@ def layer_columns(report: CompileReport) -> list[tuple[str, Any]]:
         ("MACs/ex", lambda x: x.macs),
         ("N", lambda x: x.repeats),
     ]
+    if any(x.useful_repeats is not None for x in report.layers):
+        columns += [("N max", lambda x: x.useful_repeats)]  # an ADC's floor: more is no use
     if search:
         columns += [("N uniform", lambda x: x.uniform_repeats)]
         columns += [("N analytic", lambda x: x.analytic_repeats)]
@@ -376,13 +425,19 @@ def settings_html(report: CompileReport) -> str:
         ("feeds", data.feeds),
         ("held fixed", ", ".join(f"{n} = {v.get('value')}" for n, v in data.values.items())),
     ]
+    clean = report.metric.clean
     metric = [
         ("metric", report.metric.name),
-        ("clean", metric_value(report.metric.clean, report.metric.unit)),
+        ("chosen because", report.metric.reason),
+        ("clean", metric_value(clean, report.metric.unit) if math.isfinite(clean) else "∞"),
         ("max drop", budget.max_drop),
-        ("allowed drop", f"{budget.allowed_drop:.6g}"),
+        ("allowed drop", f"{budget.allowed_drop:.6g}" if budget.minimum is None else None),
+        ("minimum", metric_value(budget.minimum, report.metric.unit) if budget.minimum else None),
         ("rule", budget.rule),
         ("noise seeds", budget.seeds),
+        ("static terms", ", ".join(budget.static_terms)),
+        ("static drop", budget.static_drop),
+        ("static feasible", budget.static_feasible),
     ]
     sections = [("Hardware", hardware), ("Data", data_items), ("Metric and budget", metric)]
     if search is not None:
@@ -463,6 +518,16 @@ def _cards(report: CompileReport, figures: _Figures) -> str:
     )
 
 
+def _diagnosis(report: CompileReport) -> str:
+    """Why the budget was not met, and what to try (absent when it was met)."""
+    if not report.diagnosis:
+        return ""
+    items = "".join(
+        f"<li>{escape(f.message)}<br><b>Try:</b> {escape(f.remedy)}</li>" for f in report.diagnosis
+    )
+    return f'<section class="diagnosis"><h2 id="section-why">Why the budget was not met</h2><ul>{items}</ul></section>'
+
+
 def _legend(kinds: Iterable[str]) -> str:
     buttons = "".join(
         f'<button type="button" data-series="{k}" aria-pressed="true">'
@@ -509,11 +574,15 @@ def _tradeoff_section(report: CompileReport, points: Sequence[PlotPoint]) -> str
 def _pareto_section(report: CompileReport, points: Sequence[PlotPoint]) -> str:
     figures = _Figures(report)
     clean = report.metric.clean
+
+    def below(p: PlotPoint) -> float:
+        return clean - p.metric if figures.by_drop else p.metric - figures.floor
+
     rows = [
         "<tr>"
         + _cell(p.energy, figures.energy(p.energy))
         + _cell(p.metric * figures.scale, figures.metric(p.metric))
-        + _cell((clean - p.metric) * figures.scale, figures.drop(clean - p.metric))
+        + _cell(below(p) * figures.scale, figures.drop(below(p)))
         + _cell(p.margin)
         + _cell("within" if (p.margin or 0) <= 0 else "over")
         + _cell(p.source)
@@ -521,12 +590,14 @@ def _pareto_section(report: CompileReport, points: Sequence[PlotPoint]) -> str:
         for p in sorted((p for p in points if p.kind == "front"), key=lambda p: p.energy)
     ]
     legend = _legend(k for k in ("front", "uniform", "baseline", "chosen", "budget"))
+    below_header = "drop" if figures.by_drop else "above floor"
+    corner = "lower left" if figures.by_drop else "upper left"
     return (
         '<h2 id="section-pareto">Pareto front</h2><p class="lead">Configurations no other beats '
-        "on both energy and metric (lower left is better); the uniform curve for comparison.</p>"
+        f"on both energy and metric ({corner} is better); the uniform curve for comparison.</p>"
         f'<figure id="pareto-figure"><div class="figure-bar">{legend}</div>'
         f"{pareto_chart(report, points, chart_id='pareto')}</figure>"
-        + _table(["Ē", report.metric.name, "drop", "margin", "budget", "source"], rows)
+        + _table(["Ē", report.metric.name, below_header, "margin", "budget", "source"], rows)
     )
 
 
@@ -576,7 +647,7 @@ def compile_html(report: CompileReport) -> str:
     body = (
         f"<main><h1>analogc report: <code>{escape(report.model.path)}</code>"
         f'<span class="verdict {verdict}">{verdict_text}</span></h1>'
-        f'<p class="lead">{escape(lead)}</p>{_cards(report, figures)}'
+        f'<p class="lead">{escape(lead)}</p>{_cards(report, figures)}{_diagnosis(report)}'
         f"{_search_sections(report, points)}"
         '<h2 id="section-layers">Per-layer plan</h2><p class="lead">Repeats, effective bits, share of '
         "the network's energy"

@@ -86,6 +86,18 @@ class Scale:
             values = [round(i * step, 12) for i in range(k, math.floor(self.hi / step) + 1)]
         return [v for v in values if self.lo <= v <= self.hi]
 
+    def labels(self) -> list[tuple[float, str]]:
+        """The ticks with their labels: on a linear axis, as many decimals as the step needs
+        (20.05, 20.10, ... rather than 20.1, 20.1, ...)."""
+        ticks = self.ticks()
+        if self.log or len(ticks) < 2:
+            return [(v, fmt_tick(v)) for v in ticks]
+        step = ticks[1] - ticks[0]
+        if step >= 1 or max(abs(v) for v in ticks) >= 1e6:
+            return [(v, fmt_tick(v)) for v in ticks]
+        decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+        return [(v, f"{v:.{decimals}f}") for v in ticks]
+
 
 def _attrs(attrs: Mapping[str, object]) -> str:
     return "".join(
@@ -214,19 +226,19 @@ class Chart:
             f'<rect class="plot-bg" x="{x.start}" y="{y.stop}" '
             f'width="{x.stop - x.start}" height="{y.start - y.stop}"/>'
         ]
-        for v in x.ticks():
+        for v, label in x.labels():
             px = x(v)
             parts.append(
                 f'<line class="grid" x1="{px}" x2="{px}" y1="{y.stop}" y2="{y.start}"/>'
                 f'<text class="tick" x="{px}" y="{y.start + 16}" text-anchor="middle">'
-                f"{escape(fmt_tick(v))}</text>"
+                f"{escape(label)}</text>"
             )
-        for v in y.ticks():
+        for v, label in y.labels():
             py = y(v)
             parts.append(
                 f'<line class="grid" x1="{x.start}" x2="{x.stop}" y1="{py}" y2="{py}"/>'
                 f'<text class="tick" x="{x.start - 6}" y="{py + 4}" text-anchor="end">'
-                f"{escape(fmt_tick(v))}</text>"
+                f"{escape(label)}</text>"
             )
         parts.append(
             f'<text class="axis-label" x="{(x.start + x.stop) / 2}" y="{self.height - 8}" '
