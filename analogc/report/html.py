@@ -439,7 +439,11 @@ def settings_html(report: CompileReport) -> str:
         ("static drop", budget.static_drop),
         ("static feasible", budget.static_feasible),
     ]
-    sections = [("Hardware", hardware), ("Data", data_items), ("Metric and budget", metric)]
+    sections: list[tuple[str, list[tuple[str, Any]]]] = [
+        ("Hardware", hardware),
+        ("Data", data_items),
+        ("Metric and budget", metric),
+    ]
     if search is not None:
         sections.append(
             (
