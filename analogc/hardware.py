@@ -14,6 +14,10 @@ A hardware model is a preset name or a TOML/JSON file::
     weight = false
     k_t = 0.01
     k_w = 0.1
+
+    [[layer]]                # per-layer sections (analogc.layer_rules), applied in order
+    match = "/fc/*"
+    digital = true
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from analogc.errors import ConfigError
+from analogc.layer_rules import LayerRule
 from analogc.passes.noise import TERMS, NoiseModel
 from analogc.presets import PRESET_FILES, preset_path
 
@@ -47,6 +52,7 @@ class HardwareConfig:
         e1: energy of one analog pass per MAC, in ``energy_unit``; E_l = repeats · e1.
         energy_unit: ``photons`` for optics (photons per MAC), else a free label.
         wavelength_nm: optical wavelength, converts photons to joules; None otherwise.
+        layers: per-layer sections (``[[layer]]``), applied in order to the ops they select.
     """
 
     name: str
@@ -56,6 +62,7 @@ class HardwareConfig:
     e1: float = 1.0
     energy_unit: str = "relative"
     wavelength_nm: float | None = None
+    layers: tuple[LayerRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.e1 > 0:
@@ -79,13 +86,23 @@ class HardwareConfig:
             "e1": self.e1,
             "energy_unit": self.energy_unit,
             "wavelength_nm": self.wavelength_nm,
+            "layer": [rule.to_dict() for rule in self.layers],
         }
 
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, source: str = "hardware config"
     ) -> HardwareConfig:
-        allowed = {"name", "description", "source", "e1", "energy_unit", "wavelength_nm", "noise"}
+        allowed = {
+            "name",
+            "description",
+            "source",
+            "e1",
+            "energy_unit",
+            "wavelength_nm",
+            "noise",
+            "layer",
+        }
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(f"{source}: unknown keys {unknown}; allowed: {sorted(allowed)}")
@@ -94,6 +111,7 @@ class HardwareConfig:
             raise ConfigError(
                 f"{source}: needs a [noise] table with at least one of {'/'.join(TERMS)} = true"
             )
+        layers = _layer_rules(data.get("layer", []), source)
         try:
             return cls(
                 name=str(data.get("name", source)),
@@ -105,6 +123,7 @@ class HardwareConfig:
                 wavelength_nm=None
                 if data.get("wavelength_nm") is None
                 else float(data["wavelength_nm"]),
+                layers=layers,
             )
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
@@ -125,6 +144,17 @@ class HardwareConfig:
                 f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})"
             ) from exc
         return cls.from_dict(data, source=str(path))
+
+
+def _layer_rules(sections: Any, source: str) -> tuple[LayerRule, ...]:
+    if not isinstance(sections, list):
+        raise ConfigError(
+            f"{source}: layer must be a list of tables ([[layer]] sections), got {sections!r}"
+        )
+    return tuple(
+        LayerRule.from_dict(section, index=i, origin=source)
+        for i, section in enumerate(sections, 1)
+    )
 
 
 class _Presets(Mapping[str, HardwareConfig]):

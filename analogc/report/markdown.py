@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .format import table
 from .schema import CompileReport
-from .text import layer_table, summary_lines
+from .text import layer_table, rule_lines, summary_lines
 
 
 def compile_markdown(report: CompileReport) -> str:
@@ -14,6 +14,9 @@ def compile_markdown(report: CompileReport) -> str:
     lines += [f"- data: {data.source} ({data.examples} examples, batch {data.batch_size})"]
     lines += [f"- {line}" for line in summary_lines(report)]
     lines += ["", "## Per-layer plan", "", layer_table(report, markdown=True), ""]
+    rules = rule_lines(report)
+    if rules:
+        lines += [rules[0], "", *(f"- {line.strip()}" for line in rules[1:]), ""]
     if report.digital:
         rows = [[x.name, x.op_type, x.macs, x.reason] for x in report.digital]
         lines += [
