@@ -19,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 from static_reference import levels_of, quantize
 
 import analogc
+from analogc.calibrated import open_model
 from analogc.cli import cli
 from analogc.errors import AnalogcError, ConfigError
 from analogc.hardware import HardwareConfig, load_hardware
@@ -596,3 +597,16 @@ def test_cli_bad_hardware_rule_exits_2(tmp_path: Path) -> None:
 def test_cli_bad_pin_exits_2(pin: str) -> None:
     result = invoke(["compile", CNN, "-n", "1", "--pin", pin], EXIT_USAGE)
     assert "--pin" in result.stderr and "GLOB=N" in result.stderr
+
+
+def test_the_readme_example_loads_and_selects_demo_layers(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Per-layer hardware", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    hw = load_hardware(_hardware(tmp_path, "shot = true\nadc = true", example))
+    demo = open_model(MODELS / "digits_resnet.onnx")
+    resolved = resolve_layers(hw.layers, demo.discovery.analog, hw.noise)
+    assert resolved["/fc/Gemm"].digital
+    convs = [x.name for x in demo.discovery.analog if x.op_type == "Conv"]
+    assert convs and all(resolved[n].repeats == 16 for n in convs)
+    assert all(resolved[n].noise["adc_bits"] == 6.0 for n in convs)
