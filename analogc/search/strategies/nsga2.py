@@ -26,7 +26,7 @@ class NSGA2:
         return optuna.samplers.NSGAIISampler(seed=settings.seed, population_size=population)
 
     def warm_start(self, study: optuna.Study, setup: Setup, problem: SearchProblem) -> None:
-        enqueue(study, dict.fromkeys(problem.names, setup.uniform), "uniform")
+        enqueue(study, problem.uniform(setup.uniform), "uniform")
         enqueue(study, setup.analytic, "analytic")
 
     def search(self, problem: SearchProblem, setup: Setup, study: optuna.Study) -> list[Point]:
