@@ -7,7 +7,7 @@ import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from analogc import __version__
 from analogc.accounting import Accounting
@@ -103,8 +103,25 @@ def totals(acc: Accounting) -> Totals:
     return Totals(**_totals(acc))
 
 
-def _totals(acc: Accounting) -> dict[str, float | int | None]:
-    return {k: v for k, v in acc.to_dict().items() if k != "layers"}  # type: ignore[misc]
+class _TotalsFields(TypedDict):
+    """:class:`Totals`' fields, spread into the sections that extend it."""
+
+    analog_macs: int
+    energy_per_mac: float
+    joules_per_mac: float | None
+    attojoules_per_mac: float | None
+    passes_per_mac: float
+
+
+def _totals(acc: Accounting) -> _TotalsFields:
+    joules = acc.joules_per_mac
+    return _TotalsFields(
+        analog_macs=acc.analog_macs,
+        energy_per_mac=acc.energy_per_mac,
+        joules_per_mac=joules,
+        attojoules_per_mac=None if joules is None else joules * 1e18,
+        passes_per_mac=acc.passes_per_mac,
+    )
 
 
 def build_eval_report(
@@ -318,7 +335,7 @@ def _uniform(
         **_totals(acc),
         repeats=outcome.uniform,
         feasible=result.uniform_feasible,
-        evaluation=evaluation,  # type: ignore[arg-type]
+        evaluation=evaluation,
     )
 
 
@@ -331,10 +348,10 @@ def _saving(dyn: Accounting, uniform: Accounting, result: SearchResult | None) -
 def _dynamic(acc: Accounting, evaluation: Evaluation, outcome: PlanOutcome) -> DynamicSection:
     result = outcome.search
     if result is None:
-        return DynamicSection(**_totals(acc), evaluation=evaluation)  # type: ignore[arg-type]
+        return DynamicSection(**_totals(acc), evaluation=evaluation)
     trial = next((p for p in result.trials if p.repeats == outcome.chosen), None)
     return DynamicSection(
-        **_totals(acc),  # type: ignore[arg-type]
+        **_totals(acc),
         evaluation=evaluation,
         search_metric=trial.metric if trial else None,
         margin=trial.margin if trial else None,

@@ -21,6 +21,7 @@ import onnx
 from analogc.budget import Acceptance, Budget
 from analogc.calibrated import CalibratedModel, LoadedModel, load_model_proto, open_model
 from analogc.compile_report import build_compile_report, build_eval_report, build_inspect_report
+from analogc.diagnosis import StaticLimit
 from analogc.errors import ConfigError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
 from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs
@@ -102,20 +103,6 @@ class CompileJob:
 
     def lap(self, name: str) -> None:
         self.laps[name] = time.perf_counter()
-
-
-@dataclass(frozen=True)
-class StaticLimit:
-    """What the terms repeats do not reduce cost on their own (temporal noise off).
-
-    Attributes:
-        terms: those terms; drop: the metric drop they cause (mean over the search seeds);
-        feasible: whether the budget can be met at all.
-    """
-
-    terms: list[str]
-    drop: float
-    feasible: bool
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from analogc.workers import EVALUATED_BY
 from ..problem import Point, SearchProblem
 from ..settings import SearchSettings
 from ..setup import Setup
+from .base import Direction
 from .sampling import (
     best_feasible_energy,
     enqueue,
@@ -34,7 +35,7 @@ class TPE:
     name = "tpe"
     summary = "Optuna TPE around the analytic allocation, with coordinate-descent moves"
     sampler_name = "TPESampler"
-    directions: tuple[str, ...] = ("minimize",)
+    directions: tuple[Direction, ...] = ("minimize",)
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, n_startup_trials=8)
