@@ -102,10 +102,14 @@ def check_model(
 def baseline_settings(
     base: CompileReport, *, source: str, data: DataSource, output_dir: Path
 ) -> CompileSettings:
-    """The compile settings ``base`` was made with, as far as they change the plan: hardware,
-    metric, budget, search, seeds, how the data meets the inputs (the data itself too, when
-    not given and still where it was)."""
-    fixed_repeats = {x.repeats for x in base.layers} if base.mode == "fixed" else set()
+    """The compile settings ``base`` was made with, as far as they change the plan: hardware
+    (with its ``[[layer]]`` rules), ``--digital`` and ``--pin``, metric, budget, search,
+    seeds, how the data meets the inputs (the data itself too, when not given and still where
+    it was)."""
+    # With fixed repeats every layer has them, but for the pinned ones.
+    fixed_repeats = (
+        {x.repeats for x in base.layers if not x.pinned} if base.mode == "fixed" else set()
+    )
     s = base.search
     if s is not None:
         search = SearchSettings(
@@ -129,7 +133,7 @@ def baseline_settings(
         hardware=base.hardware,
         data=data if data is not None else _baseline_data(base, source),
         output_dir=output_dir,
-        repeats=fixed_repeats.pop() if len(fixed_repeats) == 1 else None,
+        repeats=fixed_repeats.pop() if len(fixed_repeats) == 1 else _all_pinned(base),
         metric=base.metric.name,
         max_drop=base.budget.max_drop,
         search=search,
@@ -138,7 +142,18 @@ def baseline_settings(
         batch_axes=dict(base.data.batch_axes),
         values=values,
         feeds=base.data.feeds is not None,
+        digital=[r.pattern for r in base.rules if r.label.startswith("--digital[")],
+        pins={
+            r.pattern: int(r.sets["repeats"]) for r in base.rules if r.label.startswith("--pin[")
+        },
     )
+
+
+def _all_pinned(base: CompileReport) -> int | None:
+    """Fixed repeats of a baseline whose layers are all pinned (any value: the pins win)."""
+    if base.mode == "fixed" and base.layers and all(x.pinned for x in base.layers):
+        return base.layers[0].repeats
+    return None
 
 
 def _baseline_data(base: CompileReport, source: str) -> DataSource:
@@ -214,6 +229,7 @@ def _settings_used(base: CompileReport) -> dict[str, Any]:
     s = base.search
     out: dict[str, Any] = {
         "hardware": base.hardware.name,
+        "rules": [r.label for r in base.rules],
         "metric": base.metric.name,
         "max_drop": base.budget.max_drop,
         "confidence": base.budget.confidence,

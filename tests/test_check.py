@@ -251,3 +251,22 @@ def test_a_budget_in_db_is_replayed(tmp_path: Path) -> None:
     assert re.search(r"sqnr clean\s+∞\s+∞", result.stdout), result.stdout
     new = load_compile_report(tmp_path / "new" / "report.json")
     assert new.budget.minimum == 15.0 and new.metric.name == "sqnr"
+
+
+def test_layer_rules_and_pins_are_replayed(tmp_path: Path) -> None:
+    """--digital and --pin change the plan: the check applies the baseline's."""
+    base = tmp_path / "base"
+    rules = ["--digital", "/fc2/*", "--pin", "/conv1/*=300"]
+    invoke(["compile", str(CNN), "-d", str(CALIB), "-n", "128", *rules, "-o", str(base), "-q"], 0)
+    report = analogc.check(CNN, base / "report.json", output_dir=tmp_path / "new")
+    assert report.passed, report.regressions
+    new = load_compile_report(tmp_path / "new" / "report.json")
+    assert [(x.name, x.repeats, x.pinned) for x in new.layers] == [
+        ("/conv1/Conv", 300, True),
+        ("/conv2/Conv", 128, False),
+        ("/fc1/Gemm", 128, False),
+    ]
+    assert [x.name for x in new.digital] == ["/fc2/Gemm"]
+    assert report.settings["rules"] == ["--digital[1]", "--pin[1]"]
+    page = (tmp_path / "new" / "report.html").read_text()
+    assert "--pin[1] (pinned)" in page and "--digital[1]" in page  # the rule columns

@@ -373,6 +373,8 @@ def layer_columns(report: CompileReport) -> list[tuple[str, Any]]:
     if search:
         columns += [("bits uniform", lambda x: round(x.uniform_enob, 2))]
     columns += [("SNR dB", lambda x: round(x.snr_db, 1))]
+    if any(x.rule for x in report.layers):  # per-layer rules ([[layer]], --digital, --pin)
+        columns += [("rule", lambda x: (x.rule or "") + (" (pinned)" if x.pinned else ""))]
     if search:
         columns += [
             ("sensitivity", lambda x: x.sensitivity),
@@ -630,11 +632,12 @@ def compile_html(report: CompileReport) -> str:
             + _cell(x.op_type)
             + _cell(x.macs)
             + _cell(x.reason or "")
+            + _cell(x.rule or "")
             + "</tr>"
             for x in report.digital
         ]
         digital = '<h2 id="section-digital">Ops left digital</h2>' + _table(
-            ["op", "type", "MACs/ex", "reason"], rows
+            ["op", "type", "MACs/ex", "reason", "rule"], rows
         )
     outputs = [
         Path(p).name
