@@ -10,6 +10,8 @@ flattened values, which means nothing. ``auto`` therefore looks at the output's 
 - one value per example (``[batch]``, ``[batch, 1]``): no default fits (agreement would
   always be 1, cosine a sign test), so the user is asked to choose;
 - a rank unknown before run time: agreement, as before, saying so.
+
+``eval`` first reuses the metric ``compile`` chose, stored in the annotated model.
 """
 
 from __future__ import annotations
@@ -36,15 +38,20 @@ class ChosenMetric:
     reason: str | None = None
 
 
-def choose_metric(spec: str, dataset: Dataset, model: onnx.ModelProto) -> ChosenMetric:
-    """``--metric``: a name or ``module:function`` as given, or ``auto`` chosen from the data's
-    labels and the shape of the model's first output.
+def choose_metric(
+    spec: str, dataset: Dataset, model: onnx.ModelProto, planned: str | None = None
+) -> ChosenMetric:
+    """``--metric``: a name or ``module:function`` as given, or ``auto``: the built-in metric
+    the plan was compiled with (``planned``, for ``eval``; accuracy only when the data has
+    labels), else one chosen from the data's labels and the shape of the model's first output.
 
     Raises:
         ConfigError: ``auto`` on an output with one value per example (no default fits).
     """
     if spec != "auto":
         return ChosenMetric(resolve_metric(spec, dataset))
+    if planned in METRICS and (planned != "accuracy" or dataset.labels is not None):
+        return ChosenMetric(METRICS[planned], "the metric the plan was compiled with")
     if dataset.labels is not None:
         return ChosenMetric(METRICS["accuracy"], "the data has labels: top-1 accuracy")
     name = model.graph.output[0].name

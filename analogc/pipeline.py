@@ -42,7 +42,7 @@ from analogc.report import (
 )
 from analogc.runtime.data import Dataset
 from analogc.runtime.functions import FunctionLibrary
-from analogc.runtime.metrics import Metric
+from analogc.runtime.metrics import METRICS, Metric
 from analogc.search import SearchResult, SearchSettings, run_search
 from analogc.settings import CompileSettings, EvaluateSettings
 
@@ -63,6 +63,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HARDWARE_KEY = META_PREFIX + "hardware"
+METRIC_KEY = META_PREFIX + "metric"
+"""The built-in metric the plan was made with: ``eval``'s ``auto`` reuses it."""
 
 S = TypeVar("S", CompileSettings, EvaluateSettings)
 
@@ -259,6 +261,8 @@ def write_compile_outputs(
     if job.loaded.scratch is not None:  # weights kept in a scratch file while working come back
         restore_weights(annotated)
     set_model_meta(annotated, HARDWARE_KEY, json.dumps(job.hardware.to_dict()))
+    if job.metric.name in METRICS:
+        set_model_meta(annotated, METRIC_KEY, job.metric.name)
     save_model(annotated, job.out_model)
     write_bytes_atomic(job.out_dir / "report.md", compile_markdown(report).encode())
     write_bytes_atomic(job.out_dir / "report.html", compile_html(report).encode())
@@ -341,7 +345,8 @@ def evaluate_model(
         threads=settings.threads,
         only=set(plan.layers),
     )
-    chosen = choose_metric(settings.metric, dataset, loaded.model)
+    planned = get_model_meta(annotated, METRIC_KEY)
+    chosen = choose_metric(settings.metric, dataset, loaded.model, planned)
     metric = chosen.metric
     _say_metric(chosen)
     missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]

@@ -99,3 +99,15 @@ def test_compile_refuses_auto_on_a_scalar_output(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["compile", str(path), "-n", "4"], catch_exceptions=False)
     assert result.exit_code == EXIT_USAGE
     assert result.stderr.splitlines()[-1].startswith("analogc: error: --metric auto")
+
+
+def test_eval_reuses_the_planned_metric_unless_it_needs_labels_the_data_lacks() -> None:
+    """``eval``'s auto takes the metric ``compile`` stored; accuracy only with labels."""
+    model = projection_model((1,))
+    chosen = choose_metric("auto", UNLABELLED, model, planned="sqnr")
+    assert chosen.metric.name == "sqnr" and chosen.reason == "the metric the plan was compiled with"
+    assert choose_metric("cosine", UNLABELLED, model, planned="sqnr").metric.name == "cosine"
+    with pytest.raises(ConfigError, match="one value per example"):
+        choose_metric("auto", UNLABELLED, model, planned="accuracy")
+    labelled = Dataset({"x": np.zeros((4, K), np.float32)}, np.zeros(4, np.int64))
+    assert choose_metric("auto", labelled, model, planned="accuracy").metric.name == "accuracy"
