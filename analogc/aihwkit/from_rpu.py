@@ -367,7 +367,7 @@ def _forward(r: _Reader, io: Any, scale: _Scale) -> None:
 
 def _pcm(r: _Reader, model: Any, scale: _Scale, t_inference: float | None) -> None:
     """``PCMLikeNoiseModel``'s programming noise on a single device pair."""
-    converter = getattr(model, "g_converter", None)
+    converter: Any = getattr(model, "g_converter", None)
     if type(converter).__name__ != "SinglePairConductanceConverter":
         r.refuse(
             "noise_model.g_converter",
