@@ -9,23 +9,29 @@ import numpy as np
 
 from analogc.errors import ConfigError
 from analogc.runtime.evaluate import Evaluation
+from analogc.runtime.metrics import Metric
 from analogc.runtime.stats import z_one_sided
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Largest allowed metric drop against the clean model on the same data.
+    """How far the metric may fall under noise.
 
     ``Budget.parse("1%")`` is relative (1% of the clean value); ``Budget.parse("0.01")`` is
-    absolute (0.01 of the metric, i.e. one point of accuracy).
+    absolute (0.01 of the metric, i.e. one point of accuracy); ``Budget.parse("30dB")`` is a
+    minimum, the lowest score allowed in the metric's unit: the only budget that means
+    something for SQNR, whose clean value is infinite.
     """
 
     value: float
     relative: bool
+    minimum: bool = False
 
     @classmethod
     def parse(cls, text: str | float) -> Budget:
         raw = str(text).strip()
+        if raw.lower().endswith("db"):
+            return cls._parse_minimum(raw)
         relative = raw.endswith("%")
         try:
             value = float(raw[:-1] if relative else raw)
@@ -39,10 +45,63 @@ class Budget:
             raise ConfigError(f"budget {raw!r} must be >= 0 (and at most 100% when relative)")
         return cls(value, relative)
 
+    @classmethod
+    def _parse_minimum(cls, raw: str) -> Budget:
+        try:
+            value = float(raw[:-2])
+        except ValueError:
+            raise ConfigError(
+                f"budget {raw!r} is not a number of dB: use e.g. 30dB (the lowest SQNR allowed)"
+            ) from None
+        if not math.isfinite(value):
+            raise ConfigError(f"budget {raw!r} must be a finite number of dB")
+        return cls(value, relative=False, minimum=True)
+
+    def check(self, metric: Metric) -> None:
+        """Refuse a budget that cannot mean what its author meant for ``metric``.
+
+        Raises:
+            ConfigError: a minimum in dB for a metric not in dB; a drop for a metric whose
+                clean value is infinite (SQNR); an absolute drop at or above the metric's
+                scale (``--max-drop 1`` on accuracy allows 100 points: anything passes).
+        """
+        if self.minimum:
+            if metric.unit != "dB":
+                raise ConfigError(
+                    f"--max-drop {self}: a budget in dB is the lowest SQNR allowed, for "
+                    f"--metric sqnr; metric {metric.name!r} takes a drop such as 1% or 0.01"
+                )
+            return
+        if metric.infinite_clean:
+            raise ConfigError(
+                f"--max-drop {self}: metric {metric.name!r} compares noisy outputs with the clean "
+                "ones, whose own score is infinite, so a drop from it means nothing; give the "
+                "lowest value allowed in dB, e.g. --max-drop 30dB"
+            )
+        if not self.relative and metric.scale is not None and self.value >= metric.scale:
+            scale = f"{metric.scale:g}" + (
+                f" = {metric.format(metric.scale)}" if metric.unit == "%" else ""
+            )
+            raise ConfigError(
+                f"--max-drop {self} is an absolute drop of {self.value:g} in {metric.name}, at "
+                f"least its whole scale ({scale}), so any result would pass: write "
+                f"{self.value:g}% for a relative drop or {self.value / 100:g} for an absolute one"
+            )
+
     def allowed_drop(self, clean: float) -> float:
+        if self.minimum:
+            return 0.0
         return self.value * abs(clean) if self.relative else self.value
 
+    def acceptance(self, clean: float, confidence: float = 0.95) -> Acceptance:
+        """The acceptance rule of this budget for a metric whose clean value is ``clean``."""
+        if self.minimum:
+            return Acceptance(0.0, confidence, floor=self.value)
+        return Acceptance(self.allowed_drop(clean), confidence)
+
     def __str__(self) -> str:
+        if self.minimum:
+            return f"{self.value:g}dB"
         return f"{100 * self.value:g}%" if self.relative else f"{self.value:g}"
 
 
@@ -50,13 +109,18 @@ class Budget:
 class Acceptance:
     """Accept when mean drop + z·SE ≤ allowed drop (one-sided bound over noise seeds).
 
+    With a ``floor`` (a minimum budget, SQNR), the drop is measured from the floor instead of
+    the clean value and none is allowed: accept when mean − z·SE ≥ floor.
+
     Attributes:
         allowed: the allowed drop, in metric units.
         confidence: one-sided confidence of the bound (0.95 gives z = 1.645).
+        floor: the lowest metric value allowed, or None for a drop from the clean value.
     """
 
     allowed: float
     confidence: float = 0.95
+    floor: float | None = None
 
     @property
     def z(self) -> float:
@@ -64,13 +128,19 @@ class Acceptance:
 
     @property
     def rule(self) -> str:
-        return (
-            f"mean drop + {self.z:.3f}·SE ≤ {self.allowed:.6g} "
-            f"(one-sided {100 * self.confidence:g}%, over noise seeds)"
-        )
+        where = f"one-sided {100 * self.confidence:g}%, over noise seeds"
+        if self.floor is not None:
+            return f"mean − {self.z:.3f}·SE ≥ {self.floor:.6g} ({where})"
+        return f"mean drop + {self.z:.3f}·SE ≤ {self.allowed:.6g} ({where})"
+
+    def drops(self, evaluation: Evaluation) -> np.ndarray:
+        """Per seed, how far the metric fell: from the clean value, or from the floor."""
+        if self.floor is None:
+            return evaluation.drops
+        return self.floor - np.asarray(evaluation.values, dtype=np.float64)
 
     def bound(self, evaluation: Evaluation) -> float:
-        drops = evaluation.drops
+        drops = self.drops(evaluation)
         se = float(drops.std(ddof=1)) / math.sqrt(len(drops)) if len(drops) > 1 else 0.0
         return float(np.mean(drops)) + self.z * se
 

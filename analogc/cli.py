@@ -17,10 +17,14 @@ import click
 from analogc import __version__
 from analogc.errors import AnalogcError
 from analogc.hardware import PRESETS
-from analogc.report import EXIT_INTERNAL, EXIT_USAGE
+from analogc.report import EXIT_INTERNAL, EXIT_USAGE, CompileReport
 from analogc.search import STRATEGIES, SearchSettings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+BATCH_SIZE_HELP = (
+    "Examples per onnxruntime run: lowered to fit 512 MiB of activations and noise, and never "
+    "more than the data holds (the report gives the size used)."
+)
 
 
 class _Group(click.Group):
@@ -184,13 +188,15 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "--max-drop",
     default="1%",
     show_default=True,
-    help="Allowed metric drop vs the clean model: absolute (0.01) or relative (1%).",
+    help="Allowed metric drop vs the clean model: absolute (0.01, one point of accuracy) or "
+    "relative (1%); for --metric sqnr the lowest SQNR allowed, in dB (30dB).",
 )
 @click.option(
     "--metric",
     default="auto",
     show_default=True,
-    help="auto (accuracy with labels, else top-1 agreement with the clean model), accuracy, "
+    help="auto (accuracy with labels; without, agreement with the clean model for class "
+    "scores [batch, C], cosine for other outputs; it says which and why), accuracy, "
     "agreement, cosine, sqnr, or module:function returning per-example scores.",
 )
 @click.option(
@@ -234,7 +240,13 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     help="Seconds between a worker's heartbeats; the trial of a worker silent for 3 of them "
     "is retried by another worker on the study.",
 )
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help=BATCH_SIZE_HELP,
+)
 @_input_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the result: no progress, no log lines.")
 @click.pass_context
@@ -317,11 +329,17 @@ def compile_cmd(
     report = compile_model(model, settings)
     click.echo(compile_text(report))
     if report.return_code:
-        click.echo(
-            "analogc: the accuracy budget was NOT met; the best configuration found was written",
-            err=True,
-        )
+        click.echo(f"analogc: {_not_met(report)}", err=True)
     ctx.exit(report.return_code)
+
+
+def _not_met(report: CompileReport) -> str:
+    if report.search is None:
+        return (
+            "this plan does not meet the budget (--repeats fixed it: nothing was searched); "
+            "it was written anyway"
+        )
+    return "the budget was NOT met; the configuration closest to it was written (see why: above)"
 
 
 @cli.command("eval")
@@ -338,7 +356,13 @@ def compile_cmd(
     show_default=True,
     help="auto, accuracy, agreement, cosine, sqnr, or module:function.",
 )
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help=BATCH_SIZE_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document.")
 @_input_options
 def eval_cmd(

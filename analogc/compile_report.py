@@ -13,6 +13,7 @@ from analogc import __version__
 from analogc.accounting import Accounting
 from analogc.budget import Acceptance
 from analogc.calibrated import CalibratedModel, LoadedModel
+from analogc.diagnosis import diagnose
 from analogc.inputs import InputsInfo, versions
 from analogc.passes.observed_shapes import unresolved_tensors
 from analogc.report.schema import (
@@ -24,6 +25,7 @@ from analogc.report.schema import (
     DigitalRow,
     DynamicSection,
     EvalReport,
+    InputRow,
     InspectedOp,
     InspectMacs,
     InspectReport,
@@ -41,7 +43,9 @@ from analogc.report.schema import (
 )
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation
+from analogc.runtime.inputs import InputLayout
 from analogc.search import Point, SearchResult
+from analogc.storage import SQLITE
 
 if TYPE_CHECKING:
     from analogc.pipeline import CompileJob, PlanOutcome
@@ -72,7 +76,25 @@ def build_inspect_report(loaded: LoadedModel) -> InspectReport:
     )
     model = ModelInfo(str(loaded.path), loaded.sha256, loaded.opset)
     waiting = sorted(unresolved_tensors(loaded.model, loaded.discovery))
-    return InspectReport(model=model, layers=ops, macs=macs, run_time_shapes=waiting)
+    return InspectReport(
+        model=model, inputs=input_rows(loaded), layers=ops, macs=macs, run_time_shapes=waiting
+    )
+
+
+def input_rows(loaded: LoadedModel) -> list[InputRow]:
+    """The inputs the data must give (then the single-number ones with a default), with the
+    batch axis analogc infers for each."""
+    layout = InputLayout.of(loaded.model)
+    return [
+        InputRow(
+            name=spec.name,
+            dtype=str(spec.dtype),
+            shape=list(spec.shape),
+            batch_axis=layout.axes.get(spec.name),
+            default=None if spec.default is None else spec.default.reshape(-1)[0].item(),
+        )
+        for spec in layout.specs
+    ]
 
 
 def totals(acc: Accounting) -> Totals:
@@ -89,13 +111,14 @@ def build_eval_report(
     evaluation: Evaluation,
     repeats: Mapping[str, int],
     inputs: InputsInfo,
+    metric_reason: str | None = None,
 ) -> EvalReport:
     dataset, metric = calibrated.dataset, calibrated.metric
     return EvalReport(
         model=ModelInfo(str(path)),
         hardware=calibrated.hardware,
         data=data_info(dataset, inputs),
-        metric=MetricInfo(metric.name, evaluation.clean, metric.unit),
+        metric=MetricInfo(metric.name, evaluation.clean, metric.unit, metric_reason),
         evaluation=evaluation,
         dynamic=totals(calibrated.account(dict(repeats))),
     )
@@ -124,14 +147,17 @@ def build_compile_report(
         model=ModelInfo(str(job.path), job.loaded.sha256, job.loaded.opset),
         hardware=job.hardware,
         noise=job.hardware.noise.label,
-        data=data_info(dataset, job.inputs, calibrated.calibration.batch_size),
-        metric=MetricInfo(job.metric.name, calibrated.evaluator.clean, job.metric.unit),
+        data=data_info(dataset, job.inputs, max(calibrated.evaluator.batch_examples)),
+        metric=MetricInfo(
+            job.metric.name, calibrated.evaluator.clean, job.metric.unit, job.metric_reason
+        ),
         budget=BudgetInfo(
             str(job.budget),
             acceptance.allowed,
             acceptance.rule,
             acceptance.confidence,
             job.search.seeds,
+            acceptance.floor,
             static.terms if static else [],
             static.drop if static else None,
             static.feasible if static else None,
@@ -147,7 +173,18 @@ def build_compile_report(
         search=None if result is None else search_section(result),
         dynamic=_dynamic(dynamic_acc, evaluation, outcome),
         budget_met=bool(budget_met),
-        outputs=_outputs(job, plots=job.settings.plots and result is not None),
+        diagnosis=None
+        if budget_met
+        else diagnose(
+            calibrated,
+            acceptance,
+            repeats=outcome.chosen,
+            evaluation=evaluation,
+            search=result,
+            synthetic=dataset.synthetic,
+            static=outcome.static,
+        ),
+        outputs=_outputs(job, plots=job.settings.plots, search=result),
         run=_run(job, result),
     )
 
@@ -276,14 +313,21 @@ def search_section(result: SearchResult) -> SearchSection:
     )
 
 
-def _outputs(job: CompileJob, *, plots: bool) -> Outputs:
+def _outputs(job: CompileJob, *, plots: bool, search: SearchResult | None) -> Outputs:
     out = job.out_dir
+    storage = job.search.storage
+    study = (
+        storage[len(SQLITE) :]
+        if search is not None and storage is not None and storage.startswith(SQLITE)
+        else None
+    )
     return Outputs(
         model=str(job.out_model),
         report_json=str(out / "report.json"),
         report_md=str(out / "report.md"),
         tradeoff_plot=str(out / "tradeoff.png") if plots else None,
         precision_plot=str(out / "precision.png") if plots else None,
+        study=study,
     )
 
 
@@ -294,5 +338,7 @@ def _run(job: CompileJob, result: SearchResult | None) -> RunInfo:
     run = None
     if result is not None:
         rate = result.evaluations / result.wall_s if result.wall_s > 0 else None
-        run = SearchRun(result.evaluations, result.wall_s, rate)
+        run = SearchRun(
+            result.evaluations, result.wall_s, rate, result.resumed, result.study_evaluations
+        )
     return RunInfo(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), timing, run)

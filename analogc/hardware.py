@@ -96,15 +96,15 @@ class HardwareConfig:
             )
         try:
             return cls(
-                name=str(data.get("name", source)),
-                description=str(data.get("description", "")),
-                source=str(data.get("source", "")),
+                name=_text(data, "name", source),
+                description=_text(data, "description", ""),
+                source=_text(data, "source", ""),
                 noise=NoiseModel.from_dict(noise, where="[noise] "),
-                e1=float(data.get("e1", 1.0)),
-                energy_unit=str(data.get("energy_unit", "relative")),
+                e1=_number(data, "e1", 1.0),
+                energy_unit=_text(data, "energy_unit", "relative"),
                 wavelength_nm=None
                 if data.get("wavelength_nm") is None
-                else float(data["wavelength_nm"]),
+                else _number(data, "wavelength_nm", None),
             )
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
@@ -125,6 +125,22 @@ class HardwareConfig:
                 f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})"
             ) from exc
         return cls.from_dict(data, source=str(path))
+
+
+def _text(data: Mapping[str, Any], key: str, default: str) -> str:
+    """A string key, strictly: ``name = 3`` is refused, not turned into ``"3"``."""
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str, default: float | None) -> float:
+    """A numeric key, strictly: ``e1 = "1"`` (a string) or ``e1 = true`` is refused."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    return float(value)
 
 
 class _Presets(Mapping[str, HardwareConfig]):

@@ -172,7 +172,10 @@ def prepare_inputs(
 
 
 def resolve_metric(name: str, dataset: Dataset) -> Metric:
-    """``--metric``: ``auto``, a built-in name, or ``module:function``."""
+    """``--metric``: ``auto``, a built-in name, or ``module:function``.
+
+    ``auto`` here only looks at the labels; the commands choose with the model's output
+    shape too (:func:`analogc.metric_choice.choose_metric`)."""
     if name == "auto":
         return default_metric(dataset.labels is not None)
     if ":" in name:

@@ -23,7 +23,8 @@ from analogc.calibrated import CalibratedModel, LoadedModel, load_model_proto, o
 from analogc.compile_report import build_compile_report, build_eval_report, build_inspect_report
 from analogc.errors import ConfigError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
-from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs, resolve_metric
+from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs
+from analogc.metric_choice import ChosenMetric, choose_metric
 from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
 from analogc.passes.metadata import META_PREFIX, get_model_meta, set_model_meta
 from analogc.passes.model_io import load_model, write_bytes_atomic
@@ -90,6 +91,7 @@ class CompileJob:
     search: SearchSettings
     out_dir: Path
     out_model: Path
+    metric_reason: str | None = None
     started: float = field(default_factory=time.perf_counter)
     laps: dict[str, float] = field(default_factory=dict)
 
@@ -146,9 +148,7 @@ def compile_model(
         threads=job.settings.threads,
     )
     job.lap("calibration")
-    acceptance = Acceptance(
-        job.budget.allowed_drop(calibrated.evaluator.clean), job.search.confidence
-    )
+    acceptance = job.budget.acceptance(calibrated.evaluator.clean, job.search.confidence)
     _make_dir(job.out_dir)
     outcome = plan_repeats(job, calibrated, acceptance)
     job.lap("search")
@@ -176,10 +176,13 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
     if dataset.synthetic:
         log.warning(
             "no --data given: synthesising %d random examples from the input specs; "
-            "the metric is agreement with the clean model on random inputs",
+            "the metric compares noisy outputs with the clean model's on these random inputs",
             len(dataset),
         )
-    metric = resolve_metric(settings.metric, dataset)
+    chosen = choose_metric(settings.metric, dataset, loaded.model)
+    metric = chosen.metric
+    _say_metric(chosen)
+    budget.check(metric)
     job = CompileJob(
         path=path,
         settings=settings,
@@ -189,6 +192,7 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
         dataset=dataset,
         inputs=inputs,
         metric=metric,
+        metric_reason=chosen.reason,
         search=settings.search,
         out_dir=out_dir,
         out_model=out_model,
@@ -329,7 +333,9 @@ def evaluate_model(
         threads=settings.threads,
         only=set(plan.layers),
     )
-    metric = resolve_metric(settings.metric, dataset)
+    chosen = choose_metric(settings.metric, dataset, loaded.model)
+    metric = chosen.metric
+    _say_metric(chosen)
     missing = [n for n in plan.layers if n not in {x.name for x in loaded.discovery.analog}]
     if missing:
         raise ModelError(
@@ -347,7 +353,12 @@ def evaluate_model(
     )
     repeats = {n: lp.repeats for n, lp in plan.layers.items()}
     evaluation = calibrated.evaluate(repeats, list(range(settings.seeds)))
-    return build_eval_report(path, calibrated, evaluation, repeats, inputs)
+    return build_eval_report(path, calibrated, evaluation, repeats, inputs, chosen.reason)
+
+
+def _say_metric(chosen: ChosenMetric) -> None:
+    if chosen.reason is not None:
+        log.info("metric: %s (auto: %s)", chosen.metric.name, chosen.reason)
 
 
 def _plan_hardware(annotated: onnx.ModelProto, noise: Any, e1: float) -> HardwareConfig:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from analogc.calibrated import LoadedModel
 from analogc.passes import Discovery, discover
 from analogc.passes.observed_shapes import unresolved_tensors, with_observed_shapes
-from analogc.runtime.data import Dataset
+from analogc.runtime.data import Batch, Dataset
 from analogc.runtime.observe import distinct_batches, observe_shapes
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,10 @@ def resolve_run_time_shapes(
     """
     pending = unresolved_tensors(loaded.model, loaded.discovery)
     if only is not None:
-        pending = {name: tensors for name, tensors in pending.items() if name in only}
+        pending = {name: tensors for name, tensors in pending.items() if _planned(name, only)}
     if not pending:
         return loaded, []
-    batches = distinct_batches(dataset.split(batch_size))
+    batches = _runs(dataset, batch_size)
     examples = [b.examples for b in batches]
     observed = observe_shapes(loaded.model, pending, batches, threads=threads)
     model = with_observed_shapes(loaded.model, observed, examples=examples)
@@ -82,13 +82,19 @@ def resolve_run_time_shapes(
         fixed = set(still) - set(_digital(discovery_sized, still))
         if fixed:
             model, discovery = model_sized, discovery_sized
-    types = {x.name: x.op_type for x in discovery.layers}
+    # (a recurrent op made analog is no longer there: its expansion's products are)
+    types = {x.name: x.op_type for x in (*loaded.discovery.layers, *discovery.layers)}
+    seen_in_data = len(distinct_batches(dataset.split(batch_size)))
     resolved = [
         ResolvedOp(
             name,
             types[name],
             {
-                t: [list(s) for s in dict.fromkeys(observed.get(t, [])) if s is not None]
+                t: [
+                    list(s)
+                    for s in dict.fromkeys(observed.get(t, [])[:seen_in_data])
+                    if s is not None
+                ]
                 for t in pending[name]
             },
             name in fixed,
@@ -114,6 +120,21 @@ def resolve_run_time_shapes(
         "stay unknown: give data that takes that branch",
     )
     return dataclasses.replace(loaded, model=model, discovery=discovery), resolved
+
+
+def _planned(name: str, only: Collection[str]) -> bool:
+    """Whether the plan has op ``name``, or products of it (a recurrent op's expansion)."""
+    return name in only or any(layer.startswith(f"{name}/") for layer in only)
+
+
+def _runs(dataset: Dataset, batch_size: int) -> list[Batch]:
+    """One batch per distinct input shape; and one example alone if every batch has the same
+    number of examples, so that the runs show which axis is the batch."""
+    batches = distinct_batches(dataset.split(batch_size))
+    sizes = {b.examples for b in batches}
+    if len(sizes) == 1 and sizes.pop() > 1 and not dataset.static_batch:
+        batches.append(dataset.head(1).split(1)[0])
+    return batches
 
 
 def _with_note(discovery: Discovery, names: Collection[str], note: str) -> Discovery:

@@ -27,9 +27,11 @@ class CompileSettings:
             Dataset); None synthesises inputs from the model's input specs.
         output_dir: where to write; default ``./<model stem>.analogc``.
         repeats: one repeats count for every layer instead of a search.
-        metric: ``auto`` (accuracy with labels, else agreement), a built-in metric name, or
+        metric: ``auto`` (accuracy with labels; else agreement for class scores, cosine for
+            other outputs: see :mod:`analogc.metric_choice`), a built-in metric name, or
             ``module:function``.
-        max_drop: allowed metric drop: absolute (``0.01``) or relative (``"1%"``).
+        max_drop: allowed metric drop: absolute (``0.01``) or relative (``"1%"``); for
+            ``sqnr``, the lowest SQNR allowed in dB (``"30dB"``).
         search: search settings (strategy, trials, seeds, storage, ...).
         batch_size: examples per onnxruntime run (lowered to fit memory).
         seed: seed of the noise draws baked into the annotated model.

@@ -43,6 +43,7 @@ from analogc.hardware import load_hardware
 from analogc.inputs import load_data, resolve_metric
 from analogc.models import metrics as model_metrics
 from analogc.models.cache import cache_dir
+from analogc.passes import LayerPlan
 from analogc.pipeline import compile_model
 from analogc.runtime.data import Dataset
 from analogc.runtime.metrics import METRICS
@@ -241,7 +242,7 @@ def held_out(
         test,
         metric=metric,
         batch_size=len(test),
-        r_x=runs[0]["r_x"],
+        saved={name: LayerPlan(r_x=r_x) for name, r_x in runs[0]["r_x"].items()},
     )
     seeds = range(HELD_OUT_SEED0, HELD_OUT_SEED0 + spec.budget.held_out_seeds)
     clean = {

@@ -10,7 +10,8 @@ import numpy as np
 def _unit_rows(a: np.ndarray) -> np.ndarray:
     flat = a.reshape(len(a), -1).astype(np.float64)
     norms = np.linalg.norm(flat, axis=1, keepdims=True)
-    return flat / np.maximum(norms, 1e-30)
+    out: np.ndarray = flat / np.maximum(norms, 1e-30)
+    return out
 
 
 def retrieval_top1(
@@ -22,4 +23,5 @@ def retrieval_top1(
     set (``--batch-size`` ≥ examples) for the score to mean "top-1 among all of them".
     """
     sims = _unit_rows(noisy[0]) @ _unit_rows(clean[0]).T
-    return (sims.argmax(axis=1) == np.arange(len(sims))).astype(np.float64)
+    hits: np.ndarray = (sims.argmax(axis=1) == np.arange(len(sims))).astype(np.float64)
+    return hits

@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -63,7 +64,7 @@ class GraphBuilder:
         """A seeded N(0, std²) float32 initializer."""
         return self.weight(name, self.rng.standard_normal(tuple(shape), np.float32) * std)
 
-    def const(self, value: np.ndarray | float | int | Sequence[int]) -> str:
+    def const(self, value: np.ndarray | np.generic | float | int | Sequence[int]) -> str:
         """An anonymous constant initializer (shapes, scalars)."""
         self._constants += 1
         array = np.asarray(value)
@@ -71,7 +72,7 @@ class GraphBuilder:
             array = array.astype(np.float32)
         return self.weight(f"onnx::Constant_{self._constants}", array)
 
-    def op(self, op_type: str, name: str, inputs: Sequence[str], **attrs: object) -> str:
+    def op(self, op_type: str, name: str, inputs: Sequence[str], **attrs: Any) -> str:
         """Add one node with a single output named ``<name>_output_0``; return that name."""
         out = f"{name}_output_0"
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=name, **attrs))

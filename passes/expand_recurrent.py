@@ -29,6 +29,7 @@ import base64
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import onnx
@@ -155,7 +156,7 @@ def _expand(
         outputs = [g.value(f"{tag}/final_{k}") for k in range(n_states)]
         if want_y:
             outputs.append(g.value(f"{tag}/y"))
-        attrs = {
+        attrs: dict[str, Any] = {
             "body": body,
             "num_scan_inputs": len(scan_inputs),
             "scan_input_axes": [seq_axis] * len(scan_inputs),
@@ -329,9 +330,10 @@ def _body(
     outputs = [hidden] + ([cell] if cell is not None else [])
     y = None
     if mask is not None:
+        previous = [h_prev] + ([c_prev] if c_prev is not None else [])
         held = [
             b.op("Where", [mask, new, old], f"{tag}/step/held_{k}")
-            for k, (new, old) in enumerate(zip(outputs, [h_prev, c_prev], strict=False))
+            for k, (new, old) in enumerate(zip(outputs, previous, strict=False))
         ]
         if spec.outputs["Y"]:
             y = b.op("Where", [mask, hidden, b.scalar(0.0, "zero")], f"{tag}/step/y")
@@ -344,7 +346,7 @@ def _body(
     def info(name: str, width: int, elem: int = dtype) -> onnx.ValueInfoProto:
         return helper.make_tensor_value_info(name, elem, [batch_dim, width])
 
-    inputs = [info(h_prev, h)] + ([info(c_prev, h)] if c_prev else [])
+    inputs = [info(h_prev, h)] + ([info(c_prev, h)] if c_prev is not None else [])
     inputs.append(info(xw, gh))
     if mask is not None:
         inputs.append(info(mask, 1, TensorProto.BOOL))
@@ -445,12 +447,12 @@ def _restore_graph(graph: onnx.GraphProto, index: GraphIndex) -> bool:
     nodes: list[onnx.NodeProto] = []
     placed: set[int] = set()
     for node in graph.node:
-        original = drop_nodes.get(node.name)
-        if original is None:
+        restored = drop_nodes.get(node.name)
+        if restored is None:
             nodes.append(node)
-        elif id(original) not in placed:  # where the expansion began
-            nodes.append(original)
-            placed.add(id(original))
+        elif id(restored) not in placed:  # where the expansion began
+            nodes.append(restored)
+            placed.add(id(restored))
     del graph.node[:]
     graph.node.extend(nodes)
     kept = [t for t in graph.initializer if t.name not in drop_inits]

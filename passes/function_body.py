@@ -10,6 +10,7 @@ made: the same plan always gives byte-identical functions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -42,7 +43,7 @@ class FunctionBody:
         return attr
 
     def op(
-        self, op_type: str, *inputs: str, refs: dict[str, str] | None = None, **attrs: object
+        self, op_type: str, *inputs: str, refs: dict[str, str] | None = None, **attrs: Any
     ) -> str:
         """Add one node; returns the name of its (single) output."""
         out = f"t{len(self.nodes)}_{op_type}"

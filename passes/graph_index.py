@@ -70,8 +70,14 @@ class GraphIndex:
             for n in graph.node
             if n.op_type == "Constant" and n.domain in ("", "ai.onnx")
         }
-        self.initializers = {**(outer.initializers if outer else {}), **own_inits}
-        self.constant_nodes = {**(outer.constant_nodes if outer else {}), **own_consts}
+        self.initializers: dict[str, onnx.TensorProto] = {
+            **(outer.initializers if outer else {}),
+            **own_inits,
+        }
+        self.constant_nodes: dict[str, onnx.NodeProto] = {
+            **(outer.constant_nodes if outer else {}),
+            **own_consts,
+        }
         self.shapes: dict[str, Shape | None] = dict(outer.shapes) if outer else {}
         self.dtypes: dict[str, int] = dict(outer.dtypes) if outer else {}
         for vi in [*graph.input, *graph.value_info, *graph.output]:
@@ -98,14 +104,17 @@ class GraphIndex:
                 if shape and isinstance(shape[0], str):
                     self.batch_symbols.add(shape[0])
             for output in graph.output:
-                shape = self.shapes.get(output.name)
-                if shape and isinstance(shape[0], str) and shape[0] in in_inputs:
-                    self.batch_symbols.add(shape[0])
+                out_shape = self.shapes.get(output.name)
+                if out_shape and isinstance(out_shape[0], str) and out_shape[0] in in_inputs:
+                    self.batch_symbols.add(out_shape[0])
         else:
             self.graph_inputs = list(outer.graph_inputs)
             self.batch_symbols = set(outer.batch_symbols)
         own_producers = {out: n for n in graph.node for out in n.output if out}
-        self.producers = {**(outer.producers if outer else {}), **own_producers}
+        self.producers: dict[str, onnx.NodeProto] = {
+            **(outer.producers if outer else {}),
+            **own_producers,
+        }
 
     def is_constant(self, name: str) -> bool:
         return name in self.initializers or name in self.constant_nodes

@@ -14,15 +14,16 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import onnx
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from onnx import external_data_helper, numpy_helper
 
 from analogc.errors import ConfigError, ModelError
 
 from .contrib_shapes import contrib_value_infos
-from .graph_index import EXTERNAL_DIR_KEY
+from .graph_index import EXTERNAL_DIR_KEY, numel
 from .metadata import get_model_meta, set_model_meta, without_model_meta
 from .upgrade import MAX_OPSET, MIN_OPSET, upgrade_model
 
@@ -78,7 +79,7 @@ def load_model(path: str | os.PathLike[str], *, upgrade: bool = True) -> onnx.Mo
         onnx.checker.check_model(str(path))  # by path: external data and > 2 GB alike
     except onnx.checker.ValidationError as exc:
         raise ModelError(f"{path}: fails the ONNX checker: {_first_line(exc)}") from exc
-    if external:
+    if external and _inline_small_tensors(model, path.parent) < external:  # some stay out
         set_model_meta(model, EXTERNAL_DIR_KEY, str(path.parent.resolve()))
     if upgrade:
         try:
@@ -107,12 +108,12 @@ def _check_opset(model: onnx.ModelProto, path: Path) -> None:
         )
 
 
-def _check_external_data(model: onnx.ModelProto, path: Path) -> bool:
-    """True if any tensor keeps its data in another file; each such file must be there."""
-    found = False
+def _check_external_data(model: onnx.ModelProto, path: Path) -> int:
+    """How many tensors keep their data in another file; each such file must be there."""
+    found = 0
     base = path.parent.resolve()
     for tensor in external_tensors(model):
-        found = True
+        found += 1
         info = external_data_helper.ExternalDataInfo(tensor)
         where = (base / info.location).resolve()
         if Path(info.location).is_absolute() or not where.is_relative_to(base):
@@ -125,13 +126,55 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> bool:
                 f"{path}: tensor '{tensor.name}' keeps its data in {info.location!r}, which is "
                 f"missing; copy that file next to the model (into {base})"
             )
-        end = (info.offset or 0) + (info.length or 0)
-        if info.length and where.stat().st_size < end:
+        length: int = int(info.length or 0)
+        end = int(info.offset or 0) + length
+        if length and where.stat().st_size < end:
             raise ModelError(
                 f"{path}: external data file {info.location!r} is truncated: tensor "
                 f"'{tensor.name}' needs bytes up to {end}, the file has {where.stat().st_size}"
             )
     return found
+
+
+INLINE_BYTES = 1024
+"""Integer and boolean external tensors smaller than this (onnx's default ``size_threshold``)
+are read into the working copy: they are the constants shape inference and onnxruntime's
+session need the values of (a Slice's starts, a Split's sizes, Unsqueeze axes, pads), which
+neither reads from external data. Weights stay on disk."""
+
+_SHAPE_TYPES = {
+    onnx.TensorProto.INT64,
+    onnx.TensorProto.INT32,
+    onnx.TensorProto.INT16,
+    onnx.TensorProto.INT8,
+    onnx.TensorProto.UINT64,
+    onnx.TensorProto.UINT32,
+    onnx.TensorProto.UINT16,
+    onnx.TensorProto.UINT8,
+    onnx.TensorProto.BOOL,
+}
+
+
+def _inline_small_tensors(model: onnx.ModelProto, folder: Path) -> int:
+    """Read the small integer and boolean external tensors into ``model`` (see
+    :data:`INLINE_BYTES`); returns how many."""
+    count = 0
+    for tensor in list(external_tensors(model)):
+        if tensor.data_type not in _SHAPE_TYPES:
+            continue
+        info = external_data_helper.ExternalDataInfo(tensor)
+        size = info.length or numel(tensor.dims) * _itemsize(tensor.data_type)
+        if size >= INLINE_BYTES:
+            continue
+        external_data_helper.load_external_data_for_tensor(tensor, str(folder))
+        tensor.data_location = onnx.TensorProto.DEFAULT
+        del tensor.external_data[:]
+        count += 1
+    return count
+
+
+def _itemsize(data_type: int) -> int:
+    return int(onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize)
 
 
 def external_data_dir(model: onnx.ModelProto) -> Path | None:
@@ -298,7 +341,9 @@ def _save_with_external_data(
         os.replace(tmp / path.name, path)
 
 
-def _copy_external(out: onnx.ModelProto, source_dir: Path | None, data, data_name: str) -> int:
+def _copy_external(
+    out: onnx.ModelProto, source_dir: Path | None, data: BinaryIO, data_name: str
+) -> int:
     """Copy each source file the model's external tensors use into ``data``; repoint them."""
     bases: dict[str, int] = {}
     offset = 0
@@ -324,7 +369,7 @@ def _copy_external(out: onnx.ModelProto, source_dir: Path | None, data, data_nam
 
 
 def _externalise_inline(
-    out: onnx.ModelProto, data, data_name: str, offset: int, inline_limit: int
+    out: onnx.ModelProto, data: BinaryIO, data_name: str, offset: int, inline_limit: int
 ) -> int:
     """Move the largest inline tensors into ``data`` until the model fits ``inline_limit``."""
     if _serialised_size(out) <= inline_limit:
@@ -344,7 +389,7 @@ def _externalise_inline(
     return offset
 
 
-def _move_out(tensor: onnx.TensorProto, data, data_name: str, offset: int) -> int:
+def _move_out(tensor: onnx.TensorProto, data: BinaryIO, data_name: str, offset: int) -> int:
     """Write ``tensor``'s bytes at ``offset`` of the open file ``data`` and make it refer to
     them; the next aligned offset."""
     raw = (
@@ -381,13 +426,13 @@ _TYPED_FIELDS = (
 def _tensor_bytes(tensor: onnx.TensorProto) -> int:
     if tensor.HasField("raw_data"):
         return len(tensor.raw_data)
-    return tensor.ByteSize()
+    return int(tensor.ByteSize())
 
 
 def _serialised_size(model: onnx.ModelProto) -> int:
     """Bytes the model would serialise to (computed without serialising it)."""
     try:
-        return model.ByteSize()
+        return int(model.ByteSize())
     except Exception:  # some protobuf builds refuse sizes over 2 GB
         return PROTOBUF_LIMIT + 1
 
@@ -396,7 +441,7 @@ def _aligned(offset: int) -> int:
     return -(-offset // _ALIGN) * _ALIGN
 
 
-def _copy_sparse(source: Path, data, offset: int) -> int:
+def _copy_sparse(source: Path, data: BinaryIO, offset: int) -> int:
     """Copy ``source`` into the open file ``data`` at ``offset``; holes stay holes. Its size."""
     size = source.stat().st_size
     with open(source, "rb") as src:
@@ -431,7 +476,7 @@ def _copy_range(fd_in: int, fd_out: int, src: int, dst: int, count: int) -> None
         src, dst, count = src + done, dst + done, count - done
 
 
-def _copy_skipping_zeros(src, dst, chunk_size: int = 1 << 20) -> None:
+def _copy_skipping_zeros(src: BinaryIO, dst: BinaryIO, chunk_size: int = 1 << 20) -> None:
     zeros = bytes(chunk_size)
     while chunk := src.read(chunk_size):
         if chunk == zeros[: len(chunk)]:

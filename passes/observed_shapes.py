@@ -9,9 +9,16 @@ constants, a common way exported speech models lose ranks) and
 :func:`with_observed_shapes` writes what was seen into the working copy as ``value_info``, then
 infers shapes again, so the op and the ops after it become analog.
 
-Two strengths: by default only the rank is stated (every dimension stays unknown), which
-leaves the op's lowering free to take sizes at run time, so the plan holds for other batch
-sizes and sequence lengths; with ``sizes``, each dimension that was the same in every run is
+A recurrent op (LSTM, GRU, RNN) whose input X has no rank stays as it is when analogc loads
+the model; once X's rank is stated it is expanded (:func:`analogc.passes.expand_recurrent`),
+so its gate products run analog like the ops after it.
+
+Two strengths: by default only the rank and the batch axis are stated (every other dimension
+stays unknown), which leaves the op's lowering free to take sizes at run time, so the plan
+holds for other batch sizes and sequence lengths. The batch axis is the dimension equal to
+each run's number of examples when runs of different sizes show it: a time-major tensor
+``[steps, batch, features]`` then counts its MACs per example, not per batch. With ``sizes``,
+each dimension that was the same in every run is
 stated too, for ops whose lowering needs static sizes (a ConvTranspose's average fan-in),
 whose plan then holds for those sizes only (a graph input restated so declares them, and
 onnxruntime refuses other sizes rather than run a plan made for another size).
@@ -25,9 +32,11 @@ import onnx
 from onnx import helper
 
 from .discover import Discovery
+from .expand_recurrent import expand_recurrent
 from .graph_index import Shape
 from .model_io import infer_shapes
 from .ops import HANDLERS
+from .ops.recurrent import OPS as RECURRENT_OPS
 from .scopes import graphs, walk
 
 __all__ = ["unresolved_tensors", "with_observed_shapes"]
@@ -41,20 +50,25 @@ def _incomplete(shape: Shape | None, batch_symbols: set[str]) -> bool:
 
 def unresolved_tensors(model: onnx.ModelProto, discovery: Discovery) -> dict[str, list[str]]:
     """Digital matrix-product ops, in the main graph or in If branches (not in loops), whose
-    operands or output have a shape that is not fully known: layer name -> those tensors."""
+    operands or output have a shape that is not fully known, and recurrent ops whose X has no
+    rank: layer name -> those tensors."""
     digital = {x.name for x in discovery.digital}
     out: dict[str, list[str]] = {}
     for loc in walk(model):
         node, index = loc.node, loc.index
-        if node.name not in digital or node.op_type not in HANDLERS:
-            continue
-        if node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+        if node.name not in digital or node.domain not in ("", "ai.onnx"):
             continue
         if any(s.op_type != "If" or s.node.domain not in ("", "ai.onnx") for s in loc.scopes):
             continue
+        if node.op_type in HANDLERS and len(node.input) >= 2:
+            candidates: tuple[str, ...] = (node.input[0], node.input[1], node.output[0])
+        elif node.op_type in RECURRENT_OPS and index.shape(node.input[0]) is None:
+            candidates = (node.input[0],)  # X: with a rank, the op can be expanded
+        else:
+            continue
         tensors = [
             t
-            for t in (node.input[0], node.input[1], node.output[0])
+            for t in candidates
             if t
             and not index.is_constant(t)
             and t in index.dtypes
@@ -72,15 +86,17 @@ def with_observed_shapes(
     examples: Sequence[int],
     sizes: bool = False,
 ) -> onnx.ModelProto:
-    """A copy of ``model`` whose shapes state what the runs showed, inferred again.
+    """A copy of ``model`` whose shapes state what the runs showed, inferred again; recurrent
+    ops this makes expandable are expanded.
 
     Args:
         model: the working copy (shape-inferred, nodes named); not changed.
         observed: tensor -> its shape in each run, or None for a run that did not compute it
             (an If branch not taken); runs in the order of ``examples``. A tensor whose rank
             varied between runs, or that no run computed, is left alone.
-        examples: the number of examples of each run: with ``sizes``, a dimension equal to
-            it in every run is the batch (the model's batch symbol, when it has one).
+        examples: the number of examples of each run: a dimension equal to it in every run
+            is the batch (the model's batch symbol, when it has one), if the runs differ in
+            size (or with ``sizes``).
         sizes: also state each dimension that was the same in every run.
     """
     result = onnx.ModelProto()
@@ -93,16 +109,18 @@ def with_observed_shapes(
             if name in defined and name not in homes:
                 homes[name] = scope
     for name, runs in observed.items():
-        scope = homes.get(name)
-        if scope is None:
+        home = homes.get(name)
+        if home is None:
             continue
-        index, graph = scope.index, scope.graph
+        index, graph = home.index, home.graph
         seen = [(s, n) for s, n in zip(runs, examples, strict=True) if s is not None]
         ranks = {len(s) for s, _ in seen}
         dtype = index.dtypes.get(name)
         if len(ranks) != 1 or dtype is None:
             continue
         batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
+        counts = [n for _, n in seen]
+        batch_shows = sizes or len(set(counts)) > 1  # else a size could equal it by chance
         known = index.shape(name)
         dims: list[int | str | None] = []
         for axis in range(ranks.pop()):
@@ -110,7 +128,7 @@ def with_observed_shapes(
             was = known[axis] if known is not None and axis < len(known) else None
             if isinstance(was, int) or was in index.batch_symbols or (was and not sizes):
                 dims.append(was)  # known already: a size, the batch, or a symbol kept
-            elif sizes and values == [n for _, n in seen]:
+            elif batch_shows and values == counts:
                 dims.append(batch)  # the batch: never a fixed size (unknown if no symbol)
             elif sizes and len(set(values)) == 1:
                 dims.append(int(values[0]))
@@ -125,4 +143,24 @@ def with_observed_shapes(
             existing.CopyFrom(info)
         else:
             graph.value_info.append(info)
-    return infer_shapes(result)
+    _forget_placeholders(result, keep=set(observed))
+    result = infer_shapes(result)
+    return infer_shapes(result) if expand_recurrent(result).modified else result
+
+
+PLACEHOLDER = "unk__"
+"""How onnx's shape inference names a dimension it cannot know (``unk__3``)."""
+
+
+def _forget_placeholders(model: onnx.ModelProto, *, keep: set[str]) -> None:
+    """Unset the placeholder dimensions an earlier inference left in value_info (but in the
+    tensors ``keep``): inferred again from the stated shapes, they carry what those show (the
+    batch symbol, downstream of a tensor whose rank was unknown), which a placeholder would
+    hide. Types and ranks stay (an op onnx cannot infer still has its outputs' types)."""
+    for scope in graphs(model):
+        for vi in scope.graph.value_info:
+            if vi.name in keep or not vi.type.HasField("tensor_type"):
+                continue
+            for d in vi.type.tensor_type.shape.dim:
+                if d.dim_param.startswith(PLACEHOLDER):
+                    d.ClearField("dim_param")

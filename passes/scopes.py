@@ -42,7 +42,8 @@ class Scope:
 
     @property
     def graph(self) -> onnx.GraphProto:
-        return next(a.g for a in self.node.attribute if a.name == self.attr)
+        found: onnx.GraphProto = next(a.g for a in self.node.attribute if a.name == self.attr)
+        return found
 
     def describe(self) -> str:
         return f"{self.node.op_type} '{self.node.name}' {self.attr}"
@@ -107,7 +108,9 @@ def graphs(model: onnx.ModelProto) -> list[GraphScope]:
 def walk(model: onnx.ModelProto) -> Iterator[Located]:
     """Every node in graph order; a subgraph's nodes come right after the node holding it."""
 
-    def visit(graph: onnx.GraphProto, index: GraphIndex, scopes: tuple[Scope, ...]):
+    def visit(
+        graph: onnx.GraphProto, index: GraphIndex, scopes: tuple[Scope, ...]
+    ) -> Iterator[Located]:
         for position, node in enumerate(graph.node):
             yield Located(node, graph, index, scopes)
             for attr in node.attribute:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ class Evaluation:
 
     Attributes:
         metric: the metric's name.
-        clean: its value without noise.
+        clean: its value without noise (+inf for a metric against the clean outputs: SQNR).
         values: its value with noise, one per seed.
         seeds: the noise seeds.
     """
@@ -81,9 +82,12 @@ class Evaluator:
         self.batch_size = calibration.batch_size
         split = dataset.split(self.batch_size)
         self.batches = [b.feed for b in split]
+        self.batch_examples = [b.examples for b in split]  # the batch sizes actually run
         self.clean_outputs = calibration.clean_outputs
         self.labels = [b.labels for b in split]
-        self.clean = self.score(self.clean_outputs)
+        # A metric whose reference is the clean outputs themselves (SQNR) is infinite there;
+        # scoring them would only measure the metric's own numerical ceiling.
+        self.clean = math.inf if metric.infinite_clean else self.score(self.clean_outputs)
         self.runs = 0  # noisy batch evaluations so far (throughput accounting)
 
     def score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
@@ -98,6 +102,12 @@ class Evaluator:
             np.moveaxis(y, axis, 0) if axis else y
             for y, axis in zip(outputs, [*self.output_axes, *[0] * len(outputs)], strict=False)
         ]
+
+    def first_output(self, outputs: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """The first output of every batch, batch first, one flattened row per example (what
+        the built-in metrics score)."""
+        rows = [self._batch_first(out)[0] for out in outputs]
+        return np.concatenate([r.reshape(len(r), -1) for r in rows]).astype(np.float64)
 
     def outputs(self, scales: Mapping[str, float], seed: int) -> list[list[np.ndarray]]:
         result = []

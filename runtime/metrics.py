@@ -1,11 +1,16 @@
 """Task metrics: per-example scores of noisy outputs against labels or the clean model.
 
 Every metric is "higher is better" and scores each example, so evaluation can stream batches
-and the report can give a mean and a confidence interval.
+and the report can give a mean and a confidence interval. A metric also says what a budget on
+it can mean: its ``scale`` (an absolute drop at or above it is a mistake: ``--max-drop 1``
+on accuracy is 100 points) and whether the clean model has a finite score at all (SQNR
+compares noisy outputs with the clean ones, so the clean model's own SQNR is infinite and a
+budget is the lowest SQNR allowed, never a drop).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,14 +30,22 @@ class Metric:
         score: (noisy outputs, clean outputs, labels or None) -> one score per example.
         needs_labels: True if the metric compares with labels.
         unit: how to print it: ``%`` (a fraction shown in percent), ``dB`` or ``""``.
+        scale: the metric's full scale (1 for a fraction or a cosine): an absolute drop at or
+            above it allows anything, so a budget that large is refused; None if unbounded.
+        infinite_clean: the clean model scores +inf (its outputs are the reference, as for
+            SQNR): a budget is then the lowest score allowed, not a drop from clean.
     """
 
     name: str
     score: Scores
     needs_labels: bool = False
     unit: str = "%"
+    scale: float | None = None
+    infinite_clean: bool = False
 
     def format(self, value: float) -> str:
+        if math.isinf(value):
+            return f"{'+' if value > 0 else '-'}∞{(' ' + self.unit) if self.unit != '%' else ''}"
         return (
             f"{100 * value:.2f}%"
             if self.unit == "%"
@@ -75,20 +88,26 @@ def _cosine(
     return np.divide((a * b).sum(axis=1), denom, out=both_zero.astype(np.float64), where=denom > 0)
 
 
+SQNR_RESOLUTION = 2.0**-48
+"""Noise power below this fraction of the signal power is float32 rounding (a relative error
+of 2^-24): an example that exact scores 10·log10(2^48) ≈ 144.5 dB, a ceiling that does not
+depend on the output's scale."""
+
+
 def _sqnr(
     noisy: Sequence[np.ndarray], clean: Sequence[np.ndarray], labels: np.ndarray | None
 ) -> np.ndarray:
     a, b = _flat(noisy[0]), _flat(clean[0])
-    signal = (b * b).sum(axis=1)
-    err = ((a - b) ** 2).sum(axis=1)
-    return 10 * np.log10(np.maximum(signal, 1e-30) / np.maximum(err, 1e-30))
+    signal = np.maximum((b * b).sum(axis=1), 1e-30)
+    err = np.maximum(((a - b) ** 2).sum(axis=1), signal * SQNR_RESOLUTION)
+    return 10 * np.log10(signal / err)
 
 
 METRICS: dict[str, Metric] = {
-    "accuracy": Metric("accuracy", _top1, needs_labels=True),
-    "agreement": Metric("agreement", _agreement),
-    "cosine": Metric("cosine", _cosine, unit=""),
-    "sqnr": Metric("sqnr", _sqnr, unit="dB"),
+    "accuracy": Metric("accuracy", _top1, needs_labels=True, scale=1.0),
+    "agreement": Metric("agreement", _agreement, scale=1.0),
+    "cosine": Metric("cosine", _cosine, unit="", scale=1.0),
+    "sqnr": Metric("sqnr", _sqnr, unit="dB", infinite_clean=True),
 }
 
 

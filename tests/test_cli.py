@@ -146,7 +146,7 @@ def test_fixed_repeats_over_budget_exits_1(tmp_path: Path) -> None:
         ],
         exit_code=EXIT_BUDGET_NOT_MET,
     )
-    assert "NOT MET" in result.stdout and "NOT met" in result.stderr
+    assert "NOT MET" in result.stdout and "this plan does not meet the budget" in result.stderr
     assert (tmp_path / "o" / "digits_cnn.analog.onnx").exists()
 
 

@@ -211,3 +211,41 @@ def test_unknown_preset(spec: str) -> None:
 
 def test_config_object_passes_through() -> None:
     assert load_hardware(FULL) is FULL
+
+
+# Strict types for every key (issue 12): a string where a number or a flag belongs is refused
+# with a line naming the key, never converted (`shot = "false"` must not turn shot noise on).
+@pytest.mark.parametrize(
+    ("line", "key", "expected"),
+    [
+        ('e1 = "1"', "e1", "must be a number, got '1'"),
+        ("e1 = true", "e1", "must be a number, got True"),
+        ('wavelength_nm = "1550"', "wavelength_nm", "must be a number, got '1550'"),
+        ("name = 3", "name", "must be a string, got 3"),
+        ("description = [1, 2]", "description", "must be a string, got [1, 2]"),
+        ("energy_unit = 1.5", "energy_unit", "must be a string, got 1.5"),
+    ],
+)
+def test_top_level_keys_are_strictly_typed(
+    tmp_path: Path, line: str, key: str, expected: str
+) -> None:
+    message = config_error(write(tmp_path, "c.toml", f"{line}\n[noise]\nshot = true\n"))
+    assert f"{key} {expected}" in message and "c.toml" in message, message
+    assert "\n" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("noise", "expected"),
+    [
+        ('shot = "false"\nthermal = true', "[noise] shot must be true or false, got 'false'"),
+        ('thermal = true\nk_t = "0.01"', "k_t must be a number, got '0.01'"),
+    ],
+)
+def test_noise_keys_are_strictly_typed(tmp_path: Path, noise: str, expected: str) -> None:
+    message = config_error(write(tmp_path, "c.toml", f"[noise]\n{noise}\n"))
+    assert expected in message, message
+
+
+def test_json_null_wavelength_reads_as_none(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.json", json.dumps({"wavelength_nm": None, "noise": {"shot": True}}))
+    assert load_hardware(path).wavelength_nm is None

@@ -344,7 +344,7 @@ def test_timing(doc: dict[str, Any]) -> None:
 def test_outputs_exist(run: tuple[Path, Report, str], doc: dict[str, Any]) -> None:
     out = run[0]
     outputs = doc["outputs"]
-    expected = {"model", "report_json", "report_md", "tradeoff_plot", "precision_plot"}
+    expected = {"model", "report_json", "report_md", "tradeoff_plot", "precision_plot", "study"}
     assert set(outputs) == expected, outputs
     for key, path in outputs.items():
         assert Path(path).is_file(), f"outputs.{key} = {path} does not exist"

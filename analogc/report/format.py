@@ -42,6 +42,8 @@ def metric_value(value: float | None, unit: str) -> str:
     """A metric value in its unit: a fraction as a percentage, else with its unit."""
     if value is None:
         return "-"
+    if math.isinf(value):  # SQNR of the clean outputs against themselves
+        return f"{'+' if value > 0 else '-'}∞{' ' + unit if unit and unit != '%' else ''}"
     if unit == "%":
         return f"{100 * value:.2f}%"
     return f"{value:.4g}{' ' + unit if unit else ''}"

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from .format import table
 from .schema import CompileReport
-from .text import layer_table, summary_lines
+from .text import front_table, layer_table, summary_lines
 
 
 def compile_markdown(report: CompileReport) -> str:
     hw, data = report.hardware, report.data
     lines = [f"# analogc report: `{report.model.path}`", ""]
     lines += [f"- hardware: **{hw.name}** ({hw.description}), noise: {report.noise}"]
-    lines += [f"- data: {data.source} ({data.examples} examples, batch {data.batch_size})"]
-    lines += [f"- {line}" for line in summary_lines(report)]
+    lines += [f"- data: {data.source} ({data.examples} examples, batches of {data.batch_size})"]
+    lines += [f"- {line.strip()}" for line in summary_lines(report)]
+    if report.diagnosis:
+        lines += ["", "## Why the budget was not met", ""]
+        lines += [f"- {x.message}. Try: {x.remedy}." for x in report.diagnosis]
     lines += ["", "## Per-layer plan", "", layer_table(report, markdown=True), ""]
     if report.digital:
         rows = [[x.name, x.op_type, x.macs, x.reason] for x in report.digital]
@@ -35,14 +38,34 @@ def compile_markdown(report: CompileReport) -> str:
             "figures above",
             "",
         ]
+        front = front_table(report, markdown=True)
+        if front:
+            lines += [
+                "### Pareto front",
+                "",
+                "Configurations no other one evaluated beats on both energy and metric "
+                "(search seeds; per-layer repeats in `report.json`, `search.front`):",
+                "",
+                front,
+                "",
+            ]
     if report.outputs.tradeoff_plot:
         lines += ["![trade-off](tradeoff.png)", "", "![precision](precision.png)", ""]
+    lines += [_run_line(report), ""]
+    return "\n".join(lines)
+
+
+def _run_line(report: CompileReport) -> str:
     run = report.run
     line = f"_analogc {report.analogc}, {run.created}, {run.timing.total_s:.1f} s"
     if run.search is not None:
         rs = run.search
-        line += f"; search: {rs.evaluations} noisy batch evaluations in {rs.wall_s:.1f} s"
+        line += f"; search: {rs.evaluations} noisy batch evaluations in this run ({rs.wall_s:.1f} s"
         if rs.evals_per_s:
-            line += f" ({rs.evals_per_s:.1f}/s)"
-    lines += [line + "_", ""]
-    return "\n".join(lines)
+            line += f", {rs.evals_per_s:.1f}/s"
+        line += ")"
+        if rs.resumed:
+            line += ", resuming a study"
+            if rs.study_evaluations is not None:
+                line += f" that made {rs.study_evaluations} in all"
+    return line + "_"

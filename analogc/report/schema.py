@@ -23,9 +23,10 @@ SCHEMA_VERSION = 2
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
 ``data.values``, ``data.resolved_shapes``; ``budget.static_terms``, ``budget.static_drop``,
-``budget.static_feasible``; layers' ``rule``, ``noise``; inapplicable sections are ``null``,
-not absent;
-``hardware.noise`` lists every registered term's flag and constants."""
+``budget.static_feasible``; layers' ``useful_repeats``, ``noise``; inapplicable sections are
+``null``, not absent; ``hardware.noise`` lists every registered term's flag and the enabled
+terms' constants; ``diagnosis``, ``metric.reason``, ``budget.minimum``, ``outputs.study``,
+``run.search.resumed``/``study_evaluations``; ``inputs`` in inspect."""
 
 EXIT_OK = 0
 EXIT_BUDGET_NOT_MET = 1
@@ -92,9 +93,13 @@ class DataInfo:
 
 @dataclass(frozen=True)
 class MetricInfo:
+    """Attributes: name, clean (its value without noise; null for SQNR, whose clean value is
+    infinite), unit; reason (why ``--metric auto`` chose it, null when it was given)."""
+
     name: str
     clean: float
     unit: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,19 @@ class Totals:
 
 
 # -- inspect ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputRow:
+    """A model input as the data must give it: dtype, shape (ints, symbols, null when
+    unknown), batch axis (null: held fixed, the same value for every batch) and its default
+    (a single-number input with an initializer, which the data or ``--set`` may change)."""
+
+    name: str
+    dtype: str
+    shape: list[int | str | None]
+    batch_axis: int | None
+    default: Any = None
+
+
 @dataclass(frozen=True)
 class InspectedOp:
     name: str
@@ -141,6 +159,7 @@ class InspectReport(JsonDocument):
     schema_version: int = SCHEMA_VERSION
     command: str = "inspect"
     model: ModelInfo
+    inputs: list[InputRow]
     layers: list[InspectedOp]
     macs: InspectMacs
     run_time_shapes: list[str] = field(default_factory=list)
@@ -175,6 +194,8 @@ class EvalReport(JsonDocument):
 class BudgetInfo:
     """Attributes: max_drop (as given), allowed_drop (in metric units), rule (the acceptance
     rule in words), confidence (one-sided), seeds (noise seeds per search evaluation);
+    minimum (the lowest metric value allowed, for a budget in dB such as ``30dB``: then
+    allowed_drop is 0 and drops count from it; null for a drop from the clean value);
     static_terms (the terms repeats do not reduce: converters, programming error, drift),
     static_drop (the metric drop they cause alone, temporal noise off) and static_feasible
     (whether any repeats can meet the budget)."""
@@ -184,6 +205,7 @@ class BudgetInfo:
     rule: str
     confidence: float
     seeds: int
+    minimum: float | None = None
     static_terms: list[str] = field(default_factory=list)
     static_drop: float | None = None
     static_feasible: bool | None = None
@@ -301,11 +323,15 @@ class SearchSection:
 
 @dataclass(frozen=True)
 class Outputs:
+    """The files a compile wrote; ``study`` is the SQLite file holding the search's study
+    (null with fixed repeats or a database server)."""
+
     model: str
     report_json: str
     report_md: str
     tradeoff_plot: str | None = None
     precision_plot: str | None = None
+    study: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,9 +343,15 @@ class Timing:
 
 @dataclass(frozen=True)
 class SearchRun:
+    """Attributes: evaluations (noisy batch evaluations this run made), wall_s, evals_per_s;
+    resumed (the study's setup was read back, not computed); study_evaluations (noisy batch
+    evaluations of every run of the study so far, this one included)."""
+
     evaluations: int
     wall_s: float
     evals_per_s: float | None
+    resumed: bool = False
+    study_evaluations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +361,22 @@ class RunInfo:
     created: str
     timing: Timing
     search: SearchRun | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason the budget was not met (:mod:`analogc.diagnosis`).
+
+    Attributes:
+        cause: ``fixed_repeats``, ``repeat_limit``, ``too_few_examples``, ``near_ties``, or
+            ``not_found`` (none of the configurations evaluated meets it, for no reason above).
+        message: what happened, with the figures that show it.
+        remedy: what to try.
+    """
+
+    cause: str
+    message: str
+    remedy: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -359,6 +407,8 @@ class CompileReport(JsonDocument):
     search: SearchSection | None
     dynamic: DynamicSection
     budget_met: bool
+    diagnosis: list[Finding] | None = None
+    """Why the budget was not met and what to try (null when it is met)."""
     outputs: Outputs
     run: RunInfo
 

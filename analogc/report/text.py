@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from analogc.runtime.evaluate import Evaluation
 
 from .format import metric_value, table
@@ -9,12 +11,17 @@ from .schema import CompileReport, EvalReport, InspectReport
 
 __all__ = [
     "compile_text",
+    "diagnosis_lines",
     "eval_line",
     "eval_text",
+    "front_table",
     "inputs_lines",
+    "inputs_table",
     "inspect_text",
     "layer_table",
+    "metric_lines",
     "summary_lines",
+    "written_line",
 ]
 
 
@@ -63,13 +70,7 @@ def summary_lines(report: CompileReport) -> list[str]:
     energy = f"{dyn.energy_per_mac:.4g} {unit}/MAC"
     if dyn.attojoules_per_mac is not None:
         energy += f" = {dyn.attojoules_per_mac:.4g} aJ/MAC at {hw.wavelength_nm:g} nm"
-    synthetic = (
-        " (SYNTHETIC inputs: agreement with the clean model)" if report.data.synthetic else ""
-    )
-    lines = [
-        f"metric: {metric}, clean {metric_value(report.metric.clean, report.metric.unit)} on "
-        f"{report.data.examples} examples{synthetic}"
-    ]
+    lines = metric_lines(report)
     if report.uniform is not None:
         uni = report.uniform
         lines.append(
@@ -104,12 +105,69 @@ def summary_lines(report: CompileReport) -> list[str]:
             "repeats do not reduce it)"
         )
     verdict = "MET" if report.budget_met else "NOT MET"
-    lines.append(f"budget: max drop {report.budget.max_drop} ({report.budget.rule}): {verdict}")
+    budget = report.budget
+    wanted = (
+        f"{metric} at least {metric_value(budget.minimum, report.metric.unit)}"
+        if budget.minimum is not None
+        else f"max drop {budget.max_drop}"
+    )
+    lines.append(f"budget: {wanted} ({budget.rule}): {verdict}")
     macs = report.macs
     if macs.digital or macs.digital_unknown:
         unknown = f" (+{macs.digital_unknown} ops of unknown size)" if macs.digital_unknown else ""
         lines.append(f"MACs left digital: {macs.digital:,} per example{unknown}")
     return lines
+
+
+def metric_lines(report: CompileReport | EvalReport) -> list[str]:
+    """The metric and its clean value; then why ``auto`` chose it (indented)."""
+    info, data = report.metric, report.data
+    clean = metric_value(info.clean, info.unit)
+    if info.clean == float("inf"):
+        clean += " (the clean outputs are the reference)"
+    synthetic = " (SYNTHETIC inputs, made up from the input specs)" if data.synthetic else ""
+    lines = [f"metric: {info.name}, clean {clean} on {data.examples} examples{synthetic}"]
+    if info.reason:
+        lines.append(f"  chosen by --metric auto: {info.reason}")
+    return lines
+
+
+def diagnosis_lines(report: CompileReport) -> list[str]:
+    """Why the budget was not met, and what to try (nothing when it was met)."""
+    lines = []
+    for finding in report.diagnosis or []:
+        lines += [f"why: {finding.message}", f"  try: {finding.remedy}"]
+    return lines
+
+
+def front_table(report: CompileReport, *, markdown: bool = False) -> str:
+    """The energy/metric Pareto front of the configurations the search evaluated."""
+    search = report.search
+    if search is None or not search.front:
+        return ""
+    unit = report.metric.unit
+    rows = [
+        [
+            f"{p.energy_per_mac:.4g}",
+            metric_value(p.metric, unit),
+            "yes" if p.margin <= 0 else "no",
+            p.source,
+        ]
+        for p in search.front
+    ]
+    headers = [f"Ē ({report.hardware.energy_unit}/MAC)", report.metric.name, "in budget", "from"]
+    return table(headers, rows, markdown=markdown)
+
+
+def written_line(report: CompileReport) -> str:
+    """``wrote to DIR: file, file, ...`` (the study too, when it is a file)."""
+    paths = [Path(v) for v in vars(report.outputs).values() if v]
+    if not paths:
+        return ""
+    folder = paths[0].parent
+    if all(p.resolve().parent == folder.resolve() for p in paths):
+        return f"wrote to {folder}: " + ", ".join(p.name for p in paths)
+    return "wrote: " + ", ".join(str(p) for p in paths)
 
 
 def inputs_lines(report: CompileReport | EvalReport) -> list[str]:
@@ -133,11 +191,32 @@ def inputs_lines(report: CompileReport | EvalReport) -> list[str]:
 
 
 def compile_text(report: CompileReport) -> str:
-    parts = [layer_table(report), "", *summary_lines(report)]
-    outputs = [v for v in vars(report.outputs).values() if v]
-    if outputs:
-        parts += ["", "wrote: " + ", ".join(str(v) for v in outputs)]
+    parts = [layer_table(report), "", *summary_lines(report), *diagnosis_lines(report)]
+    if report.search is not None and len(report.search.front) > 1:
+        title = "Pareto front of the configurations evaluated (search seeds):"
+        parts += ["", title, front_table(report)]
+    written = written_line(report)
+    if written:
+        parts += ["", written]
     return "\n".join(parts)
+
+
+def inputs_table(report: InspectReport) -> str:
+    """The inputs the data must give: names, dtypes, shapes and batch axes (and defaults,
+    when an input has one)."""
+    defaults = any(x.default is not None for x in report.inputs)
+    rows = [
+        [
+            x.name,
+            x.dtype,
+            "[" + ", ".join("?" if d is None else str(d) for d in x.shape) + "]",
+            "held fixed" if x.batch_axis is None else x.batch_axis,
+            *([] if not defaults else ["" if x.default is None else str(x.default)]),
+        ]
+        for x in report.inputs
+    ]
+    headers = ["input", "dtype", "shape", "batch axis", *(["default"] if defaults else [])]
+    return table(headers, rows)
 
 
 def inspect_text(report: InspectReport) -> str:
@@ -153,7 +232,13 @@ def inspect_text(report: InspectReport) -> str:
         ]
         for x in report.layers
     ]
-    text = table(["layer", "op", "runs", "D", "MACs/ex", "2nd operand", "why digital"], rows)
+    text = ""
+    if report.inputs:
+        text = inputs_table(report) + "\n\n"
+    if rows:
+        text += table(["layer", "op", "runs", "D", "MACs/ex", "2nd operand", "why digital"], rows)
+    else:
+        text += "no matrix-product op (MatMul, Gemm, Conv, ConvTranspose, Einsum, LSTM, GRU, RNN)"
     m = report.macs
     total = m.analog + m.digital
     share = f" ({100 * m.analog / total:.1f}% of known MACs)" if total else ""
@@ -171,6 +256,11 @@ def inspect_text(report: InspectReport) -> str:
             f"\n{len(waiting)} digital ops lack a shape known before run time "
             f"({', '.join(waiting)}): `analogc compile` takes it from the calibration data"
         )
+    if not n_analog:
+        why = ": the table says why each op stays digital" if rows else ""
+        text += (
+            f"\nno op of this model can run analog, so `analogc compile` has nothing to plan{why}"
+        )
     return text
 
 
@@ -184,4 +274,6 @@ def eval_text(report: EvalReport) -> str:
         f"{report.metric.name} on {report.data.examples} examples ({report.data.source}):\n"
         f"  clean  {clean}\n  noisy  {eval_line(report, report.evaluation)}\n  {energy}"
     )
+    if report.metric.reason:
+        text += f"\n  chosen by --metric auto: {report.metric.reason}"
     return "\n".join([text, *(f"  {x}" for x in inputs_lines(report))])

@@ -25,6 +25,9 @@ class SearchResult:
         front: those no other beats on both energy and metric.
         sampler: the strategy's method; ``finished_trials``/``skipped_trials``: trial counts.
         evaluations: noisy batch evaluations this process ran; ``wall_s``: its time.
+        resumed: the setup was read from the study (a rerun, or a later worker).
+        study_evaluations: noisy batch evaluations of every run of the study, this one
+            included (None when not recorded).
     """
 
     repeats: dict[str, int]
@@ -45,6 +48,8 @@ class SearchResult:
     evaluations: int
     wall_s: float
     settings: SearchSettings
+    resumed: bool = False
+    study_evaluations: int | None = None
 
 
 def choose(points: Sequence[Point]) -> Point:
@@ -57,8 +62,10 @@ def choose(points: Sequence[Point]) -> Point:
 
 
 def pareto_front(points: Sequence[Point]) -> list[Point]:
-    """Configurations no other one beats on both energy and metric."""
-    ordered = sorted(points, key=lambda p: (p.energy, -p.metric))
+    """Configurations no other one beats on both energy and metric, among those evaluated
+    (an ``inferred`` point's metric is another configuration's: it is no measurement)."""
+    measured = [p for p in points if p.source != "inferred"]
+    ordered = sorted(measured, key=lambda p: (p.energy, -p.metric))
     front, best_metric = [], -math.inf
     for p in ordered:
         if p.metric > best_metric:

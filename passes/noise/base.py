@@ -198,6 +198,9 @@ class BodyContext(Protocol):
         """The op's product of float32 operands, in float32 (for terms measuring their own
         error: bias and the op's type handled)."""
 
+    def per_channel(self, values: str) -> str:
+        """A vector of one value per output channel, laid out to broadcast against Y."""
+
 
 class NoiseTerm:
     """One physical noise mechanism. Subclasses set the class attributes and override the
@@ -244,7 +247,7 @@ class NoiseTerm:
     def flag(self) -> Param:
         return Param(self.name, bool, False, f"enable {self.summary or self.name}")
 
-    def attribute_values(self, noise: NoiseModel, layer: LayerPlan) -> dict[str, float]:
+    def attribute_values(self, noise: NoiseModel, layer: LayerPlan) -> dict[str, Any]:
         """Values of :attr:`node_attributes` for one layer's node."""
         return {}
 

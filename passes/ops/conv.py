@@ -214,8 +214,9 @@ def _mask_shape(
     """[1, C, *spatial] of ``x``: a constant when static, else computed from Shape(x)."""
     name = f"{prefix}/mask_shape"
     shape = index.shape(x)
-    if shape is not None and all(isinstance(d, int) for d in shape[2:]):
-        return name, [_int64(name, [1, channels, *shape[2:]])], []
+    spatial = [d for d in shape[2:] if isinstance(d, int)] if shape is not None else []
+    if shape is not None and len(spatial) == len(shape) - 2:
+        return name, [_int64(name, [1, channels, *spatial])], []
     head = f"{prefix}/mask_head"
     nodes = [helper.make_node("Shape", [x], [f"{prefix}/x_shape"], name=f"{prefix}/Shape")]
     if index.opset >= 10:

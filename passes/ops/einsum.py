@@ -85,11 +85,11 @@ def parse_equation(equation: str, ranks: list[int]) -> Subscripts:
         inputs.append((*head, *(f"...{k}" for k in range(extra - 1, -1, -1)), *tail))
     ellipsis = tuple(f"...{k}" for k in range(n_ellipsis - 1, -1, -1))
     if arrow:
-        head, dots, tail = rhs.partition("...")
-        output = (*head, *(ellipsis if dots else ()), *tail)
+        out_head, out_dots, out_tail = rhs.partition("...")
+        output = (*out_head, *(ellipsis if out_dots else ()), *out_tail)
     else:
-        letters = [t for term in inputs for t in term if not t.startswith("...")]
-        once = sorted(c for c in set(letters) if letters.count(c) == 1)  # ASCII, as numpy
+        used = [t for term in inputs for t in term if not t.startswith("...")]
+        once = sorted(c for c in set(used) if used.count(c) == 1)  # ASCII, as numpy
         output = (*ellipsis, *once)
     return Subscripts(tuple(inputs), tuple(output))
 

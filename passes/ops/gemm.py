@@ -71,10 +71,12 @@ class GemmHandler:
     def fan_in(self, node: onnx.NodeProto, index: GraphIndex) -> float | None:
         attrs = {**_DEFAULTS, **attribute_values(node)}
         a, b = index.shape(node.input[0]), index.shape(node.input[1])
-        if a is not None and len(a) == 2 and isinstance(a[0 if attrs["transA"] else 1], int):
-            return float(a[0 if attrs["transA"] else 1])
-        if b is not None and len(b) == 2 and isinstance(b[1 if attrs["transB"] else 0], int):
-            return float(b[1 if attrs["transB"] else 0])
+        k_of_a = a[0 if attrs["transA"] else 1] if a is not None and len(a) == 2 else None
+        if isinstance(k_of_a, int):
+            return float(k_of_a)
+        k_of_b = b[1 if attrs["transB"] else 0] if b is not None and len(b) == 2 else None
+        if isinstance(k_of_b, int):
+            return float(k_of_b)
         return None
 
     def macs(self, node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:

@@ -160,8 +160,9 @@ class MatMulHandler:
         """K if shape inference knows it, else None (D is then taken at run time)."""
         for name, axis in ((node.input[0], -1), (node.input[1], -2)):
             shape = index.shape(name)
-            if shape and isinstance(shape[max(axis, -len(shape))], int):
-                return float(shape[max(axis, -len(shape))])
+            dim = shape[max(axis, -len(shape))] if shape else None
+            if isinstance(dim, int):
+                return float(dim)
         return None
 
     def macs(self, node: onnx.NodeProto, index: GraphIndex, shape_of: ShapeOf) -> int | None:
@@ -197,8 +198,8 @@ class MatMulHandler:
             w_kept = [batch_end - n_batch + k for k in range(n_batch)] + [ry - 1]
         attrs.update(contraction_layout(x_kept, ry, "x"))
         attrs.update(contraction_layout(w_kept, ry, "w"))
-        family = MATVEC if static else MATVEC_DYNK
-        return Lowering(family, list(node.input[:2]), 2, attrs, [], dtype=dtype)
+        vector_family = MATVEC if static else MATVEC_DYNK
+        return Lowering(vector_family, list(node.input[:2]), 2, attrs, [], dtype=dtype)
 
 
 def _contraction_length(node: onnx.NodeProto, shape_of: ShapeOf) -> int | None:

@@ -255,7 +255,7 @@ def parse(node: onnx.NodeProto, index: GraphIndex) -> RecurrentSpec:
         clip=None if clip is None else float(clip),  # type: ignore[arg-type]
         input_forget=bool(attrs.get("input_forget", 0)),
         linear_before_reset=bool(attrs.get("linear_before_reset", 0)),
-        dtype=int(dtypes["X"]),  # type: ignore[arg-type]
+        dtype=int(dtypes["X"]),
     )
 
 

@@ -1352,5 +1352,7 @@ ENTRIES: list[Entry] = [
 ]
 
 from inputs_corpus import INPUT_ENTRIES  # noqa: E402  (it builds on the helpers above)
+from vad_corpus import VAD_ENTRIES  # noqa: E402  (it builds on the helpers above)
 
 ENTRIES += INPUT_ENTRIES
+ENTRIES += VAD_ENTRIES

@@ -10,6 +10,8 @@ configuration once (:func:`measure`, :mod:`analogc.workers`).
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,6 +24,8 @@ from ..problem import Point, SearchProblem
 from ..setup import Setup
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+
+log = logging.getLogger(__name__)
 
 
 def param_name(layer: str) -> str:
@@ -141,26 +145,39 @@ def optimize(
     bar = ProgressBar(remaining, enabled=settings.progress and remaining > 0)
     hooks = [budget.after_trial, bar.update, *callbacks, crew.fail_dead_trials]
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
-    workers.run_to_completion(
-        study,
-        lambda timeout: study.optimize(
-            objective, n_trials=None, timeout=timeout, callbacks=hooks, catch=()
-        ),
-        budget,
-        crew,
-        deadline=deadline,
-    )
-    bar.close()
+    try:
+        workers.run_to_completion(
+            study,
+            lambda timeout: study.optimize(
+                objective, n_trials=None, timeout=timeout, callbacks=hooks, catch=()
+            ),
+            budget,
+            crew,
+            deadline=deadline,
+        )
+    finally:  # also on Ctrl-C: the bar ends before the message saying so
+        bar.close()
 
 
 class ProgressBar:
-    """Trials done, best Ē so far, feasible/infeasible/skipped counts (tqdm on stderr)."""
+    """Trials done, best Ē so far, feasible/infeasible/skipped counts on stderr: a tqdm bar on
+    a terminal; plain log lines (about 20 of them) when stderr is a file or a pipe, where the
+    bar's carriage returns would make one endless line."""
+
+    LINES = 20
 
     def __init__(self, total: int, *, enabled: bool) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc="search", unit="trial", disable=not enabled, leave=True)
+        self.total = total
+        self.lines = enabled and not _is_terminal(sys.stderr)
+        self.bar = tqdm(
+            total=total, desc="search", unit="trial", disable=not enabled or self.lines, leave=True
+        )
         self.counts = {"feasible": 0, "infeasible": 0, "skipped": 0}
+        self.done = 0
+        self.every = max(1, total // self.LINES)
+        self.started = time.monotonic()
 
     def update(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trial.state == optuna.trial.TrialState.PRUNED:
@@ -170,6 +187,17 @@ class ProgressBar:
         else:
             self.counts["infeasible"] += 1
         best = best_feasible_energy(study)
+        self.done += 1
+        if self.lines and (self.done % self.every == 0 or self.done == self.total):
+            counts = ", ".join(f"{v} {k}" for k, v in self.counts.items())
+            log.info(
+                "search: %d/%d trials in %.0f s, best Ē %s (%s)",
+                self.done,
+                self.total,
+                time.monotonic() - self.started,
+                "-" if best is None else f"{best:.4g}",
+                counts,
+            )
         self.bar.set_postfix(
             best_E="-" if best is None else f"{best:.4g}", **self.counts, refresh=False
         )
@@ -177,3 +205,8 @@ class ProgressBar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
