@@ -215,9 +215,9 @@ def _bits(levels: float) -> float:
 
 
 def _mapping(r: _Reader, mapping: Any) -> _Scale:
-    _unknown(r, "mapping.", mapping, MAPPING_FIELDS)
     if mapping is None:
         return _Scale()
+    _unknown(r, "mapping.", mapping, MAPPING_FIELDS)
     if not getattr(mapping, "digital_bias", True):
         r.refuse(
             "mapping.digital_bias",
