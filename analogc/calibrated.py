@@ -14,8 +14,9 @@ import numpy as np
 import onnx
 
 from analogc.accounting import Accounting, LayerFacts, account, mean_energy_per_mac
-from analogc.errors import UnsupportedModelError
+from analogc.errors import ConfigError, UnsupportedModelError
 from analogc.hardware import HardwareConfig
+from analogc.layer_rules import LayerHardware
 from analogc.passes import (
     Discovery,
     LayerPlan,
@@ -118,10 +119,14 @@ def _expanded(model: onnx.ModelProto) -> onnx.ModelProto:
     return infer_shapes(model) if expand_recurrent(model).modified else model
 
 
-def layer_plan(info: LayerInfo, stats: LayerStats, noise: NoiseModel) -> LayerPlan:
-    """A layer's plan at one repeat: its calibration facts, and its own noise model where the
-    hardware's does not fit it (stored-weight terms off for an activation operand; one ADC
-    range per op where channels are not one axis of the output)."""
+def layer_plan(
+    info: LayerInfo, stats: LayerStats, noise: NoiseModel, *, default: NoiseModel | None = None
+) -> LayerPlan:
+    """A layer's plan at one repeat: its calibration facts, and its own noise model where it
+    differs from the plan's ``default`` (``noise`` itself unless a per-layer rule gave the
+    layer its own): stored-weight terms off for an activation operand; one ADC range per op
+    where channels are not one axis of the output."""
+    default = noise if default is None else default
     own = noise
     if info.operand != "constant":
         stored = [t.name for t in noise.enabled if t.constant_weights_only]
@@ -140,8 +145,18 @@ def layer_plan(info: LayerInfo, stats: LayerStats, noise: NoiseModel) -> LayerPl
         y_absmax_channels=stats.y_absmax_channels
         if "y_absmax_channels" in needed and own["adc_per_channel"]
         else None,
-        noise=None if own == noise else own,
+        noise=None if own == default else own,
     )
+
+
+def _own_plan(
+    info: LayerInfo, stats: LayerStats, hardware: HardwareConfig, own: LayerHardware | None
+) -> LayerPlan:
+    """A layer's plan with its per-layer hardware: its own noise model and e1."""
+    if own is None:
+        return layer_plan(info, stats, hardware.noise)
+    plan = layer_plan(info, stats, own.noise, default=hardware.noise)
+    return plan if own.e1 is None else replace(plan, e1=own.e1)
 
 
 def _hardware_facts(plan: Plan, name: str, variances: Mapping[str, float]) -> dict[str, Any]:
@@ -211,6 +226,9 @@ class CalibratedModel:
         seed: base seed of the plan (noise draws baked into the annotated model).
         threads: onnxruntime intra-op threads.
         memory_budget: bytes one noisy run may hold in activations and noise draws.
+        layer_hardware: per-layer hardware from the ``[[layer]]`` rules
+            (:func:`analogc.layer_rules.resolve_layers`): own noise and e1, digital by
+            choice (left out), pinned repeats (kept by :meth:`configuration`).
     """
 
     def __init__(
@@ -225,16 +243,35 @@ class CalibratedModel:
         seed: int = 0,
         threads: int | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        layer_hardware: Mapping[str, LayerHardware] | None = None,
     ) -> None:
         self.loaded = loaded
         self.hardware = hardware
         self.dataset = dataset
         self.metric = metric
-        self.layers = list(loaded.discovery.analog)
+        # -- per-layer hardware: ops kept digital by choice (or absent from a saved plan) are
+        # left out; pinned layers keep their repeats in every configuration.
+        own = dict(layer_hardware or {})
+        self.layers = [
+            x
+            for x in loaded.discovery.analog
+            if not (x.name in own and own[x.name].digital) and (saved is None or x.name in saved)
+        ]
+        if loaded.discovery.analog and not self.layers:
+            raise ConfigError(
+                f"{loaded.path}: every analog op is kept digital by the per-layer rules "
+                "(nothing to plan)"
+            )
         if not self.layers:
             raise UnsupportedModelError(
                 f"{loaded.path}: no op can run analog (nothing to plan); `analogc inspect` lists the reasons"
             )
+        self.pins: dict[str, int] = {
+            x.name: pin
+            for x in self.layers
+            if x.name in own and (pin := own[x.name].repeats) is not None
+        }
+        """Layer -> repeats pinned by a per-layer rule (``--pin``)."""
         names = [layer.name for layer in self.layers]
         batch_size = fit_batch_size(loaded.model, names, batch_size, memory_budget)
         log.info("calibrating %d analog layers on %d examples", len(names), len(dataset))
@@ -249,7 +286,7 @@ class CalibratedModel:
             layers={
                 n: replace(saved[n], repeats=1)
                 if saved is not None
-                else layer_plan(infos[n], self.calibration.layers[n], hardware.noise)
+                else _own_plan(infos[n], self.calibration.layers[n], hardware, own.get(n))
                 for n in names
             },
             seed=seed,
@@ -313,13 +350,24 @@ class CalibratedModel:
     def names(self) -> list[str]:
         return [f.name for f in self.facts]
 
+    @property
+    def free(self) -> list[str]:
+        """The layers whose repeats a search may choose (all but the pinned ones)."""
+        return [n for n in self.names if n not in self.pins]
+
+    def configuration(self, repeats: Mapping[str, int] | int) -> dict[str, int]:
+        """Every layer's repeats: ``repeats`` (one count for every layer, or per layer) with
+        the pinned layers at their pins, whatever ``repeats`` says for them."""
+        if isinstance(repeats, int):
+            return {**dict.fromkeys(self.names, repeats), **self.pins}
+        return {**repeats, **self.pins}
+
     def plan(self, repeats: Mapping[str, int] | int) -> Plan:
-        return self.base_plan.with_repeats(repeats)
+        return self.base_plan.with_repeats(self.configuration(repeats))
 
     def energy(self, repeats: Mapping[str, int] | int) -> float:
         """Ē, the network's energy per MAC in the hardware's unit."""
-        if isinstance(repeats, int):
-            repeats = dict.fromkeys(self.names, repeats)
+        repeats = self.configuration(repeats)
         own = any(f.e1 is not None for f in self.facts)
         e1 = {f.name: self.base_plan.e1_of(f.name) for f in self.facts} if own else self.hardware.e1
         return mean_energy_per_mac(self.macs, repeats, e1)
@@ -339,11 +387,12 @@ class CalibratedModel:
         return {f.name: f.useful_repeats(self.hardware.e1, max_repeats) for f in self.facts}
 
     def account(self, repeats: Mapping[str, int] | int) -> Accounting:
-        if isinstance(repeats, int):
-            repeats = dict.fromkeys(self.names, repeats)
         return account(
-            self.facts, repeats, e1=self.hardware.e1, joules_per_unit=self.hardware.joules_per_unit
+            self.facts,
+            self.configuration(repeats),
+            e1=self.hardware.e1,
+            joules_per_unit=self.hardware.joules_per_unit,
         )
 
     def evaluate(self, repeats: Mapping[str, int] | int, seeds: Sequence[int]) -> Evaluation:
-        return self.evaluator.evaluate(repeats, seeds)
+        return self.evaluator.evaluate(self.configuration(repeats), seeds)

@@ -138,6 +138,41 @@ def _input_options(command: Any) -> Any:
     )(command)
 
 
+def _layer_options(command: Any) -> Any:
+    """--digital and --pin: per-layer rules after the hardware file's [[layer]] sections."""
+    command = click.option(
+        "--pin",
+        multiple=True,
+        metavar="GLOB=N",
+        help="Pin the repeats of the analog ops whose node name matches GLOB to N: the search "
+        "and the uniform baseline keep them. Repeatable; applied after --digital.",
+    )(command)
+    return click.option(
+        "--digital",
+        multiple=True,
+        metavar="GLOB",
+        help="Keep the analog ops whose node name matches GLOB (e.g. '/fc/*') exact and out of "
+        "the analog energy account. Repeatable; applied after the hardware file's [[layer]] "
+        "sections.",
+    )(command)
+
+
+def _pins(items: tuple[str, ...]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        pattern, sep, text = item.rpartition("=")
+        try:
+            n = int(text)
+        except ValueError:
+            n = 0
+        if not sep or not pattern.strip() or n < 1:
+            raise click.BadParameter(
+                f"{item!r} is not GLOB=N with N an integer >= 1", param_hint="--pin"
+            )
+        out[pattern.strip()] = n
+    return out
+
+
 @cli.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -248,6 +283,7 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     help=BATCH_SIZE_HELP,
 )
 @_input_options
+@_layer_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the result: no progress, no log lines.")
 @click.pass_context
 def compile_cmd(
@@ -273,6 +309,8 @@ def compile_cmd(
     batch_axis: tuple[str, ...],
     set_values: tuple[str, ...],
     feeds: bool,
+    digital: tuple[str, ...],
+    pin: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Plan per-layer precision for MODEL and write the annotated model and a report.
@@ -325,6 +363,8 @@ def compile_cmd(
         batch_axes=_batch_axes(batch_axis),
         values=_assignments(set_values, "--set"),
         feeds=feeds,
+        digital=digital,
+        pins=_pins(pin),
     )
     report = compile_model(model, settings)
     click.echo(compile_text(report))

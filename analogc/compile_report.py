@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from analogc import __version__
 from analogc.accounting import Accounting
@@ -15,6 +15,7 @@ from analogc.budget import Acceptance
 from analogc.calibrated import CalibratedModel, LoadedModel
 from analogc.diagnosis import diagnose
 from analogc.inputs import InputsInfo, versions
+from analogc.layer_rules import LayerHardware, LayerRule
 from analogc.passes.observed_shapes import unresolved_tensors
 from analogc.report.schema import (
     AnalyticSection,
@@ -33,6 +34,7 @@ from analogc.report.schema import (
     MetricInfo,
     ModelInfo,
     Outputs,
+    RuleInfo,
     RunInfo,
     SearchPoint,
     SearchRun,
@@ -101,8 +103,25 @@ def totals(acc: Accounting) -> Totals:
     return Totals(**_totals(acc))
 
 
-def _totals(acc: Accounting) -> dict[str, float | int | None]:
-    return {k: v for k, v in acc.to_dict().items() if k != "layers"}  # type: ignore[misc]
+class _TotalsFields(TypedDict):
+    """:class:`Totals`' fields, spread into the sections that extend it."""
+
+    analog_macs: int
+    energy_per_mac: float
+    joules_per_mac: float | None
+    attojoules_per_mac: float | None
+    passes_per_mac: float
+
+
+def _totals(acc: Accounting) -> _TotalsFields:
+    joules = acc.joules_per_mac
+    return _TotalsFields(
+        analog_macs=acc.analog_macs,
+        energy_per_mac=acc.energy_per_mac,
+        joules_per_mac=joules,
+        attojoules_per_mac=None if joules is None else joules * 1e18,
+        passes_per_mac=acc.passes_per_mac,
+    )
 
 
 def build_eval_report(
@@ -162,9 +181,17 @@ def build_compile_report(
             static.drop if static else None,
             static.feasible if static else None,
         ),
-        layers=layer_rows(calibrated, dynamic_acc, uniform_acc, outcome, job.search.max_repeats),
-        digital=digital_rows(job.loaded),
-        macs=_macs(job.loaded, dynamic_acc),
+        layers=layer_rows(
+            calibrated,
+            dynamic_acc,
+            uniform_acc,
+            outcome,
+            job.search.max_repeats,
+            job.layer_hardware,
+        ),
+        digital=digital_rows(job.loaded, job.layer_hardware, job.rules),
+        rules=rule_rows(job.loaded, job.layer_hardware, job.rules),
+        macs=_macs(job.loaded, dynamic_acc, job.layer_hardware),
         uniform=_uniform(calibrated, uniform_acc, outcome, fresh),
         saving=_saving(dynamic_acc, uniform_acc, result),
         analytic=None
@@ -204,12 +231,16 @@ def layer_rows(
     uniform: Accounting,
     outcome: PlanOutcome,
     max_repeats: int,
+    layer_hardware: Mapping[str, LayerHardware] | None = None,
 ) -> list[LayerRow]:
-    """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen."""
+    """Per analog layer: what it is, its plan, its noise and precision, uniform vs chosen,
+    and the per-layer rules that selected it."""
     result = outcome.search
     caps = calibrated.useful_repeats(max_repeats)
+    own = layer_hardware or {}
     rows = []
     for info, acc, uacc in zip(calibrated.layers, dyn.layers, uniform.layers, strict=True):
+        plan = calibrated.base_plan.layers[info.name]
         rows.append(
             LayerRow(
                 name=info.name,
@@ -224,30 +255,72 @@ def layer_rows(
                 sigma=acc.sigma,
                 enob=acc.enob,
                 snr_db=acc.snr_db,
-                uniform_repeats=outcome.uniform,
+                uniform_repeats=uacc.repeats,  # the baseline's N, or the layer's pin
                 uniform_enob=uacc.enob,
                 analytic_repeats=None if result is None else result.analytic[info.name],
                 sensitivity=None if result is None else result.sensitivity[info.name],
                 sensitivity_drop=None if result is None else result.sensitivity_drop[info.name],
                 useful_repeats=caps[info.name] if caps[info.name] < max_repeats else None,
-                noise=calibrated.base_plan.noise_of(info.name).label,
+                rule=own[info.name].rule if info.name in own else None,
+                pinned=info.name in calibrated.pins,
+                noise=None if plan.noise is None else plan.noise.to_dict(),
             )
         )
     return rows
 
 
-def digital_rows(loaded: LoadedModel) -> list[DigitalRow]:
+def digital_rows(
+    loaded: LoadedModel,
+    layer_hardware: Mapping[str, LayerHardware] | None = None,
+    rules: Sequence[LayerRule] = (),
+) -> list[DigitalRow]:
+    """Ops left digital, in graph order: those analogc cannot run analog (with the reason)
+    and those a per-layer rule keeps digital ("digital by choice", naming the rule)."""
+    own = layer_hardware or {}
+    by_label = {rule.label: rule for rule in rules}
+    rows = []
+    for x in loaded.discovery.layers:
+        if not x.analog:
+            rows.append(DigitalRow(x.name, x.op_type, x.reason, x.macs, x.where))
+        elif x.name in own and own[x.name].digital:
+            hw = own[x.name]
+            deciding = [by_label[label] for label in hw.rules if by_label[label].digital][-1]
+            reason = f"digital by choice (rule {deciding.label}: {deciding.describe()})"
+            rows.append(DigitalRow(x.name, x.op_type, reason, x.macs, x.where, hw.rule))
+    return rows
+
+
+def rule_rows(
+    loaded: LoadedModel, layer_hardware: Mapping[str, LayerHardware], rules: Sequence[LayerRule]
+) -> list[RuleInfo]:
+    """Each per-layer rule, in the order applied, with the analog ops it selected."""
+    names = [x.name for x in loaded.discovery.analog if x.name in layer_hardware]
     return [
-        DigitalRow(x.name, x.op_type, x.reason, x.macs, x.where) for x in loaded.discovery.digital
+        RuleInfo(
+            label=rule.label,
+            origin=rule.origin,
+            selector=rule.selector,
+            pattern=rule.pattern,
+            sets=rule.settings(),
+            layers=[n for n in names if rule.label in layer_hardware[n].rules],
+        )
+        for rule in rules
     ]
 
 
-def _macs(loaded: LoadedModel, dyn: Accounting) -> CompileMacs:
-    digital = loaded.discovery.digital
+def _macs(
+    loaded: LoadedModel,
+    dyn: Accounting,
+    layer_hardware: Mapping[str, LayerHardware] | None = None,
+) -> CompileMacs:
+    own = layer_hardware or {}
+    chosen = [x for x in loaded.discovery.analog if x.name in own and own[x.name].digital]
+    digital = [*loaded.discovery.digital, *chosen]
     return CompileMacs(
         analog=dyn.analog_macs,
         digital=int(sum(x.macs or 0 for x in digital)),
         digital_unknown=sum(1 for x in digital if x.macs is None),
+        digital_by_choice=int(sum(x.macs or 0 for x in chosen)),
     )
 
 
@@ -262,7 +335,7 @@ def _uniform(
         **_totals(acc),
         repeats=outcome.uniform,
         feasible=result.uniform_feasible,
-        evaluation=evaluation,  # type: ignore[arg-type]
+        evaluation=evaluation,
     )
 
 
@@ -275,10 +348,10 @@ def _saving(dyn: Accounting, uniform: Accounting, result: SearchResult | None) -
 def _dynamic(acc: Accounting, evaluation: Evaluation, outcome: PlanOutcome) -> DynamicSection:
     result = outcome.search
     if result is None:
-        return DynamicSection(**_totals(acc), evaluation=evaluation)  # type: ignore[arg-type]
+        return DynamicSection(**_totals(acc), evaluation=evaluation)
     trial = next((p for p in result.trials if p.repeats == outcome.chosen), None)
     return DynamicSection(
-        **_totals(acc),  # type: ignore[arg-type]
+        **_totals(acc),
         evaluation=evaluation,
         search_metric=trial.metric if trial else None,
         margin=trial.margin if trial else None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Protocol
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,14 +25,20 @@ from analogc.report.schema import Finding
 from analogc.runtime.evaluate import Evaluation
 from analogc.search import SearchResult
 
-__all__ = ["Finding", "diagnose"]
+__all__ = ["Finding", "StaticLimit", "diagnose"]
 
 TOP1 = ("accuracy", "agreement")
 """Metrics that score each example 0 or 1 (one example is 1/n of the metric)."""
 
 
-class StaticLimit(Protocol):
-    """What the terms repeats do not reduce cost alone (:class:`analogc.pipeline.StaticLimit`)."""
+@dataclass(frozen=True)
+class StaticLimit:
+    """What the terms repeats do not reduce cost on their own (temporal noise off).
+
+    Attributes:
+        terms: those terms; drop: the metric drop they cause (mean over the search seeds);
+        feasible: whether the budget can be met at all.
+    """
 
     terms: list[str]
     drop: float

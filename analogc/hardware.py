@@ -14,6 +14,10 @@ A hardware model is a preset name or a TOML/JSON file::
     weight = false
     k_t = 0.01
     k_w = 0.1
+
+    [[layer]]                # per-layer sections (analogc.layer_rules), applied in order
+    match = "/fc/*"
+    digital = true
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from analogc.errors import ConfigError
+from analogc.layer_rules import LayerRule
 from analogc.passes.noise import TERMS, NoiseModel
 from analogc.presets import PRESET_FILES, preset_path
 
@@ -47,6 +52,7 @@ class HardwareConfig:
         e1: energy of one analog pass per MAC, in ``energy_unit``; E_l = repeats · e1.
         energy_unit: ``photons`` for optics (photons per MAC), else a free label.
         wavelength_nm: optical wavelength, converts photons to joules; None otherwise.
+        layers: per-layer sections (``[[layer]]``), applied in order to the ops they select.
     """
 
     name: str
@@ -56,6 +62,7 @@ class HardwareConfig:
     e1: float = 1.0
     energy_unit: str = "relative"
     wavelength_nm: float | None = None
+    layers: tuple[LayerRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.e1 > 0:
@@ -79,13 +86,23 @@ class HardwareConfig:
             "e1": self.e1,
             "energy_unit": self.energy_unit,
             "wavelength_nm": self.wavelength_nm,
+            "layer": [rule.to_dict() for rule in self.layers],
         }
 
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, source: str = "hardware config"
     ) -> HardwareConfig:
-        allowed = {"name", "description", "source", "e1", "energy_unit", "wavelength_nm", "noise"}
+        allowed = {
+            "name",
+            "description",
+            "source",
+            "e1",
+            "energy_unit",
+            "wavelength_nm",
+            "noise",
+            "layer",
+        }
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(f"{source}: unknown keys {unknown}; allowed: {sorted(allowed)}")
@@ -94,6 +111,7 @@ class HardwareConfig:
             raise ConfigError(
                 f"{source}: needs a [noise] table with at least one of {'/'.join(TERMS)} = true"
             )
+        layers = _layer_rules(data.get("layer", []), source)
         try:
             return cls(
                 name=_text(data, "name", source),
@@ -105,6 +123,7 @@ class HardwareConfig:
                 wavelength_nm=None
                 if data.get("wavelength_nm") is None
                 else _number(data, "wavelength_nm", None),
+                layers=layers,
             )
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
@@ -141,6 +160,17 @@ def _number(data: Mapping[str, Any], key: str, default: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{key} must be a number, got {value!r}")
     return float(value)
+
+
+def _layer_rules(sections: Any, source: str) -> tuple[LayerRule, ...]:
+    if not isinstance(sections, list):
+        raise ConfigError(
+            f"{source}: layer must be a list of tables ([[layer]] sections), got {sections!r}"
+        )
+    return tuple(
+        LayerRule.from_dict(section, index=i, origin=source)
+        for i, section in enumerate(sections, 1)
+    )
 
 
 class _Presets(Mapping[str, HardwareConfig]):

@@ -21,9 +21,11 @@ import onnx
 from analogc.budget import Acceptance, Budget
 from analogc.calibrated import CalibratedModel, LoadedModel, load_model_proto, open_model
 from analogc.compile_report import build_compile_report, build_eval_report, build_inspect_report
+from analogc.diagnosis import StaticLimit
 from analogc.errors import ConfigError, ModelError
 from analogc.hardware import HardwareConfig, load_hardware
 from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs
+from analogc.layer_rules import LayerHardware, LayerRule, command_line_rules, resolve_layers
 from analogc.metric_choice import ChosenMetric, choose_metric
 from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
 from analogc.passes.metadata import META_PREFIX, get_model_meta, set_model_meta
@@ -92,25 +94,15 @@ class CompileJob:
     out_dir: Path
     out_model: Path
     metric_reason: str | None = None
+    rules: list[LayerRule] = field(default_factory=list)
+    """Per-layer rules: the hardware file's ``[[layer]]`` sections, then --digital, --pin."""
+    layer_hardware: dict[str, LayerHardware] = field(default_factory=dict)
+    """Each analog op some rule selects -> its hardware after the rules."""
     started: float = field(default_factory=time.perf_counter)
     laps: dict[str, float] = field(default_factory=dict)
 
     def lap(self, name: str) -> None:
         self.laps[name] = time.perf_counter()
-
-
-@dataclass(frozen=True)
-class StaticLimit:
-    """What the terms repeats do not reduce cost on their own (temporal noise off).
-
-    Attributes:
-        terms: those terms; drop: the metric drop they cause (mean over the search seeds);
-        feasible: whether the budget can be met at all.
-    """
-
-    terms: list[str]
-    drop: float
-    feasible: bool
 
 
 @dataclass(frozen=True)
@@ -146,6 +138,7 @@ def compile_model(
         batch_size=job.settings.batch_size,
         seed=job.settings.seed,
         threads=job.settings.threads,
+        layer_hardware=job.layer_hardware,
     )
     job.lap("calibration")
     acceptance = job.budget.acceptance(calibrated.evaluator.clean, job.search.confidence)
@@ -183,6 +176,7 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
     metric = chosen.metric
     _say_metric(chosen)
     budget.check(metric)
+    rules = [*hardware.layers, *command_line_rules(settings.digital, settings.pins)]
     job = CompileJob(
         path=path,
         settings=settings,
@@ -196,6 +190,8 @@ def prepare_compile(path: Path, settings: CompileSettings) -> CompileJob:
         search=settings.search,
         out_dir=out_dir,
         out_model=out_model,
+        rules=rules,
+        layer_hardware=resolve_layers(rules, loaded.discovery.analog, hardware.noise),
     )
     if settings.repeats is None:  # the search's study: where it lives, and its name
         if job.search.storage is None:
@@ -210,11 +206,13 @@ def plan_repeats(
     job: CompileJob, calibrated: CalibratedModel, acceptance: Acceptance
 ) -> PlanOutcome:
     """The search's plan, or the same fixed repeats in every layer; no search when the terms
-    repeats do not reduce break the budget on their own."""
+    repeats do not reduce break the budget on their own, or every layer is pinned. Pinned
+    layers keep their pins throughout (:meth:`CalibratedModel.configuration`)."""
     static = static_limit(calibrated, acceptance, job.search)
     repeats = job.settings.repeats
-    if repeats is not None:
-        return PlanOutcome(dict.fromkeys(calibrated.names, repeats), repeats, None, static)
+    if repeats is not None or not calibrated.free:
+        fixed = 1 if repeats is None else repeats
+        return PlanOutcome(calibrated.configuration(fixed), fixed, None, static)
     if static is not None and not static.feasible:
         log.warning(
             "the budget cannot be met with any repeats: %s alone cause a drop of %.4g with the "
@@ -223,7 +221,7 @@ def plan_repeats(
             static.drop,
             acceptance.allowed,
         )
-        caps = calibrated.useful_repeats(job.search.max_repeats)
+        caps = calibrated.configuration(calibrated.useful_repeats(job.search.max_repeats))
         return PlanOutcome(caps, max(caps.values()), None, static)
     result = run_search(calibrated, acceptance, job.search, on_step=lambda m: log.info("%s", m))
     return PlanOutcome(dict(result.repeats), result.uniform_repeats, result, static)
@@ -296,6 +294,8 @@ def _study_name(job: CompileJob) -> str:
             s.strategy,
             s.seed,
             job.settings.batch_size,
+            list(job.settings.digital),
+            list(job.settings.pins.items()),
         ],
         sort_keys=True,
         default=str,

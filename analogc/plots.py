@@ -113,12 +113,13 @@ def tradeoff_figure(
         feas = [(e, m * pct) for e, m, ok in trials if ok]
         infeas = [(e, m * pct) for e, m, ok in trials if not ok]
         if infeas:
-            ax.scatter(
-                *zip(*infeas, strict=True), s=12, c="0.75", label="per-layer trials (over budget)"
-            )
+            xs, ys = zip(*infeas, strict=True)
+            ax.scatter(xs, ys, s=12, c="0.75", label="per-layer trials (over budget)")
         if feas:
+            xs, ys = zip(*feas, strict=True)
             ax.scatter(
-                *zip(*feas, strict=True),
+                xs,
+                ys,
                 s=14,
                 c="tab:green",
                 alpha=0.6,

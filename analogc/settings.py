@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,10 @@ class CompileSettings:
             model's symbolic dimensions).
         values: input name -> the value of an input held fixed (a sample rate), like ``--set``.
         feeds: each .npz of a data folder, or each batch of a reader, is one complete feed.
+        digital: node-name globs of analog ops to keep exact, like ``--digital`` (per-layer
+            rules applied after the hardware file's ``[[layer]]`` sections).
+        pins: node-name glob -> repeats for the ops it selects, like ``--pin GLOB=N`` (the
+            search and the uniform baseline keep them; applied after ``digital``).
     """
 
     hardware: str | Path | HardwareConfig = "optical-shot"
@@ -57,8 +61,21 @@ class CompileSettings:
     batch_axes: Mapping[str, int | None] | None = None
     values: Mapping[str, object] | None = None
     feeds: bool = False
+    digital: Sequence[str] = ()
+    pins: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.digital, str):
+            object.__setattr__(self, "digital", (self.digital,))
+        object.__setattr__(self, "digital", tuple(self.digital))
+        for pattern in self.digital:
+            if not isinstance(pattern, str) or not pattern:
+                raise ConfigError(f"digital patterns must be non-empty strings, got {pattern!r}")
+        object.__setattr__(self, "pins", dict(self.pins))
+        for pattern, n in self.pins.items():
+            if not isinstance(pattern, str) or not pattern:
+                raise ConfigError(f"pin patterns must be non-empty strings, got {pattern!r}")
+            _positive_int(f"pins[{pattern!r}]", n)
         if self.repeats is not None:
             _positive_int("repeats", self.repeats)
         _positive_int("batch_size", self.batch_size)

@@ -45,9 +45,12 @@ FUNCTIONS_IR_VERSION = 8  # model-local functions need IR version 8
 class FunctionLibraryLike(Protocol):
     """What the rewrite needs from :class:`analogc.runtime.functions.FunctionLibrary`."""
 
-    domain: str
-    mode: str
-    stats: bool
+    @property
+    def domain(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def stats(self) -> bool: ...
 
     def function(
         self,

@@ -260,8 +260,9 @@ def calibrate(
             x, _, y = probe.tensors[name]
             xs[name].add(tensors[x])
             ys[name].add(tensors[y])
-            if axes[name] is not None:
-                _channel_max(channel_max, name, tensors[y], axes[name])
+            axis = axes[name]
+            if axis is not None:
+                _channel_max(channel_max, name, tensors[y], axis)
             observed = _observed_macs(probe, name, tensors, n)
             macs[name] = max(macs.get(name, 0), observed)
         del outputs, tensors  # before the next batch's run allocates its own

@@ -477,7 +477,7 @@ def _join(parts: Sequence[Feed], *, source: str, axes: BatchAxes) -> Dataset:
                 f"{source}: parts do not stack along the example axis ({exc}); to run each "
                 "part as its own feed (sizes may then differ), pass --feeds"
             ) from exc
-    labels = np.concatenate([p.labels for p in parts]) if True in has_labels else None  # type: ignore[misc]
+    labels = np.concatenate([p.labels for p in parts]) if True in has_labels else None
     return Dataset(inputs, labels, source=source, batch_axes=axes)
 
 
@@ -529,8 +529,8 @@ def _validate_feed(feed: Feed, dataset: Dataset, specs: Sequence[InputSpec]) -> 
             raise DataError(
                 f"{where}input '{name}' has shape {list(array.shape)}, the model expects {spec.describe()}"
             )
-        for k, (have, want) in enumerate(zip(array.shape, spec.shape, strict=True)):
-            if k != axis and isinstance(want, int) and want > 0 and have != want:
+        for k, (have, dim) in enumerate(zip(array.shape, spec.shape, strict=True)):
+            if k != axis and isinstance(dim, int) and dim > 0 and have != dim:
                 raise DataError(
                     f"{where}input '{name}' has shape {list(array.shape)}, "
                     f"the model expects {spec.describe()} (axis {k})"
@@ -591,13 +591,17 @@ def synthesize(
             fixed[spec.name] = _random(rng, spec.dtype, dims)
         else:
             batched.append((spec, dims, axis))
-    static = {s.name: s.shape[a] for s, _, a in batched if isinstance(s.shape[a], int)}
+    static: dict[str, int] = {}
+    for s, _, a in batched:
+        size = s.shape[a]
+        if isinstance(size, int):
+            static[s.name] = size
     if len(set(static.values())) > 1:
         raise DataError(
             f"inputs have different static batch sizes {static}: say which axis is the batch "
             "with --batch-axis NAME=AXIS (NAME=none holds an input fixed)"
         )
-    per_run = int(next(iter(static.values()))) if static else None
+    per_run = next(iter(static.values())) if static else None
     n = max(per_run or 1, examples - examples % (per_run or 1))  # whole batches of a static size
     inputs = dict(fixed)
     for spec, dims, axis in batched:

@@ -59,7 +59,7 @@ __all__ = ["DOMAIN", "DTYPE_SUFFIX", "SIM_DOMAIN", "FunctionLibrary"]
 DOMAIN = "ai.analogc"
 SIM_DOMAIN = "ai.analogc.sim"
 
-DTYPE_SUFFIX = {
+DTYPE_SUFFIX: dict[int, str] = {
     TensorProto.FLOAT: "",
     TensorProto.FLOAT16: "F16",
     TensorProto.BFLOAT16: "BF16",

@@ -9,6 +9,7 @@ held fixed: the same value for every batch), found from the model's symbolic dim
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -151,8 +152,8 @@ def infer_batch_axes(
             axes[spec.name] = spec.shape.index(symbol) if symbol in spec.shape else None
     by_name = {s.name: s for s in specs}
     for name, axis in (overrides or {}).items():
-        spec = by_name.get(name)
-        if spec is None:
+        found = by_name.get(name)
+        if found is None:
             raise DataError(
                 f"--batch-axis {name}=...: the model has no input '{name}' to batch "
                 f"(inputs: {', '.join(repr(s.name) for s in specs) or 'none'})"
@@ -160,10 +161,10 @@ def infer_batch_axes(
         if axis is None:
             axes[name] = None
             continue
-        rank = len(spec.shape)
+        rank = len(found.shape)
         if not -rank <= axis < rank:
             raise DataError(
-                f"--batch-axis {name}={axis}: input '{name}' is {spec.describe()}, "
+                f"--batch-axis {name}={axis}: input '{name}' is {found.describe()}, "
                 f"with axes 0 to {rank - 1}"
                 + (" (a scalar has none: use none)" if not rank else "")
             )
@@ -205,23 +206,22 @@ def parse_value(spec: InputSpec, value: object) -> np.ndarray:
     else:
         array = np.asarray(value)
         if array.dtype != spec.dtype:
-            converted = array.astype(spec.dtype) if array.dtype.kind in "biuf" else None
-            exact = converted is not None and (
-                spec.dtype.kind == "f" or np.array_equal(converted, array)
-            )
-            if not exact:
+            numeric = array.dtype.kind in "biuf"
+            converted = array.astype(spec.dtype) if numeric else array
+            if not numeric or (spec.dtype.kind != "f" and not np.array_equal(converted, array)):
                 raise DataError(
                     f"{where}: {value!r} is not a {spec.dtype} value for input '{spec.name}'"
                 )
             array = converted
     shape = spec.shape
-    if all(isinstance(d, int) for d in shape):
-        if array.size != int(np.prod(shape, dtype=np.int64)):
+    static = [d for d in shape if isinstance(d, int)]
+    if len(static) == len(shape):
+        if array.size != math.prod(static):
             raise DataError(
                 f"{where}: {array.size} value(s) given, input '{spec.name}' is "
-                f"{spec.describe()} ({int(np.prod(shape, dtype=np.int64))} values)"
+                f"{spec.describe()} ({math.prod(static)} values)"
             )
-        return array.reshape(tuple(int(d) for d in shape))  # type: ignore[arg-type]
+        return array.reshape(tuple(static))
     if array.ndim > len(shape) or (array.ndim < len(shape) and array.size != 1):
         raise DataError(
             f"{where}: a value of shape {list(array.shape)} does not fit input "
@@ -350,17 +350,18 @@ class InputLayout:
         Raises:
             DataError: if the inputs' static batch sizes disagree.
         """
-        sizes = {
-            s.name: s.shape[a]
-            for s in self.specs
-            if (a := self.axes.get(s.name)) is not None and isinstance(s.shape[a], int)
-        }
+        sizes: dict[str, int] = {}
+        for s in self.specs:
+            axis = self.axes.get(s.name)
+            size = None if axis is None else s.shape[axis]
+            if isinstance(size, int):
+                sizes[s.name] = size
         if len(set(sizes.values())) > 1:
             raise DataError(
                 f"inputs have different static batch sizes {sizes}: say which axis is the batch "
                 "with --batch-axis NAME=AXIS (NAME=none holds an input fixed)"
             )
-        return int(next(iter(sizes.values()))) if sizes else None
+        return next(iter(sizes.values())) if sizes else None
 
     def settings(self, feeds: Sequence[Mapping[str, np.ndarray]]) -> dict[str, dict[str, object]]:
         """The single-number inputs held fixed, their values and where those came from."""

@@ -65,13 +65,15 @@ def _top1(
         raise DataError(
             "metric 'accuracy' needs labels: add a 'labels' array to the data, or use --metric agreement"
         )
-    return (_logits(noisy).argmax(axis=1) == labels).astype(np.float64)
+    hits: np.ndarray = _logits(noisy).argmax(axis=1) == labels
+    return hits.astype(np.float64)
 
 
 def _agreement(
     noisy: Sequence[np.ndarray], clean: Sequence[np.ndarray], labels: np.ndarray | None
 ) -> np.ndarray:
-    return (_logits(noisy).argmax(axis=1) == _logits(clean).argmax(axis=1)).astype(np.float64)
+    same: np.ndarray = _logits(noisy).argmax(axis=1) == _logits(clean).argmax(axis=1)
+    return same.astype(np.float64)
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -85,7 +87,10 @@ def _cosine(
     denom = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     # Two zero vectors agree perfectly; a zero against a non-zero vector does not.
     both_zero = (np.linalg.norm(a, axis=1) == 0) & (np.linalg.norm(b, axis=1) == 0)
-    return np.divide((a * b).sum(axis=1), denom, out=both_zero.astype(np.float64), where=denom > 0)
+    cosine: np.ndarray = np.divide(
+        (a * b).sum(axis=1), denom, out=both_zero.astype(np.float64), where=denom > 0
+    )
+    return cosine
 
 
 SQNR_RESOLUTION = 2.0**-48
@@ -100,7 +105,8 @@ def _sqnr(
     a, b = _flat(noisy[0]), _flat(clean[0])
     signal = np.maximum((b * b).sum(axis=1), 1e-30)
     err = np.maximum(((a - b) ** 2).sum(axis=1), signal * SQNR_RESOLUTION)
-    return 10 * np.log10(signal / err)
+    decibels: np.ndarray = 10 * np.log10(signal / err)
+    return decibels
 
 
 METRICS: dict[str, Metric] = {

@@ -222,7 +222,8 @@ class Simulator:
         for (_, layer, _), made in zip(wanted, draws, strict=True):
             for name, value in made.items():
                 inputs[layer.draws[name].input] = value
-        return self.session.run(self.output_names, inputs)
+        outputs: list[np.ndarray] = self.session.run(self.output_names, inputs)
+        return outputs
 
 
 def _shape(like: str, shapes: LayerShapes) -> tuple[int, ...]:

@@ -18,7 +18,15 @@ from .schema import (
     EvalReport,
     InspectReport,
 )
-from .text import compile_text, eval_line, eval_text, inspect_text, layer_table, summary_lines
+from .text import (
+    compile_text,
+    eval_line,
+    eval_text,
+    inspect_text,
+    layer_table,
+    rule_lines,
+    summary_lines,
+)
 
 __all__ = [
     "EXIT_BUDGET_NOT_MET",
@@ -37,6 +45,7 @@ __all__ = [
     "layer_table",
     "metric_value",
     "num",
+    "rule_lines",
     "summary_lines",
     "table",
 ]

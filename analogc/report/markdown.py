@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .format import table
 from .schema import CompileReport
-from .text import front_table, layer_table, summary_lines
+from .text import front_table, layer_table, rule_lines, summary_lines
 
 
 def compile_markdown(report: CompileReport) -> str:
@@ -17,6 +17,9 @@ def compile_markdown(report: CompileReport) -> str:
         lines += ["", "## Why the budget was not met", ""]
         lines += [f"- {x.message}. Try: {x.remedy}." for x in report.diagnosis]
     lines += ["", "## Per-layer plan", "", layer_table(report, markdown=True), ""]
+    rules = rule_lines(report)
+    if rules:
+        lines += [rules[0], "", *(f"- {line.strip()}" for line in rules[1:]), ""]
     if report.digital:
         rows = [[x.name, x.op_type, x.macs, x.reason] for x in report.digital]
         lines += [

@@ -23,10 +23,12 @@ SCHEMA_VERSION = 2
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
 ``data.values``, ``data.resolved_shapes``; ``budget.static_terms``, ``budget.static_drop``,
-``budget.static_feasible``; layers' ``useful_repeats``, ``noise``; inapplicable sections are
-``null``, not absent; ``hardware.noise`` lists every registered term's flag and the enabled
-terms' constants; ``diagnosis``, ``metric.reason``, ``budget.minimum``, ``outputs.study``,
-``run.search.resumed``/``study_evaluations``; ``inputs`` in inspect."""
+``budget.static_feasible``; layers' ``useful_repeats``, ``rule``, ``pinned``, ``noise``;
+digital rows' ``rule``; ``macs.digital_by_choice``; ``rules``; ``hardware.layer``;
+inapplicable sections are ``null``, not absent; ``hardware.noise`` lists every registered
+term's flag and the enabled terms' constants; ``diagnosis``, ``metric.reason``,
+``budget.minimum``, ``outputs.study``, ``run.search.resumed``/``study_evaluations``;
+``inputs`` in inspect."""
 
 EXIT_OK = 0
 EXIT_BUDGET_NOT_MET = 1
@@ -223,7 +225,12 @@ class LayerRow:
         analytic_repeats: the analytic allocation; sensitivity: relative output noise power
         at N = 1; sensitivity_drop: metric drop with noise in this layer only;
         useful_repeats: the most repeats that still reduce the layer's noise (its ADC's floor;
-        the search's upper bound); noise: the layer's terms.
+        the search's upper bound; null: no floor below the repeat limit);
+        rule: the per-layer rules that selected it (labels of ``rules``, joined by ``+`` in
+        the order they applied; null: none); pinned: its repeats were pinned by a rule (the
+        search and the uniform baseline keep them); noise: its own noise model where it
+        differs from ``hardware.noise`` (a rule's keys, or terms that do not fit the op;
+        null: the hardware's).
     """
 
     name: str
@@ -244,23 +251,52 @@ class LayerRow:
     sensitivity: float | None = None
     sensitivity_drop: float | None = None
     useful_repeats: int | None = None
-    noise: str = ""
+    rule: str | None = None
+    pinned: bool = False
+    noise: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class DigitalRow:
+    """An op left digital: analogc cannot run it analog (``reason`` says why), or a rule
+    kept it digital (``reason`` ``digital by choice (...)``, ``rule`` its rules' labels)."""
+
     name: str
     op_type: str
     reason: str | None
     macs: int | None
     where: str
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
 class CompileMacs:
+    """MACs per example: analog, digital (``digital_by_choice`` of them kept digital by a
+    rule), and how many digital ops have a size known only at run time."""
+
     analog: int
     digital: int
     digital_unknown: int
+    digital_by_choice: int = 0
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """A per-layer rule (``[[layer]]``, ``--digital``, ``--pin``), in the order applied.
+
+    Attributes:
+        label: its name in ``layers[].rule`` (``layer[2]``: the file's second ``[[layer]]``).
+        origin: the hardware file it came from ("" for ``--digital``/``--pin``).
+        selector: ``match`` (node-name glob), ``regex`` or ``op_type``; pattern: its value.
+        sets: the keys it sets; layers: the analog ops it selected.
+    """
+
+    label: str
+    origin: str
+    selector: str
+    pattern: str
+    sets: dict[str, Any]
+    layers: list[str]
 
 
 @dataclass(frozen=True)
@@ -400,6 +436,7 @@ class CompileReport(JsonDocument):
     budget: BudgetInfo
     layers: list[LayerRow]
     digital: list[DigitalRow]
+    rules: list[RuleInfo] = field(default_factory=list)
     macs: CompileMacs
     uniform: UniformSection | None
     saving: float | None

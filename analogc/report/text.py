@@ -37,17 +37,23 @@ def eval_line(report: CompileReport | EvalReport, evaluation: Evaluation | None)
 
 
 def layer_table(report: CompileReport, *, markdown: bool = False) -> str:
+    """One row per analog layer; a ``rule`` column when per-layer rules selected some, and
+    pinned repeats marked ``*`` (:func:`rule_lines` explains both)."""
     search = report.search is not None
     capped = any(layer.useful_repeats is not None for layer in report.layers)
+    ruled = any(layer.rule for layer in report.layers)
     headers = ["layer", "op", "D", "MACs/ex", "N"]
     if capped:
         headers.append("N max")
     if search:
         headers += ["N unif", "sens"]
     headers += ["E/MAC", "energy %", "σ", "bits", "SNR dB"]
+    if ruled:
+        headers += ["rule"]
     rows = []
     for layer in report.layers:
-        row: list[object] = [layer.name, layer.op_type, layer.fan_in, layer.macs, layer.repeats]
+        repeats = f"{layer.repeats:,}*" if layer.pinned else layer.repeats
+        row: list[object] = [layer.name, layer.op_type, layer.fan_in, layer.macs, repeats]
         if capped:
             row.append(layer.useful_repeats)
         if search:
@@ -59,8 +65,38 @@ def layer_table(report: CompileReport, *, markdown: bool = False) -> str:
             round(layer.enob, 2),
             round(layer.snr_db, 1),
         ]
+        if ruled:
+            row += [layer.rule or ""]
         rows.append(row)
     return table(headers, rows, markdown=markdown)
+
+
+def rule_lines(report: CompileReport) -> list[str]:
+    """The per-layer rules in the order they applied (later keys override earlier ones),
+    what each sets and how many ops it selected; what ``*`` means."""
+    if not report.rules:
+        return []
+    lines = ["per-layer rules (in order; a later rule overrides the keys it sets):"]
+    for rule in report.rules:
+        sets = ", ".join(f"{k} = {_toml(v)}" for k, v in rule.sets.items()) or "nothing"
+        n = len(rule.layers)
+        lines.append(
+            f"  {rule.label}: {rule.selector} = {_toml(rule.pattern)} -> {sets} "
+            f"({n} op{'s' if n != 1 else ''})"
+        )
+    if any(layer.pinned for layer in report.layers):
+        lines.append(
+            "  N*: repeats pinned by a rule (the search and the uniform baseline keep them)"
+        )
+    return lines
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def summary_lines(report: CompileReport) -> list[str]:
@@ -73,8 +109,13 @@ def summary_lines(report: CompileReport) -> list[str]:
     lines = metric_lines(report)
     if report.uniform is not None:
         uni = report.uniform
+        where = (
+            "in every unpinned layer"
+            if any(layer.pinned for layer in report.layers)
+            else "everywhere"
+        )
         lines.append(
-            f"uniform baseline: N={uni.repeats} everywhere, Ē = {uni.energy_per_mac:.4g} "
+            f"uniform baseline: N={uni.repeats} {where}, Ē = {uni.energy_per_mac:.4g} "
             f"{unit}/MAC, {metric} {eval_line(report, uni.evaluation)}"
         )
         lines.append(
@@ -86,7 +127,7 @@ def summary_lines(report: CompileReport) -> list[str]:
         label = (
             "each layer at its converter floor"
             if report.mode == "static-limited"
-            else f"uniform repeats N={report.layers[0].repeats}"
+            else _fixed_label(report)
         )
         lines.append(f"{label}: Ē = {energy}, {metric} {eval_line(report, dyn.evaluation)}")
     lines += inputs_lines(report)
@@ -115,6 +156,11 @@ def summary_lines(report: CompileReport) -> list[str]:
     macs = report.macs
     if macs.digital or macs.digital_unknown:
         unknown = f" (+{macs.digital_unknown} ops of unknown size)" if macs.digital_unknown else ""
+        chosen = [x.name for x in report.digital if x.rule]
+        if chosen:
+            unknown += (
+                f"; {macs.digital_by_choice:,} of them digital by choice ({', '.join(chosen)})"
+            )
         lines.append(f"MACs left digital: {macs.digital:,} per example{unknown}")
     return lines
 
@@ -170,6 +216,16 @@ def written_line(report: CompileReport) -> str:
     return "wrote: " + ", ".join(str(p) for p in paths)
 
 
+def _fixed_label(report: CompileReport) -> str:
+    """``uniform repeats N=8``, saying so when pinned layers keep other repeats."""
+    free = [layer.repeats for layer in report.layers if not layer.pinned]
+    if not free:
+        return "every layer pinned"
+    if len(free) < len(report.layers):
+        return f"uniform repeats N={free[0]} (pinned layers at their pins)"
+    return f"uniform repeats N={free[0]}"
+
+
 def inputs_lines(report: CompileReport | EvalReport) -> list[str]:
     """Values inputs were held at, and ops whose shapes the data showed."""
     data = report.data
@@ -191,7 +247,13 @@ def inputs_lines(report: CompileReport | EvalReport) -> list[str]:
 
 
 def compile_text(report: CompileReport) -> str:
-    parts = [layer_table(report), "", *summary_lines(report), *diagnosis_lines(report)]
+    parts = [
+        layer_table(report),
+        *rule_lines(report),
+        "",
+        *summary_lines(report),
+        *diagnosis_lines(report),
+    ]
     if report.search is not None and len(report.search.front) > 1:
         title = "Pareto front of the configurations evaluated (search seeds):"
         parts += ["", title, front_table(report)]

@@ -72,6 +72,10 @@ class SearchProblem:
         self.on_step = on_step
         self.seeds = list(settings.search_seeds)
         self.names = calibrated.names
+        self.pins = dict(calibrated.pins)
+        """Layers pinned by a per-layer rule: every configuration keeps them at their pins."""
+        self.free = calibrated.free
+        """The layers the search moves (and the uniform baseline sets to one N)."""
         self.memo: dict[tuple[int, ...], tuple[float, float]] = {}
         self.caps = calibrated.useful_repeats(settings.max_repeats)
         """Per layer, the most repeats that still reduce its noise (a converter's floor)."""
@@ -79,8 +83,13 @@ class SearchProblem:
 
     @property
     def max_uniform(self) -> int:
-        """Uniform precision stops where no layer gains from more repeats."""
-        return max(self.caps.values(), default=self.settings.max_repeats)
+        """Uniform precision stops where no layer it moves gains from more repeats."""
+        return max((self.caps[n] for n in self.free), default=self.settings.max_repeats)
+
+    def uniform(self, repeats: int) -> dict[str, int]:
+        """The uniform configuration: ``repeats`` in every layer the search moves, pinned
+        layers at their pins."""
+        return self.calibrated.configuration(repeats)
 
     def key(self, repeats: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(int(repeats[n]) for n in self.names)
@@ -89,9 +98,9 @@ class SearchProblem:
         return self.calibrated.energy(repeats)
 
     def score(self, repeats: Mapping[str, int] | int, source: str = "") -> Point:
-        """Evaluate (or recall) ``repeats`` on the search seeds."""
-        if isinstance(repeats, int):
-            repeats = dict.fromkeys(self.names, repeats)
+        """Evaluate (or recall) ``repeats`` on the search seeds (one count: every layer the
+        search moves; pinned layers always at their pins)."""
+        repeats = self.calibrated.configuration(repeats)
         key = self.key(repeats)
         if key not in self.memo:
             evaluation = self.calibrated.evaluate(dict(repeats), self.seeds)

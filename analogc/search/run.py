@@ -96,7 +96,7 @@ def _run_search(
         feasible=chosen.feasible,
         uniform_repeats=setup.uniform,
         uniform_feasible=any(
-            p.feasible and p.repeats[problem.names[0]] == setup.uniform for p in curve
+            p.feasible and p.repeats[problem.free[0]] == setup.uniform for p in curve
         ),
         analytic=dict(setup.analytic),
         sensitivity=dict(setup.sensitivity),

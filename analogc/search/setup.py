@@ -28,7 +28,8 @@ class Setup:
     sensitivity_drop: per layer, the metric drop with noise in that layer only at ``uniform``.
     analytic: the analytic allocation; ``analytic_points``: the configurations its
         bisection tried.
-    bounds: per layer, the box ``[lo, hi]`` samplers search in.
+    bounds: per layer, the box ``[lo, hi]`` samplers search in (``[N, N]`` for a layer
+        pinned at N).
     """
 
     uniform: int
@@ -77,6 +78,9 @@ def compute_setup(problem: SearchProblem) -> Setup:
     analytic, analytic_points = analytic_allocation(problem, a, uniform)
     bounds = {}
     for n in problem.names:
+        if n in problem.pins:
+            bounds[n] = (problem.pins[n], problem.pins[n])
+            continue
         lo = max(1, min(uniform, math.floor(analytic[n] / settings.span)))
         hi = min(settings.max_repeats, max(uniform, math.ceil(analytic[n] * settings.span), lo + 1))
         bounds[n] = (lo, hi)

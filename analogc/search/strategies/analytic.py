@@ -67,13 +67,15 @@ def analytic_allocation(
     problem: SearchProblem, a: Mapping[str, float], uniform: int
 ) -> tuple[dict[str, int], list[Point]]:
     """N_l = λ·sqrt(a_l/MAC_l), with the smallest λ (bisection in log λ) meeting the budget,
-    each layer capped where its converter's floor makes more repeats useless."""
-    names, caps = problem.names, problem.caps
+    each layer capped where its converter's floor makes more repeats useless; pinned layers
+    stay at their pins."""
+    names, caps, pins = problem.free, problem.caps, problem.pins
     macs = problem.calibrated.macs
     direction = {n: math.sqrt(max(a[n], 1e-30) / max(macs[n], 1)) for n in names}
 
     def config(lam: float) -> dict[str, int]:
-        return {n: int(min(caps[n], max(1, round(lam * direction[n])))) for n in names}
+        free = {n: int(min(caps[n], max(1, round(lam * direction[n])))) for n in names}
+        return {**free, **pins}
 
     points: list[Point] = []
 
@@ -83,7 +85,7 @@ def analytic_allocation(
         problem.on_step(f"analytic λ={lam:.3g}: Ē={point.energy:.4g}")
         return point.feasible
 
-    total = sum(macs.values())
+    total = sum(macs[n] for n in names)
     lam_hi = uniform * total / sum(direction[n] * macs[n] for n in names)  # uniform's energy
     lam_lo = None
     for _ in range(12):

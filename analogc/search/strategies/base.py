@@ -10,7 +10,7 @@ meeting the budget. It never branches on which strategy it runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     import optuna
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ..problem import Point, SearchProblem
     from ..settings import SearchSettings
     from ..setup import Setup
+
+
+Direction = Literal["minimize", "maximize"]
+"""An objective's direction, as :func:`optuna.create_study` takes it."""
 
 
 class SearchStrategy(Protocol):
@@ -31,7 +35,7 @@ class SearchStrategy(Protocol):
     name: str
     summary: str
     sampler_name: str
-    directions: tuple[str, ...]
+    directions: tuple[Direction, ...]
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler | None:
         """The study's sampler (None for strategies that do not sample)."""
@@ -46,7 +50,7 @@ class SearchStrategy(Protocol):
 class SetupStrategy:
     """A strategy whose answer is part of the setup itself: no sampling, no trials."""
 
-    directions: tuple[str, ...] = ("minimize",)
+    directions: tuple[Direction, ...] = ("minimize",)
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler | None:
         return None

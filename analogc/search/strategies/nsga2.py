@@ -12,6 +12,7 @@ import optuna
 from ..problem import Point, SearchProblem
 from ..settings import SearchSettings
 from ..setup import Setup
+from .base import Direction
 from .sampling import enqueue, measure, optimize, points, record, suggest
 
 
@@ -19,14 +20,14 @@ class NSGA2:
     name = "nsga2"
     summary = "Optuna NSGA-II on (energy, drop): the energy/accuracy front"
     sampler_name = "NSGAIISampler"
-    directions: tuple[str, ...] = ("minimize", "minimize")
+    directions: tuple[Direction, ...] = ("minimize", "minimize")
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler:
         population = max(8, min(50, settings.trials // 4))
         return optuna.samplers.NSGAIISampler(seed=settings.seed, population_size=population)
 
     def warm_start(self, study: optuna.Study, setup: Setup, problem: SearchProblem) -> None:
-        enqueue(study, dict.fromkeys(problem.names, setup.uniform), "uniform")
+        enqueue(study, problem.uniform(setup.uniform), "uniform")
         enqueue(study, setup.analytic, "analytic")
 
     def search(self, problem: SearchProblem, setup: Setup, study: optuna.Study) -> list[Point]:

@@ -18,6 +18,7 @@ from analogc.workers import EVALUATED_BY
 from ..problem import Point, SearchProblem
 from ..settings import SearchSettings
 from ..setup import Setup
+from .base import Direction
 from .sampling import (
     best_feasible_energy,
     enqueue,
@@ -34,13 +35,13 @@ class TPE:
     name = "tpe"
     summary = "Optuna TPE around the analytic allocation, with coordinate-descent moves"
     sampler_name = "TPESampler"
-    directions: tuple[str, ...] = ("minimize",)
+    directions: tuple[Direction, ...] = ("minimize",)
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, n_startup_trials=8)
 
     def warm_start(self, study: optuna.Study, setup: Setup, problem: SearchProblem) -> None:
-        enqueue(study, dict.fromkeys(problem.names, setup.uniform), "uniform")
+        enqueue(study, problem.uniform(setup.uniform), "uniform")
         enqueue(study, setup.analytic, "analytic")
 
     def search(self, problem: SearchProblem, setup: Setup, study: optuna.Study) -> list[Point]:
@@ -90,7 +91,8 @@ class LocalMoves:
             return
         repeats = repeats_of(trial.params, self.problem.names)
         macs = self.problem.calibrated.macs
-        order = sorted(repeats, key=lambda n: -repeats[n] * macs[n])[: self.MAX_LAYERS]
+        free = self.problem.free  # pinned layers never move
+        order = sorted(free, key=lambda n: -repeats[n] * macs[n])[: self.MAX_LAYERS]
         with self.problem.crew.lock():
             for name in order:  # waiting trials run first-in, first-out: biggest spender first
                 lo = self.bounds[name][0]
