@@ -150,6 +150,14 @@ class _Context:
             return self.family.patch_product(self.b, x, w)
         return self.family.product(self.b, x, w)
 
+    def bias(self) -> str | None:
+        zeros = self.family.zero_input(self.b, self.x)
+        if zeros is None:
+            return None
+        if self.x in self.patches:
+            self.patches.add(zeros)
+        return self.product_of(zeros, self.w32)
+
     def unfold(self, x: str) -> str:
         p = self.family.unfold(self.b, x)
         self.patches.add(p)

@@ -191,9 +191,12 @@ def adc(
 ) -> np.ndarray:
     y = op.run()
     headroom = noise["adc_headroom"]
-    if noise["adc_range"] == "full_scale":
+    if noise["adc_range"] == "full_scale":  # the analog product; the bias added after
+        bias = op.run(x=np.zeros_like(op.x))
         bound = (_full_scale(op, y) * noise["adc_bound"]).astype(F32)
-    elif noise["adc_per_channel"]:
+        analog = (y - bias).astype(F32)
+        return quantize(analog, bound, levels_of(noise["adc_bits"])) + bias
+    if noise["adc_per_channel"]:
         shape = [1] * y.ndim
         shape[op.channel_axis_y] = -1
         bound = (F32(headroom) * np.asarray(layer.y_absmax_channels, F32)).reshape(shape)

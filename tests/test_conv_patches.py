@@ -131,3 +131,19 @@ def test_readout_after_a_per_patch_dac() -> None:
     expected = 0.1 * np.repeat(amax, 3, axis=1) * np.abs(w).max(1)[None, :, None, None]
     z = (draws - converted) / expected
     assert abs(z.std() - 1) < 5 * np.sqrt(1 / (2 * z.size))
+
+
+def test_the_adc_reads_the_analog_product_and_the_bias_is_digital() -> None:
+    """aihwkit's digital bias: an all-zero patch (an image's background) converts to 0 and
+    keeps its bias exactly, however small the patch's scale."""
+    case = CASES["conv2d"]()
+    model = prepare(case.model)
+    x = case.feed(rng(), 2)["x"]
+    x[:, :, :, 4:] = 0.0  # the right half is background
+    bias = numpy_helper.to_array(next(t for t in model.graph.initializer if t.name == "B"))
+    plan = plan_for([case.layer], NOISES["adc"])
+    got = plain_session(annotated(model, plan)).run(None, {"x": x})[0]
+    background = got[:, :, :, -1]  # output column 3 sees input columns 5-7 only
+    np.testing.assert_array_equal(
+        background, np.broadcast_to(bias[None, :, None], background.shape)
+    )

@@ -9,6 +9,8 @@ the repeats (DESIGN §2.1).
   converters' full scale (each input vector's abs-max — a convolution's: each patch's — times
   the weights' full scale, :mod:`.full_scale`: by default the output channel's abs-max
   weight), as aihwkit's ``out_bound`` and ``out_res`` with ``noise_management = ABS_MAX``.
+  The ADC then reads the analog product only: the op's bias is added digitally after it, as
+  aihwkit's ``digital_bias`` does (an all-zero patch reads 0 and keeps its bias).
 
 Deterministic: repeats do not reduce it, and once the temporal noise is below its quantisation
 noise ``Δ²/12`` more repeats buy nothing (the search's floor).
@@ -75,7 +77,15 @@ class ADC(NoiseTerm):
         return values
 
     def transform_output(self, ctx: BodyContext, y: str) -> str:
-        return quantize(ctx.b, y, self._bound(ctx), ctx.attr("adc_levels"))
+        return self._converted(ctx, y)
+
+    def _converted(self, ctx: BodyContext, y: str) -> str:
+        """``y`` through the ADC; at full scale, its bias added digitally after it."""
+        b = ctx.b
+        bias = ctx.bias() if ctx.noise["adc_range"] == "full_scale" else None
+        analog = y if bias is None else b.op("Sub", y, bias)
+        out = quantize(b, analog, self._bound(ctx), ctx.attr("adc_levels"))
+        return out if bias is None else b.op("Add", out, bias)
 
     def _bound(self, ctx: BodyContext) -> str:
         if ctx.noise["adc_range"] == "full_scale":
@@ -92,6 +102,4 @@ class ADC(NoiseTerm):
     def stats_variance(self, ctx: BodyContext) -> str:
         """The quantisation error of the clean output (its clipping included)."""
         y = ctx.product()
-        return quantization_error2(
-            ctx.b, y, quantize(ctx.b, y, self._bound(ctx), ctx.attr("adc_levels"))
-        )
+        return quantization_error2(ctx.b, y, self._converted(ctx, y))

@@ -114,6 +114,11 @@ class AnalogFamily:
         family that :attr:`unfolds`, the first is not used (vectors overlap in X)."""
         raise NotImplementedError
 
+    def zero_input(self, b: FunctionBody, x: str) -> str | None:
+        """An input of zeros whose product is the op's bias, laid out to broadcast against Y
+        (what a digital bias adds after an ADC), or None for an op without a bias."""
+        return None
+
     def unfold(self, b: FunctionBody, x: str) -> str:
         """:attr:`unfolds` families: X as its input vectors (a convolution's patches, zero
         padding included), one vector per output position, in :meth:`patch_product`'s layout."""

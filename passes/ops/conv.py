@@ -104,6 +104,10 @@ class ConvFamily(AnalogFamily):
         m = b.op("Reshape", per_example, shape)
         return m, m
 
+    def zero_input(self, b: FunctionBody, x: str) -> str | None:
+        """One example of zeros: its product is B per output channel, for every example."""
+        return b.op("Mul", b.slice(x, 0, 1), b.const(0.0))
+
     def unfold(self, b: FunctionBody, x: str) -> str:
         """[N, C_in·K, *out] (K = prod(kernel)), channel ``c·K + k`` holding tap ``k`` of input
         channel ``c``: the order of W's [C_out, C_in/G, *kernel] flattened per output channel,
