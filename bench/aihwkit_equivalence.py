@@ -534,10 +534,9 @@ def markdown(rows: list[Row], all_layers: list[Layer], draws: int, seconds: floa
         "(`TorchTileConfigError`), so its per-run weight noise is the training-time modifier "
         "`ADD_NORMAL` with `rel_to_actual_wmax` (one draw per forward, shared by the batch, in "
         'training mode), against analogc\'s `weight` term with `weight_scale = "absmax"`.',
-        "- Converters are exact up to rounding ties and the bias: aihwkit adds its digital bias "
-        "after the ADC, analogc's ADC reads the output with the bias (the bias is part of the "
-        "analog product), so an output's rounding differs where the bias shifts it across a "
-        "step; the error's standard deviation is the same.",
+        "- Converters are exact: analogc's full-scale ADC reads the analog product and adds "
+        "the bias after it, as aihwkit's digital bias does, so the outputs themselves agree "
+        "(*same*), up to a rounding tie where the two compute a step in another order.",
         "",
     ]
     return "\n".join(lines)
