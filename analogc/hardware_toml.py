@@ -1,8 +1,9 @@
 """A hardware model written back as a hardware file (TOML), the form ``--hardware`` reads.
 
 Only what is on is written: the enabled terms' flags and every constant they own, so the file
-says everything the model does (defaults included) and nothing it does not. Reading the text
-back with :meth:`analogc.hardware.HardwareConfig.from_dict` gives the same model.
+says everything the model does (defaults included) and nothing it does not, then the per-layer
+``[[layer]]`` rules as they were given. Reading the text back with
+:meth:`analogc.hardware.HardwareConfig.from_dict` gives the same model.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ __all__ = ["hardware_toml"]
 def _value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        number = float(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        number = value
         if math.isnan(number):
             return "nan"
         if math.isinf(number):
@@ -52,4 +55,7 @@ def hardware_toml(hardware: HardwareConfig, *, comments: Sequence[str] = ()) -> 
     for term in noise.enabled:
         lines.append(f"{term.name} = true")
         lines += [f"{param.name} = {_value(noise[param.name])}" for param in term.params]
+    for rule in hardware.layers:
+        lines += ["", "[[layer]]"]
+        lines += [f"{key} = {_value(value)}" for key, value in rule.to_dict().items()]
     return "\n".join(lines) + "\n"

@@ -270,6 +270,19 @@ def test_any_hardware_model_round_trips_through_toml(preset: str) -> None:
     assert back.to_dict() == hardware.to_dict()
 
 
+def test_per_layer_rules_round_trip_through_toml() -> None:
+    layers = [
+        {"match": "/fc/*", "digital": True},
+        {"op_type": "Conv", "adc_bits": 6, "repeats": 16, "e1": 2.0},
+        {"regex": "^/stem", "out_noise": 0.1},
+    ]
+    data = {**load_hardware("pcm-crossbar").to_dict(), "layer": layers}
+    hardware = HardwareConfig.from_dict(data)
+    text = hardware_toml(hardware)
+    assert text.count("[[layer]]") == 3
+    assert HardwareConfig.from_dict(tomllib.loads(text)).to_dict() == hardware.to_dict()
+
+
 # -- the CLI -------------------------------------------------------------------------------------
 
 CONFIG_MODULE = """
