@@ -465,8 +465,10 @@ def presets_cmd() -> None:
 
 
 from analogc.cli_check import check_cmd  # noqa: E402  (the CI gate, in its own module)
+from analogc.cli_hardware import hardware_group  # noqa: E402  (converters, in their own module)
 
 cli.add_command(check_cmd)
+cli.add_command(hardware_group)
 
 
 def main() -> None:

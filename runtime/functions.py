@@ -91,6 +91,9 @@ class _Context:
     w32: str = "W"
     quantities: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
+    patches: set[str] = field(default_factory=set)
+    """Tensors holding the input unfolded into its vectors (products of them use the
+    family's :meth:`~analogc.passes.ops.AnalogFamily.patch_product`)."""
     y: str = ""
     x: str = "X"
     low: bool = False
@@ -134,9 +137,43 @@ class _Context:
     def product_of(self, x: str, w: str) -> str:
         b = self.b
         if not self.low:
-            return self.family.product(b, x, w)
+            return self.operands_product(x, w)
+        patches = x in self.patches
         x, w = (b.op("Cast", t, to=self.dtype) for t in (x, w))
-        return b.op("Cast", self.family.product(b, x, w), to=TensorProto.FLOAT)
+        if patches:
+            self.patches.add(x)
+        return b.op("Cast", self.operands_product(x, w), to=TensorProto.FLOAT)
+
+    def operands_product(self, x: str, w: str) -> str:
+        """The family's product of operands in their own type (of patches, if ``x`` is)."""
+        if x in self.patches:
+            return self.family.patch_product(self.b, x, w)
+        return self.family.product(self.b, x, w)
+
+    def bias(self) -> str | None:
+        zeros = self.family.zero_input(self.b, self.x)
+        if zeros is None:
+            return None
+        if self.x in self.patches:
+            self.patches.add(zeros)
+        return self.product_of(zeros, self.w32)
+
+    def unfold(self, x: str) -> str:
+        p = self.family.unfold(self.b, x)
+        self.patches.add(p)
+        return p
+
+    def input_norm2(self) -> str:
+        """‖x_(i)‖² of the input the product sees."""
+        if self.x in self.patches:
+            return self.family.patches_norm2(self.b, self.x)
+        return self.family.patch_norm2(self.b, self.x)
+
+    def input_absmax(self) -> str:
+        """Each input vector's abs-max, against Y."""
+        if self.x in self.patches:
+            return self.family.patch_absmax(self.b, self.x)[1]
+        return self.family.vector_absmax(self.b, self.x)[1]
 
     def per_channel(self, values: str) -> str:
         """A vector of one value per output channel, laid out to broadcast against Y."""
@@ -337,13 +374,13 @@ class FunctionLibrary:
             ctx.quantities["w_range_view"] = ranged
             ctx.quantities["w_range"] = family.to_output(b, ranged)
         x_in = self._inputs(ctx, terms, x32, dtype)
-        y = ctx.y = family.product(b, x_in, self._weights(ctx, terms, w32, dtype))
+        y = ctx.y = ctx.operands_product(x_in, self._weights(ctx, terms, w32, dtype))
         if "x_norm2" in needs:
-            ctx.quantities["x_norm2"] = family.patch_norm2(b, ctx.x)
+            ctx.quantities["x_norm2"] = ctx.input_norm2()
         if "w_norm2" in needs:
             ctx.quantities["w_norm2"] = b.op("Div", family.weight_norm2(b, w32), ctx.fan_in())
         if "x_absmax" in needs:
-            ctx.quantities["x_absmax"] = family.vector_absmax(b, ctx.x)[1]
+            ctx.quantities["x_absmax"] = ctx.input_absmax()
         for term in terms:
             term.prepare(ctx)
         b.output(self._output(ctx, terms, y, dtype), "Y")
@@ -389,8 +426,17 @@ class FunctionLibrary:
         if not input_terms:
             return "X"
         for term in input_terms:
-            ctx.x = term.transform_input(ctx, ctx.x)
-        return ctx.b.op("Cast", ctx.x, to=dtype) if dtype != TensorProto.FLOAT else ctx.x
+            unfolded = len(ctx.patches)
+            x = term.transform_input(ctx, ctx.x)
+            if ctx.x in ctx.patches or len(ctx.patches) > unfolded:
+                ctx.patches.add(x)  # a term that unfolded X returns patches
+            ctx.x = x
+        if dtype == TensorProto.FLOAT:
+            return ctx.x
+        cast = ctx.b.op("Cast", ctx.x, to=dtype)
+        if ctx.x in ctx.patches:
+            ctx.patches.add(cast)
+        return cast
 
     @staticmethod
     def _weights(ctx: _Context, terms: tuple[NoiseTerm, ...], w32: str, dtype: int) -> str:

@@ -42,7 +42,7 @@ class Terms:
     taps: np.ndarray
     fan_in: float
     xamax: np.ndarray | None = None
-    """abs-max of each input vector (conv: of each example), per output element."""
+    """abs-max of each input vector (conv: of each patch, per group), per output element."""
     wamax: np.ndarray | None = None
     """abs-max of the output channel's (effective) weights, per output element."""
 
@@ -271,6 +271,7 @@ def _conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str
     xn2 = np.zeros_like(y)
     wn2 = np.zeros((c_out, *out))
     taps = np.zeros((c_out, *out), dtype=np.int64)
+    patch_amax = np.zeros((n, group, *out))  # padding holds zeros: it never raises a max
     xg = x.reshape(n, group, c_per_group, *spatial)
     wg = w.reshape(group, per_group, c_per_group, *kernel)
     for p in itertools.product(*(range(o) for o in out)):
@@ -284,12 +285,14 @@ def _conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, attrs: dict[str
             xn2[(slice(None), slice(None), *p)] += np.repeat((xs**2).sum(-1), per_group, axis=1)
             wn2[(slice(None), *p)] += (ws**2).sum(-1).reshape(-1)
             taps[(slice(None), *p)] += c_per_group
+            at = (slice(None), slice(None), *p)
+            patch_amax[at] = np.maximum(patch_amax[at], np.abs(xs).max(-1))
     if bias is not None:
         y += bias.reshape(1, -1, *([1] * nd))
     flat = w.reshape(c_out, -1)
     rw = (flat.max(1) - flat.min(1)).reshape(1, -1, *([1] * nd))
     fan_in = float(c_per_group * np.prod(kernel))
-    xamax = np.abs(x).reshape(n, -1).max(1).reshape(n, 1, *([1] * nd))  # per example
+    xamax = np.repeat(patch_amax, per_group, axis=1)  # per patch, of the channel's group
     wamax = np.abs(flat).max(1).reshape(1, -1, *([1] * nd))
     return Terms(
         y,

@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from helpers import run_plain
 from onnx import numpy_helper
+from reference import _conv_pads
 
 from analogc.passes import LayerPlan, NoiseModel
 
@@ -36,7 +37,12 @@ class OpData:
     """Axes of the stored weight summed by one output channel's dot product."""
     channel_axis_y: int
     per_vector_axes: tuple[int, ...]
-    """Axes of x reduced for one input vector's abs-max (conv: the whole example)."""
+    """Axes of x reduced for one input vector's abs-max (a conv's vectors are its patches:
+    see :func:`patches`)."""
+
+    @property
+    def is_conv(self) -> bool:
+        return self.model.graph.node[0].op_type == "Conv"
 
     def run(self, x: np.ndarray | None = None, w: np.ndarray | None = None) -> np.ndarray:
         """The plain op on (possibly modified) operands, by onnxruntime."""
@@ -62,6 +68,78 @@ def op_data(case_name: str, model: onnx.ModelProto, x: np.ndarray) -> OpData:
     raise ValueError(f"no static reference for case {case_name!r}")
 
 
+def _conv_attrs(op: OpData) -> dict[str, list[int] | int]:
+    node = op.model.graph.node[0]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    spatial = op.w.ndim - 2
+    strides = list(attrs.get("strides", [1] * spatial))
+    dilations = list(attrs.get("dilations", [1] * spatial))
+    kernel = list(op.w.shape[2:])
+    pads = _conv_pads(attrs, list(op.x.shape[2:]), kernel, strides, dilations)
+    return {
+        "group": int(attrs.get("group", 1)),
+        "strides": strides,
+        "pads": pads,
+        "dilations": dilations,
+    }
+
+
+def patches(op: OpData, x: np.ndarray) -> np.ndarray:
+    """A convolution's input vectors: [N, G, C_in/G, K, *out] (K taps, zero padding included),
+    cut from ``x`` by explicit slicing (no convolution involved)."""
+    a = _conv_attrs(op)
+    kernel = op.w.shape[2:]
+    spatial = len(kernel)
+    pads = a["pads"]
+    assert isinstance(pads, list)
+    width = [(0, 0), (0, 0), *((pads[i], pads[i + spatial]) for i in range(spatial))]
+    padded = np.pad(x, width)
+    strides, dilations = a["strides"], a["dilations"]
+    assert isinstance(strides, list) and isinstance(dilations, list)
+    out = [
+        (padded.shape[2 + i] - dilations[i] * (kernel[i] - 1) - 1) // strides[i] + 1
+        for i in range(spatial)
+    ]
+    taps = []
+    for tap in np.ndindex(*kernel):
+        index = tuple(
+            slice(
+                tap[i] * dilations[i],
+                tap[i] * dilations[i] + strides[i] * (out[i] - 1) + 1,
+                strides[i],
+            )
+            for i in range(spatial)
+        )
+        taps.append(padded[(slice(None), slice(None), *index)])
+    stacked = np.stack(taps, axis=2)  # [N, C, K, *out]
+    g = int(a["group"])  # type: ignore[arg-type]
+    n, c = stacked.shape[:2]
+    return stacked.reshape(n, g, c // g, *stacked.shape[2:])
+
+
+def patch_product(op: OpData, p: np.ndarray) -> np.ndarray:
+    """The conv from its patches [N, G, C/G, K, *out]: y[n, o] = Σ W[o, c, k]·p[n, g(o), c, k]."""
+    n, g, cg, k = p.shape[:4]
+    c_out = op.w.shape[0]
+    w = op.w.reshape(g, c_out // g, cg, k).astype(np.float64)
+    y = np.einsum("gocK,ngcK...->ngo...", w, p.astype(np.float64))
+    y = y.reshape(n, c_out, *p.shape[4:])
+    node = op.model.graph.node[0]
+    if len(node.input) > 2 and node.input[2]:
+        bias = next(t for t in op.model.graph.initializer if t.name == node.input[2])
+        y = y + numpy_helper.to_array(bias).reshape(1, -1, *([1] * (y.ndim - 2)))
+    return y.astype(F32)
+
+
+def vector_absmax_y(op: OpData, y: np.ndarray) -> np.ndarray:
+    """Each input vector's abs-max, laid out like y (a conv's: each patch's, per group)."""
+    if not op.is_conv:
+        return np.broadcast_to(np.abs(op.x).max(axis=op.per_vector_axes, keepdims=True), y.shape)
+    amax = np.abs(patches(op, op.x)).max(axis=(2, 3))  # [N, G, *out]
+    g = amax.shape[1]
+    return np.repeat(amax, y.shape[1] // g, axis=1)
+
+
 def quantize(v: np.ndarray, bound: np.ndarray | float, levels: float) -> np.ndarray:
     """clip(round(v/Δ)·Δ, −bound, bound), Δ = bound/levels, in float32."""
     bound = np.asarray(bound, F32)
@@ -76,6 +154,10 @@ def levels_of(bits: float) -> float:
 def dac(
     op: OpData, noise: NoiseModel, layer: LayerPlan, draws: Mapping[str, np.ndarray]
 ) -> np.ndarray:
+    if noise["dac_range"] == "per_vector" and op.is_conv:
+        p = patches(op, op.x)
+        bound = np.abs(p).max(axis=(2, 3), keepdims=True)
+        return patch_product(op, quantize(p, bound, levels_of(noise["dac_bits"])))
     if noise["dac_range"] == "per_vector":
         bound = np.abs(op.x).max(axis=op.per_vector_axes, keepdims=True)
     else:
@@ -93,7 +175,7 @@ def weight_levels(
 def _full_scale(op: OpData, y: np.ndarray) -> np.ndarray:
     """Each input vector's abs-max times each output channel's abs-max (effective) weight,
     laid out like y."""
-    x_max = np.abs(op.x).max(axis=op.per_vector_axes, keepdims=True).astype(np.float64)
+    x_max = vector_absmax_y(op, y).astype(np.float64)
     if op.weight_name == "B":  # Gemm: effective weights alpha·B, channels on B's axis 0
         alpha = next(a.f for a in op.model.graph.node[0].attribute if a.name == "alpha")
         w_max = abs(alpha) * np.abs(op.w).max(axis=1)
@@ -101,7 +183,7 @@ def _full_scale(op: OpData, y: np.ndarray) -> np.ndarray:
         w_max = np.abs(op.w).max(axis=op.contracted)
     shape = [1] * y.ndim
     shape[op.channel_axis_y] = -1
-    return np.broadcast_to(x_max, y.shape) * w_max.reshape(shape)
+    return x_max * w_max.reshape(shape)
 
 
 def adc(
@@ -109,9 +191,12 @@ def adc(
 ) -> np.ndarray:
     y = op.run()
     headroom = noise["adc_headroom"]
-    if noise["adc_range"] == "full_scale":
+    if noise["adc_range"] == "full_scale":  # the analog product; the bias added after
+        bias = op.run(x=np.zeros_like(op.x))
         bound = (_full_scale(op, y) * noise["adc_bound"]).astype(F32)
-    elif noise["adc_per_channel"]:
+        analog = (y - bias).astype(F32)
+        return quantize(analog, bound, levels_of(noise["adc_bits"])) + bias
+    if noise["adc_per_channel"]:
         shape = [1] * y.ndim
         shape[op.channel_axis_y] = -1
         bound = (F32(headroom) * np.asarray(layer.y_absmax_channels, F32)).reshape(shape)
@@ -159,7 +244,8 @@ def drift(
     if noise["drift_compensation"]:
 
         def readout(w: np.ndarray) -> float:
-            return float(np.abs(w.sum(axis=op.contracted)).sum())
+            """aihwkit 1.1's GlobalDriftCompensation: one-hot inputs, mean |output|."""
+            return float(np.abs(w).sum())
 
         y = y * readout(op.w) / readout(drifted)
     return y

@@ -6,8 +6,11 @@ the repeats (DESIGN §2.1).
 * ``adc_range = "calibrated"``: ``adc_headroom`` × the op's calibrated robust abs-max clean
   output (per op, or with ``adc_per_channel`` per output channel);
 * ``adc_range = "full_scale"``: ``adc_bound · s_x · s_w,i``, a bound in units of the
-  converters' full scale (each input vector's abs-max times the output channel's abs-max
+  converters' full scale (each input vector's abs-max — a convolution's: each patch's — times
+  the weights' full scale, :mod:`.full_scale`: by default the output channel's abs-max
   weight), as aihwkit's ``out_bound`` and ``out_res`` with ``noise_management = ABS_MAX``.
+  The ADC then reads the analog product only: the op's bias is added digitally after it, as
+  aihwkit's ``digital_bias`` does (an all-zero patch reads 0 and keeps its bias).
 
 Deterministic: repeats do not reduce it, and once the temporal noise is below its quantisation
 noise ``Δ²/12`` more repeats buy nothing (the search's floor).
@@ -19,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .base import FLOAT, FLOATS, BodyContext, NoiseTerm, Param, above, at_least, one_of
+from .full_scale import WEIGHT_SCALES, weight_full_scale
 from .quantize import levels, quantization_error2, quantize
 
 if TYPE_CHECKING:
@@ -46,6 +50,14 @@ class ADC(NoiseTerm):
             one_of("calibrated", "full_scale"),
         ),
         Param("adc_bound", float, 12.0, "full_scale range in full-scale units", above(0)),
+        Param(
+            "adc_weight",
+            str,
+            "channel",
+            "full_scale: the weights' full scale, channel (abs-max per output channel), tensor "
+            "(the op's) or unit (1: aihwkit's mapping without weight scaling)",
+            one_of(*WEIGHT_SCALES),
+        ),
     )
     node_attributes = MappingProxyType(
         {"adc_levels": FLOAT, "adc_range": FLOAT, "adc_ranges": FLOATS, "adc_bound": FLOAT}
@@ -65,14 +77,24 @@ class ADC(NoiseTerm):
         return values
 
     def transform_output(self, ctx: BodyContext, y: str) -> str:
-        return quantize(ctx.b, y, self._bound(ctx), ctx.attr("adc_levels"))
+        return self._converted(ctx, y)
+
+    def _converted(self, ctx: BodyContext, y: str) -> str:
+        """``y`` through the ADC; at full scale, its bias added digitally after it."""
+        b = ctx.b
+        bias = ctx.bias() if ctx.noise["adc_range"] == "full_scale" else None
+        analog = y if bias is None else b.op("Sub", y, bias)
+        out = quantize(b, analog, self._bound(ctx), ctx.attr("adc_levels"))
+        return out if bias is None else b.op("Add", out, bias)
 
     def _bound(self, ctx: BodyContext) -> str:
         if ctx.noise["adc_range"] == "full_scale":
-            b, family = ctx.b, ctx.family
-            view = family.weight_view(b, ctx.clean_weight())
-            s_w = family.to_output(b, b.reduce("ReduceMax", b.op("Abs", view), family.channel_axes))
-            return b.op("Mul", b.op("Mul", ctx.quantity("x_absmax"), s_w), ctx.attr("adc_bound"))
+            b = ctx.b
+            scale = ctx.quantity("x_absmax")
+            s_w = weight_full_scale(ctx, ctx.noise["adc_weight"])
+            if s_w is not None:
+                scale = b.op("Mul", scale, s_w)
+            return b.op("Mul", scale, ctx.attr("adc_bound"))
         if not ctx.noise["adc_per_channel"]:
             return ctx.attr("adc_range")
         return ctx.per_channel(ctx.floats("adc_ranges"))
@@ -80,6 +102,4 @@ class ADC(NoiseTerm):
     def stats_variance(self, ctx: BodyContext) -> str:
         """The quantisation error of the clean output (its clipping included)."""
         y = ctx.product()
-        return quantization_error2(
-            ctx.b, y, quantize(ctx.b, y, self._bound(ctx), ctx.attr("adc_levels"))
-        )
+        return quantization_error2(ctx.b, y, self._converted(ctx, y))

@@ -186,6 +186,14 @@ class BodyContext(Protocol):
     def clean_input(self) -> str:
         """The input operand X in float32, as the model gives it."""
 
+    def bias(self) -> str | None:
+        """The op's bias (Conv's B, Gemm's beta·C) in float32 against Y, or None without one."""
+
+    def unfold(self, x: str) -> str:
+        """``x`` unfolded into the op's input vectors (a convolution's patches: families whose
+        :attr:`~analogc.passes.ops.AnalogFamily.unfolds`); what an ``input``-stage term
+        returns from them is patches too, and products of it use the patch product."""
+
     def clean_weight(self) -> str:
         """The weight operand W in float32, as stored."""
 

@@ -2,8 +2,11 @@
 
 ``x → clip(round(x/Δ)·Δ, −a, a)``, ``Δ = a/(2^(b−1)−1)``: ``a`` is the op's calibrated robust
 abs-max input (``dac_range = "calibrated"``), or each input vector's own abs-max
-(``"per_vector"``: aihwkit's ``noise_management = ABS_MAX``; for a convolution, each example's).
-Deterministic: every repeat sees the same converted input, so repeats do not reduce it.
+(``"per_vector"``: aihwkit's ``noise_management = ABS_MAX``). A convolution's input vectors are
+its patches (each converted on its own, as aihwkit's analog convolutions feed the tile the
+rows of the unfolded input), so per-vector conversion unfolds X; a ConvTranspose's are
+converted per example. Deterministic: every repeat sees the same converted input, so repeats
+do not reduce it.
 """
 
 from __future__ import annotations
@@ -46,7 +49,10 @@ class DAC(NoiseTerm):
         }
 
     def transform_input(self, ctx: BodyContext, x: str) -> str:
-        if ctx.noise["dac_range"] == "per_vector":
+        if ctx.noise["dac_range"] == "per_vector" and ctx.family.unfolds:
+            x = ctx.unfold(x)
+            bound = ctx.family.patch_absmax(ctx.b, x)[0]
+        elif ctx.noise["dac_range"] == "per_vector":
             bound = ctx.family.vector_absmax(ctx.b, x)[0]
         else:
             bound = ctx.attr("x_absmax")

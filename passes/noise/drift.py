@@ -2,9 +2,11 @@
 
 ``W_ij(t) = W_ij · ((t + t0)/t0)^(−ν_ij)``, ``ν_ij ~ N(ν̄, σ_ν)`` clipped at 0, drawn once per
 programmed chip, ``t`` the time since programming (aihwkit's ``t_inference``). With
-``drift_compensation``, the output is multiplied by ``α = Σ_i|Σ_j W_ij| / Σ_i|Σ_j W_ij(t)|``,
-the ratio of an all-ones read-out before and after the drift (aihwkit's
-``GlobalDriftCompensation``), after the ADC. Repeats do not reduce it.
+``drift_compensation``, the output is multiplied by ``α = Σ_ij |W_ij| / Σ_ij |W_ij(t)|``, the
+ratio of the mean absolute read-out of one-hot inputs before and after the drift (aihwkit
+1.1's ``GlobalDriftCompensation``, whose read-out tensor is the identity), after the ADC.
+aihwkit reads those one-hot vectors out through its noisy, quantised forward pass; analogc
+reads the weights exactly. Repeats do not reduce it.
 """
 
 from __future__ import annotations
@@ -60,10 +62,9 @@ class Drift(NoiseTerm):
         return b.op("Mul", w, factor)
 
     def _readout(self, ctx: BodyContext, w: str) -> str:
-        """``Σ_i |Σ_j W_ij|``: an all-ones read-out of the op's weights."""
-        b, family = ctx.b, ctx.family
-        per_channel = b.reduce("ReduceSum", family.weight_view(b, w), family.channel_axes)
-        return b.op("ReduceSum", b.op("Abs", per_channel), keepdims=0)
+        """``Σ_ij |W_ij|``: the read-out of every one-hot input, summed."""
+        b = ctx.b
+        return b.op("ReduceSum", b.op("Abs", w), keepdims=0)
 
     def transform_weight(self, ctx: BodyContext, w: str) -> str:
         drifted = self._drifted(ctx, w)

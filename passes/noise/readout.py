@@ -2,10 +2,11 @@
 
 ``y_i += ε · out_noise · s_x · s_w,i / sqrt(E)``: the analog output is normalised to the
 converters' full scale — the input by ``s_x`` (each input vector's abs-max, aihwkit's
-``noise_management = ABS_MAX``, or the op's calibrated abs-max input), the weights by ``s_w,i``
-(the output channel's abs-max weight, aihwkit's column-wise weight scaling, or the op's) — and
-the read-out adds noise of std ``out_noise`` in those units. Averaging N passes divides its
-variance by N.
+``noise_management = ABS_MAX``; for a convolution, each patch: the rows aihwkit's analog
+convolutions feed the tile — or the op's calibrated abs-max input), the weights by ``s_w,i``
+(:mod:`.full_scale`: the output channel's abs-max weight, aihwkit's column-wise weight scaling;
+the op's; or 1, aihwkit's mapping without weight scaling) — and the read-out adds noise of std
+``out_noise`` in those units. Averaging N passes divides its variance by N.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .base import FLOAT, BodyContext, NoiseTerm, Param, at_least, one_of
+from .full_scale import WEIGHT_SCALES, weight_full_scale
 from .shot import OUTPUT_DRAW
 
 if TYPE_CHECKING:
@@ -44,8 +46,9 @@ class ReadoutNoise(NoiseTerm):
             "readout_weight",
             str,
             "channel",
-            "weight full scale: channel (abs-max per output channel) or tensor",
-            one_of("channel", "tensor"),
+            "weight full scale: channel (abs-max per output channel), tensor (the op's) or unit "
+            "(1: aihwkit's mapping without weight scaling)",
+            one_of(*WEIGHT_SCALES),
         ),
     )
     node_attributes = MappingProxyType({"out_noise": FLOAT, "x_absmax": FLOAT})
@@ -57,15 +60,10 @@ class ReadoutNoise(NoiseTerm):
         return {"out_noise": noise["out_noise"], "x_absmax": float(layer.x_absmax or 0.0)}
 
     def _full_scale(self, ctx: BodyContext) -> str:
-        b, family = ctx.b, ctx.family
         per_vector = ctx.noise["readout_input"] == "per_vector"
         s_x = ctx.quantity("x_absmax") if per_vector else ctx.attr("x_absmax")
-        view = family.weight_view(b, ctx.clean_weight())
-        if ctx.noise["readout_weight"] == "channel":
-            s_w = family.to_output(b, b.reduce("ReduceMax", b.op("Abs", view), family.channel_axes))
-        else:
-            s_w = b.op("ReduceMax", b.op("Abs", view), keepdims=0)
-        return b.op("Mul", s_x, s_w)
+        s_w = weight_full_scale(ctx, ctx.noise["readout_weight"])
+        return s_x if s_w is None else ctx.b.op("Mul", s_x, s_w)
 
     def output_variance(self, ctx: BodyContext) -> str:
         b = ctx.b

@@ -74,6 +74,9 @@ class AnalogFamily:
         output_channel_axis: the axis of Y that indexes output channels, in the order of
             :meth:`weight_view`'s reduction (None when channels are not one axis of Y, as for
             a general contraction): per-channel calibration facts need it.
+        unfolds: True when the op's input vectors overlap in X (a convolution's patches): a
+            per-vector conversion then needs X unfolded (:meth:`unfold`), and products of the
+            unfolded input use :meth:`patch_product`.
     """
 
     name: str = ""
@@ -82,6 +85,7 @@ class AnalogFamily:
     static_fan_in: bool = True
     channel_axes: tuple[int, ...] | str = "w_axes"
     output_channel_axis: int | None = None
+    unfolds: bool = False
 
     def product(self, b: FunctionBody, x: str, w: str) -> str:
         """The op itself (``x``, ``w`` in the operands' type)."""
@@ -105,8 +109,32 @@ class AnalogFamily:
         raise NotImplementedError
 
     def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
-        """The abs-max of each input vector (of each example, for convolutions), laid out to
-        broadcast against X and against Y: the scale of per-vector input conversion."""
+        """The abs-max of each input vector, laid out to broadcast against X and against Y: the
+        scale of per-vector input conversion (aihwkit's ``ABS_MAX`` noise management). For a
+        family that :attr:`unfolds`, the first is not used (vectors overlap in X)."""
+        raise NotImplementedError
+
+    def zero_input(self, b: FunctionBody, x: str) -> str | None:
+        """An input of zeros whose product is the op's bias, laid out to broadcast against Y
+        (what a digital bias adds after an ADC), or None for an op without a bias."""
+        return None
+
+    def unfold(self, b: FunctionBody, x: str) -> str:
+        """:attr:`unfolds` families: X as its input vectors (a convolution's patches, zero
+        padding included), one vector per output position, in :meth:`patch_product`'s layout."""
+        raise NotImplementedError
+
+    def patch_product(self, b: FunctionBody, patches: str, w: str) -> str:
+        """:attr:`unfolds` families: the op computed from :meth:`unfold`'s patches."""
+        raise NotImplementedError
+
+    def patch_absmax(self, b: FunctionBody, patches: str) -> tuple[str, str]:
+        """:attr:`unfolds` families: each input vector's abs-max from the patches, laid out to
+        broadcast against them and against Y."""
+        raise NotImplementedError
+
+    def patches_norm2(self, b: FunctionBody, patches: str) -> str:
+        """:attr:`unfolds` families: ‖x_(i)‖² from the patches, broadcastable against Y."""
         raise NotImplementedError
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:

@@ -4,6 +4,12 @@ The noise needs two maps besides the convolution itself: the squared norm of eac
 (a convolution of X² with a ones kernel, one channel per group) and the squared norm of the
 weight taps that meet the input at each output position (a convolution of a ones image with W²,
 which onnxruntime folds into a constant when the spatial shape is static).
+
+A convolution's input vectors are its patches (aihwkit unfolds them into the rows its tile
+converts), so per-vector conversion works on X unfolded: one channel per (input channel, tap),
+zero padding included, computed by a convolution of each input channel with a one-hot kernel
+per tap; the op is then a 1×1 convolution of the patches. This costs prod(kernel) times X's
+memory, and is only built for the terms that need it.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class ConvFamily(AnalogFamily):
         extra = {"output_padding": INTS, "output_shape": INTS} if transpose else {}
         self.attributes = {**_CONV_ATTRIBUTES, **extra, "w_axes": INTS}
         self.refs = {a: a for a in self.attributes if a != "w_axes"}
+        self.unfolds = not transpose
 
     def product(self, b: FunctionBody, x: str, w: str) -> str:
         return b.op(self.op_type, x, w, "B", refs=self.refs)
@@ -85,14 +92,81 @@ class ConvFamily(AnalogFamily):
         return b.squeeze(per_channel, 0 if self.transpose else 1)
 
     def vector_absmax(self, b: FunctionBody, x: str) -> tuple[str, str]:
-        """Per example (a convolution's input vectors are its patches; one scale per example
-        is what a DAC shared by the whole input sees): [N, 1, ..., 1]."""
+        """Per patch and group for a convolution (:meth:`patch_absmax` of the unfolded X);
+        per example for a ConvTranspose, whose input vectors do not map to outputs one to
+        one: [N, 1, ..., 1]."""
+        if self.unfolds:
+            return self.patch_absmax(b, self.unfold(b, x))
         flat = b.op("Flatten", b.op("Abs", x), axis=1)
         per_example = b.reduce("ReduceMax", flat, [1])
         ones = b.op("Add", b.op("Mul", b.slice("mask_shape", 1), b.const([0])), b.const([1]))
         shape = b.op("Concat", b.const([-1]), ones, axis=0)
         m = b.op("Reshape", per_example, shape)
         return m, m
+
+    def zero_input(self, b: FunctionBody, x: str) -> str | None:
+        """One example of zeros: its product is B per output channel, for every example."""
+        return b.op("Mul", b.slice(x, 0, 1), b.const(0.0))
+
+    def unfold(self, b: FunctionBody, x: str) -> str:
+        """[N, C_in·K, *out] (K = prod(kernel)), channel ``c·K + k`` holding tap ``k`` of input
+        channel ``c``: the order of W's [C_out, C_in/G, *kernel] flattened per output channel,
+        so one group's patches are contiguous channels."""
+        kernel = b.slice("ones_shape", 2)
+        taps = b.reduce("ReduceProd", kernel, [0])
+        square = b.op("ConstantOfShape", b.op("Concat", taps, taps, axis=0), value=ONE_F32)
+        one_hot = b.op(
+            "Reshape", b.op("EyeLike", square), b.op("Concat", taps, b.const([1]), kernel, axis=0)
+        )
+        shape = b.op("Shape", x)
+        rows = b.op("Reshape", x, b.op("Concat", b.const([-1, 1]), b.slice(shape, 2), axis=0))
+        window = {a: a for a in ("auto_pad", "dilations", "pads", "strides")}
+        per_tap = b.op("Conv", rows, one_hot, refs=window)
+        out_shape = b.op(
+            "Concat",
+            b.slice(shape, 0, 1),
+            b.const([-1]),
+            b.slice(b.op("Shape", per_tap), 2),
+            axis=0,
+        )
+        return b.op("Reshape", per_tap, out_shape)
+
+    def patch_product(self, b: FunctionBody, patches: str, w: str) -> str:
+        """A 1×1 convolution of the patches with W as [C_out, C_in/G·K, 1, ...]."""
+        ones = b.op("Add", b.op("Mul", b.slice("ones_shape", 2), b.const([0])), b.const([1]))
+        w_shape = b.op("Concat", b.slice(b.op("Shape", w), 0, 1), b.const([-1]), ones, axis=0)
+        return b.op("Conv", patches, b.op("Reshape", w, w_shape), "B", refs={"group": "group"})
+
+    def _grouped(self, b: FunctionBody, patches: str) -> str:
+        """The patches as [N, G, C_in/G·K, *out]: one input vector per (example, group,
+        output position)."""
+        shape = b.op("Shape", patches)
+        grouped = b.op(
+            "Concat",
+            b.slice(shape, 0, 1),
+            b.slice("ones_shape", 0, 1),
+            b.const([-1]),
+            b.slice(shape, 2),
+            axis=0,
+        )
+        return b.op("Reshape", patches, grouped)
+
+    def _against_y(self, b: FunctionBody, per_group: str) -> str:
+        """[N, G, *out] against Y: as it is (G is 1 or C_out), or each channel's group's."""
+        if self.grouped:
+            return b.op("Gather", per_group, "group_index", axis=1)
+        return per_group
+
+    def patch_absmax(self, b: FunctionBody, patches: str) -> tuple[str, str]:
+        grouped = self._grouped(b, b.op("Abs", patches))
+        amax = b.reduce("ReduceMax", grouped, [2])
+        full = b.op("Expand", amax, b.op("Shape", grouped))
+        against_patches = b.op("Reshape", full, b.op("Shape", patches))
+        return against_patches, self._against_y(b, b.squeeze(amax, 2))
+
+    def patches_norm2(self, b: FunctionBody, patches: str) -> str:
+        norm2 = b.reduce("ReduceSumSquare", self._grouped(b, patches), [2], keepdims=0)
+        return self._against_y(b, norm2)
 
     def patch_norm2(self, b: FunctionBody, x: str) -> str:
         if self.transpose:

@@ -35,6 +35,10 @@ class GemmFamily(AnalogFamily):
         refs = {a: a for a in ("alpha", "beta", "transA", "transB")}
         return b.op("Gemm", x, w, "C", refs=refs)
 
+    def zero_input(self, b: FunctionBody, x: str) -> str | None:
+        """Zeros like A: the product is beta·C as broadcast to Y (C may vary per row)."""
+        return b.op("Mul", x, b.const(0.0))
+
     output_channel_axis = 1
 
     def to_output(self, b: FunctionBody, per_channel: str) -> str:
