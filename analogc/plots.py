@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analogc.passes.model_io import write_bytes_atomic
@@ -109,42 +110,7 @@ def tradeoff_figure(
     """
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     pct = 100.0 if percent else 1.0
-    if trials:
-        feas = [(e, m * pct) for e, m, ok in trials if ok]
-        infeas = [(e, m * pct) for e, m, ok in trials if not ok]
-        if infeas:
-            xs, ys = zip(*infeas, strict=True)
-            ax.scatter(xs, ys, s=12, c="0.75", label="per-layer trials (over budget)")
-        if feas:
-            xs, ys = zip(*feas, strict=True)
-            ax.scatter(
-                xs,
-                ys,
-                s=14,
-                c="tab:green",
-                alpha=0.6,
-                label="per-layer trials (within budget)",
-            )
-    if front:
-        f = sorted(front)
-        ax.plot(
-            [e for e, _ in f],
-            [m * pct for _, m in f],
-            "-",
-            c="tab:green",
-            lw=1.5,
-            label="per-layer front",
-        )
-    if uniform:
-        u = sorted(uniform)
-        ax.plot(
-            [e for e, _ in u],
-            [m * pct for _, m in u],
-            "o-",
-            c="tab:blue",
-            ms=4,
-            label="uniform precision",
-        )
+    _draw_searched(ax, trials, front, uniform, pct)
     if math.isfinite(clean):
         ax.axhline(clean * pct, c="k", lw=0.8, ls=":", label="clean")
     ax.axhline(floor * pct, c="tab:red", lw=0.8, ls="--", label="budget")
@@ -172,22 +138,53 @@ def tradeoff_figure(
     ax.set_xscale("log")
     ax.set_xlabel(f"energy per MAC Ē ({unit})")
     ax.set_ylabel(f"{metric}{' (%)' if percent else ''}")
-    low, high = _metric_window(
-        clean, floor, [chosen[1], *([uniform_chosen[1]] if uniform_chosen else [])]
-    )
+    marked = [chosen, *([uniform_chosen] if uniform_chosen else [])]
+    low, high = _metric_window(clean, floor, [m for _, m in marked])
     ax.set_ylim(low * pct, high * pct)
-    points = [
-        *((e, m) for e, m, _ in trials),
-        *uniform,
-        *front,
-        chosen,
-        *([uniform_chosen] if uniform_chosen else []),
-    ]
+    points = [*((e, m) for e, m, _ in trials), *uniform, *front, *marked]
     ax.set_xlim(*_energy_window(points, low, high, always=[chosen[0]]))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax.set_title(f"Precision/energy trade-off ({seeds})")
     return fig
+
+
+def _draw_searched(
+    ax: Axes,
+    trials: Sequence[tuple[float, float, bool]],
+    front: Sequence[tuple[float, float]],
+    uniform: Sequence[tuple[float, float]],
+    pct: float,
+) -> None:
+    """The per-layer trials (within budget or not), their front and the uniform curve."""
+    for ok, size, colour, alpha, label in (
+        (False, 12, "0.75", 1.0, "per-layer trials (over budget)"),
+        (True, 14, "tab:green", 0.6, "per-layer trials (within budget)"),
+    ):
+        shown = [(e, m * pct) for e, m, within in trials if within == ok]
+        if shown:
+            xs, ys = zip(*shown, strict=True)
+            ax.scatter(xs, ys, s=size, c=colour, alpha=alpha, label=label)
+    if front:
+        f = sorted(front)
+        ax.plot(
+            [e for e, _ in f],
+            [m * pct for _, m in f],
+            "-",
+            c="tab:green",
+            lw=1.5,
+            label="per-layer front",
+        )
+    if uniform:
+        u = sorted(uniform)
+        ax.plot(
+            [e for e, _ in u],
+            [m * pct for _, m in u],
+            "o-",
+            c="tab:blue",
+            ms=4,
+            label="uniform precision",
+        )
 
 
 def _metric_window(clean: float, floor: float, shown: Sequence[float] = ()) -> tuple[float, float]:
