@@ -111,7 +111,7 @@ def test_worker_killed_on_this_machine_is_retried_at_once(tmp_path: Path) -> Non
     outs = [tmp_path / f"w{i}" for i in range(2)]
     procs = [start_worker(CNN, out, log, args) for out, log in zip(outs, logs, strict=True)]
     try:
-        killed, trial = kill_one_mid_trial(procs, storage, "local", timeout_s=180)
+        killed, trial = kill_one_mid_trial(procs, storage, "local", timeout_s=180, logs=logs)
         procs[killed].wait()  # reaped: its pid is gone
         killed_at = time.monotonic()
         survivor = procs[1 - killed]

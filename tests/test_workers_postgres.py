@@ -114,7 +114,7 @@ def test_three_workers_one_killed(postgres: str, study_name: str, tmp_path: Path
         out.mkdir()
     procs = [_compile(postgres, study_name, out, log) for out, log in zip(outs, logs, strict=True)]
     try:
-        killed, killed_trial = kill_one_mid_trial(procs, storage, study_name)
+        killed, killed_trial = kill_one_mid_trial(procs, storage, study_name, logs=logs)
         survivors = [i for i in range(WORKERS) if i != killed]
         for i in survivors:
             code = procs[i].wait(timeout=TIMEOUT_S)

@@ -57,6 +57,7 @@ def kill_one_mid_trial(
     *,
     after: int = 4,
     timeout_s: float = 300,
+    logs: Sequence[Path] = (),
 ) -> tuple[int, int]:
     """SIGKILLs a worker while it evaluates a configuration, once ``after`` trials are counted
     (mid-search, not during the setup): returns (its index, the trial number).
@@ -84,7 +85,12 @@ def kill_one_mid_trial(
                     return pids[pid], t.number
                 os.kill(pid, signal.SIGCONT)
         if any(p.poll() is not None for p in procs):
-            pytest.fail("a worker exited before one could be killed mid-trial")
+            pytest.fail(
+                "a worker exited before one could be killed mid-trial: "
+                + "; ".join(f"worker {i} exit {p.poll()}" for i, p in enumerate(procs))
+                + f"; trials: {[(t.number, t.state.name) for t in trials]}"
+                + "".join(f"\n--- {log.name}:\n{log.read_text()[-2000:]}" for log in logs)
+            )
         time.sleep(0.05)
     pytest.fail(f"no worker was seen evaluating a trial within {timeout_s} s")
 
