@@ -375,9 +375,19 @@ def compile_cmd(
 
 
 def _not_met(report: CompileReport) -> str:
-    if report.search is None:
+    if report.mode == "static-limited":
         return (
-            "this plan does not meet the budget (--repeats fixed it: nothing was searched); "
+            "no repeats can meet the budget (the terms repeats do not reduce exceed it: "
+            "nothing was searched); the plan at the converter floor was written anyway"
+        )
+    if report.search is None:
+        fixed_by = (
+            "--repeats"
+            if report.layers and not all(x.pinned for x in report.layers)
+            else "the pins"
+        )
+        return (
+            f"this plan does not meet the budget ({fixed_by} fixed it: nothing was searched); "
             "it was written anyway"
         )
     return "the budget was NOT met; the configuration closest to it was written (see why: above)"

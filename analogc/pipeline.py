@@ -223,7 +223,7 @@ def plan_repeats(
         fixed = 1 if repeats is None else repeats
         return PlanOutcome(calibrated.configuration(fixed), fixed, None, static)
     if static is not None and not static.feasible:
-        log.warning(
+        log.info(
             "the budget cannot be met with any repeats: %s alone cause a drop of %.4g with the "
             "temporal noise off (allowed %.4g)",
             ", ".join(static.terms),

@@ -211,6 +211,20 @@ def test_budget_the_static_terms_alone_break(tmp_path: Path) -> None:
     assert report.budget.static_drop > report.budget.allowed_drop
 
 
+def test_cli_says_the_static_terms_not_repeats_stopped_the_search(tmp_path: Path) -> None:
+    """No --repeats was given: the closing line blames the static terms, not --repeats."""
+    from click.testing import CliRunner
+
+    from analogc.cli import cli
+
+    hw = _hardware(tmp_path, 'name = "2-bit"\n[noise]\nshot = true\nadc = true\nadc_bits = 2\n')
+    args = ["compile", str(MODELS / "digits_cnn.onnx"), "-d", "demo:calib", "-H", str(hw)]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 1, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert "no repeats can meet the budget" in last and "--repeats" not in last
+
+
 @pytest.mark.parametrize(
     ("noise", "message"),
     [
