@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import onnx
 
 from analogc.calibrated import LoadedModel
 from analogc.passes import Discovery, discover
@@ -73,35 +75,8 @@ def resolve_run_time_shapes(
     observed = observe_shapes(loaded.model, pending, batches, threads=threads)
     model = with_observed_shapes(loaded.model, observed, examples=examples)
     discovery = discover(model)
-    fixed: set[str] = set()
-    still = _digital(discovery, pending)
-    if still:
-        sized = {t: observed[t] for name in still for t in pending[name] if t in observed}
-        model_sized = with_observed_shapes(model, sized, examples=examples, sizes=True)
-        discovery_sized = discover(model_sized)
-        fixed = set(still) - set(_digital(discovery_sized, still))
-        if fixed:
-            model, discovery = model_sized, discovery_sized
-    # (a recurrent op made analog is no longer there: its expansion's products are)
-    types = {x.name: x.op_type for x in (*loaded.discovery.layers, *discovery.layers)}
-    seen_in_data = len(distinct_batches(dataset.split(batch_size)))
-    resolved = [
-        ResolvedOp(
-            name,
-            types[name],
-            {
-                t: [
-                    list(s)
-                    for s in dict.fromkeys(observed.get(t, [])[:seen_in_data])
-                    if s is not None
-                ]
-                for t in pending[name]
-            },
-            name in fixed,
-        )
-        for name in pending
-        if name not in _digital(discovery, pending)
-    ]
+    model, discovery, fixed = _sized_if_needed(model, discovery, pending, observed, examples)
+    resolved = _resolved_ops(loaded, discovery, pending, observed, fixed, dataset, batch_size)
     never_run = [
         name
         for name in _digital(discovery, pending)
@@ -120,6 +95,60 @@ def resolve_run_time_shapes(
         "stay unknown: give data that takes that branch",
     )
     return dataclasses.replace(loaded, model=model, discovery=discovery), resolved
+
+
+def _sized_if_needed(
+    model: onnx.ModelProto,
+    discovery: Discovery,
+    pending: Mapping[str, Sequence[str]],
+    observed: Mapping[str, list[tuple[int, ...] | None]],
+    examples: list[int],
+) -> tuple[onnx.ModelProto, Discovery, set[str]]:
+    """Ops still digital with the observed ranks may need the observed sizes too: the model
+    with the sizes where that made any op analog, and those ops."""
+    still = _digital(discovery, pending)
+    if not still:
+        return model, discovery, set()
+    sized = {t: observed[t] for name in still for t in pending[name] if t in observed}
+    model_sized = with_observed_shapes(model, sized, examples=examples, sizes=True)
+    discovery_sized = discover(model_sized)
+    fixed = set(still) - set(_digital(discovery_sized, still))
+    if fixed:
+        return model_sized, discovery_sized, fixed
+    return model, discovery, fixed
+
+
+def _resolved_ops(
+    loaded: LoadedModel,
+    discovery: Discovery,
+    pending: Mapping[str, Sequence[str]],
+    observed: Mapping[str, list[tuple[int, ...] | None]],
+    fixed: set[str],
+    dataset: Dataset,
+    batch_size: int,
+) -> list[ResolvedOp]:
+    """The pending ops that are analog now, with the distinct shapes the data gave them."""
+    # (a recurrent op made analog is no longer there: its expansion's products are)
+    types = {x.name: x.op_type for x in (*loaded.discovery.layers, *discovery.layers)}
+    seen_in_data = len(distinct_batches(dataset.split(batch_size)))
+    digital = _digital(discovery, pending)
+    return [
+        ResolvedOp(
+            name,
+            types[name],
+            {
+                t: [
+                    list(s)
+                    for s in dict.fromkeys(observed.get(t, [])[:seen_in_data])
+                    if s is not None
+                ]
+                for t in pending[name]
+            },
+            name in fixed,
+        )
+        for name in pending
+        if name not in digital
+    ]
 
 
 def _planned(name: str, only: Collection[str]) -> bool:
