@@ -26,18 +26,18 @@ onnxruntime refuses other sizes rather than run a plan made for another size).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import onnx
 from onnx import helper
 
 from .discover import Discovery
 from .expand_recurrent import expand_recurrent
-from .graph_index import Shape
+from .graph_index import GraphIndex, Shape
 from .model_io import infer_shapes
 from .ops import HANDLERS
 from .ops.recurrent import OPS as RECURRENT_OPS
-from .scopes import graphs, walk
+from .scopes import GraphScope, graphs, walk
 
 __all__ = ["unresolved_tensors", "with_observed_shapes"]
 
@@ -101,42 +101,20 @@ def with_observed_shapes(
     """
     result = onnx.ModelProto()
     result.CopyFrom(model)
-    homes = {}
-    for scope in graphs(result):
-        defined = {o for n in scope.graph.node for o in n.output}
-        defined.update(i.name for i in scope.graph.input)
-        for name in observed:
-            if name in defined and name not in homes:
-                homes[name] = scope
+    homes = _homes(result, observed)
     for name, runs in observed.items():
         home = homes.get(name)
         if home is None:
             continue
-        index, graph = home.index, home.graph
         seen = [(s, n) for s, n in zip(runs, examples, strict=True) if s is not None]
-        ranks = {len(s) for s, _ in seen}
-        dtype = index.dtypes.get(name)
-        if len(ranks) != 1 or dtype is None:
+        dims = _stated_dims(home.index, name, seen, sizes=sizes)
+        dtype = home.index.dtypes.get(name)
+        if dims is None or dtype is None:
             continue
-        batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
-        counts = [n for _, n in seen]
-        batch_shows = sizes or len(set(counts)) > 1  # else a size could equal it by chance
-        known = index.shape(name)
-        dims: list[int | str | None] = []
-        for axis in range(ranks.pop()):
-            values = [s[axis] for s, _ in seen]
-            was = known[axis] if known is not None and axis < len(known) else None
-            if isinstance(was, int) or was in index.batch_symbols or (was and not sizes):
-                dims.append(was)  # known already: a size, the batch, or a symbol kept
-            elif batch_shows and values == counts:
-                dims.append(batch)  # the batch: never a fixed size (unknown if no symbol)
-            elif sizes and len(set(values)) == 1:
-                dims.append(int(values[0]))
-            else:
-                dims.append(was)
         info = helper.make_tensor_value_info(name, dtype, dims)
         # A graph input or output is restated where it is declared: with ``sizes``, that
         # says the plan holds for these sizes only (onnxruntime refuses others).
+        graph = home.graph
         declared = (*graph.input, *graph.output, *graph.value_info)
         existing = next((vi for vi in declared if vi.name == name), None)
         if existing is not None:
@@ -146,6 +124,45 @@ def with_observed_shapes(
     _forget_placeholders(result, keep=set(observed))
     result = infer_shapes(result)
     return infer_shapes(result) if expand_recurrent(result).modified else result
+
+
+def _homes(model: onnx.ModelProto, names: Iterable[str]) -> dict[str, GraphScope]:
+    """Each tensor's graph scope: the (outermost) graph that computes it or takes it in."""
+    homes: dict[str, GraphScope] = {}
+    for scope in graphs(model):
+        defined = {o for n in scope.graph.node for o in n.output}
+        defined.update(i.name for i in scope.graph.input)
+        for name in names:
+            if name in defined and name not in homes:
+                homes[name] = scope
+    return homes
+
+
+def _stated_dims(
+    index: GraphIndex, name: str, seen: Sequence[tuple[tuple[int, ...], int]], *, sizes: bool
+) -> list[int | str | None] | None:
+    """The dimensions to state for ``name`` from the runs that computed it (shape, examples);
+    None when its rank varied or no run computed it."""
+    ranks = {len(s) for s, _ in seen}
+    if len(ranks) != 1:
+        return None
+    batch = sorted(index.batch_symbols)[0] if index.batch_symbols else None
+    counts = [n for _, n in seen]
+    batch_shows = sizes or len(set(counts)) > 1  # else a size could equal it by chance
+    known = index.shape(name)
+    dims: list[int | str | None] = []
+    for axis in range(ranks.pop()):
+        values = [s[axis] for s, _ in seen]
+        was = known[axis] if known is not None and axis < len(known) else None
+        if isinstance(was, int) or was in index.batch_symbols or (was and not sizes):
+            dims.append(was)  # known already: a size, the batch, or a symbol kept
+        elif batch_shows and values == counts:
+            dims.append(batch)  # the batch: never a fixed size (unknown if no symbol)
+        elif sizes and len(set(values)) == 1:
+            dims.append(int(values[0]))
+        else:
+            dims.append(was)
+    return dims
 
 
 PLACEHOLDER = "unk__"
