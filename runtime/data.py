@@ -656,17 +656,7 @@ def synthesize(
             fixed[spec.name] = _random(rng, spec.dtype, dims)
         else:
             batched.append((spec, dims, axis))
-    static: dict[str, int] = {}
-    for s, _, a in batched:
-        size = s.shape[a]
-        if isinstance(size, int):
-            static[s.name] = size
-    if len(set(static.values())) > 1:
-        raise DataError(
-            f"inputs have different static batch sizes {static}: say which axis is the batch "
-            "with --batch-axis NAME=AXIS (NAME=none holds an input fixed)"
-        )
-    per_run = next(iter(static.values())) if static else None
+    per_run = _static_batch(batched)
     n = max(per_run or 1, examples - examples % (per_run or 1))  # whole batches of a static size
     inputs = dict(fixed)
     for spec, dims, axis in batched:
@@ -681,6 +671,22 @@ def synthesize(
         batch_axes=axes,
         static_batch=per_run,
     )
+
+
+def _static_batch(batched: Sequence[tuple[InputSpec, list[int], int]]) -> int | None:
+    """The batch size the batched inputs state (an export for batch 1), if any.
+
+    Raises:
+        DataError: when they state different sizes.
+    """
+    static = {s.name: s.shape[a] for s, _, a in batched if isinstance(s.shape[a], int)}
+    if len(set(static.values())) > 1:
+        raise DataError(
+            f"inputs have different static batch sizes {static}: say which axis is the batch "
+            "with --batch-axis NAME=AXIS (NAME=none holds an input fixed)"
+        )
+    size = next(iter(static.values()), None)
+    return size if isinstance(size, int) else None
 
 
 def _random(rng: np.random.Generator, dtype: np.dtype, dims: list[int]) -> np.ndarray:
