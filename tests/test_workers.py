@@ -4,6 +4,9 @@ heartbeat's grace period). The PostgreSQL run is ``test_workers_postgres.py``.""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,7 +14,14 @@ from pathlib import Path
 import optuna
 import pytest
 from click.testing import CliRunner
-from workers_common import kill_one_mid_trial, lost, retried_once, start_worker, study_trials
+from workers_common import (
+    kill_one_mid_trial,
+    lost,
+    retried_once,
+    start_worker,
+    still_running_while_stopped,
+    study_trials,
+)
 
 from analogc.cli import cli
 from analogc.errors import StorageError
@@ -127,3 +137,38 @@ def test_worker_killed_on_this_machine_is_retried_at_once(tmp_path: Path) -> Non
     assert retried_once(trials, trial) is None, retried_once(trials, trial)
     assert lost(trials) == []
     assert "is gone; retrying it" in logs[1 - killed].read_text()
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_a_stopped_worker_holding_the_sqlite_lock_does_not_block_the_kill(tmp_path: Path) -> None:
+    """The kill stops a worker before reading its trial again; a worker stopped inside a
+    transaction holds SQLite's lock, so that read must give up within seconds and let the
+    worker go on, not wait out the 120 s busy timeout and fail the test (as it once did)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    storage = open_storage(url).optuna
+    study = optuna.create_study(storage=storage, study_name="s")
+    number = study.ask().number  # RUNNING
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path / "shared.db")], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
+        os.kill(holder.pid, signal.SIGSTOP)
+        start = time.monotonic()
+        assert not still_running_while_stopped(storage, "s", number, holder.pid)
+        assert time.monotonic() - start < 60
+        assert holder.poll() is None, "let go on, not killed"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+_HOLD_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(3)
+connection.execute("COMMIT")
+time.sleep(600)
+"""

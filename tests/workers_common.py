@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 from analogc.workers import EVALUATED_BY, WORKER_ATTR
 
 COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+_STOPPED_READ_S = 5.0
 
 
 @contextlib.contextmanager
@@ -79,8 +81,7 @@ def kill_one_mid_trial(
             ):
                 pid = owner["pid"]
                 os.kill(pid, signal.SIGSTOP)
-                again = next(x for x in study_trials(storage, study) if x.number == t.number)
-                if again.state == optuna.trial.TrialState.RUNNING:
+                if still_running_while_stopped(storage, study, t.number, pid):
                     os.kill(pid, signal.SIGKILL)
                     return pids[pid], t.number
                 os.kill(pid, signal.SIGCONT)
@@ -93,6 +94,27 @@ def kill_one_mid_trial(
             )
         time.sleep(0.05)
     pytest.fail(f"no worker was seen evaluating a trial within {timeout_s} s")
+
+
+def still_running_while_stopped(
+    storage: optuna.storages.BaseStorage, study: str, number: int, stopped_pid: int
+) -> bool:
+    """Whether trial ``number`` is still RUNNING, read while its worker is stopped.
+
+    A worker stopped inside a database transaction holds SQLite's lock, and the read would
+    wait for it until the busy timeout: if the read does not answer within a few seconds, the
+    worker is let go on (the read then finishes) and this chance to kill it is passed up; the
+    caller's own SIGCONT is then harmless."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        read = pool.submit(study_trials, storage, study)
+        try:
+            trials = read.result(timeout=_STOPPED_READ_S)
+        except concurrent.futures.TimeoutError:
+            os.kill(stopped_pid, signal.SIGCONT)
+            read.result()
+            return False
+    again = next(x for x in trials if x.number == number)
+    return again.state == optuna.trial.TrialState.RUNNING
 
 
 def retried_once(trials: Sequence[optuna.trial.FrozenTrial], number: int) -> str | None:
