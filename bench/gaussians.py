@@ -40,6 +40,7 @@ from onnx import TensorProto, helper
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, versions
 
+from analogc.runtime.draws import keyed_normals
 from analogc.runtime.session import default_threads, make_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,29 +203,146 @@ def sources(n: int, threads: int, pool: ThreadPoolExecutor) -> dict[str, Source]
 def measure(n: int, threads: int, *, calls: int, warmup: int) -> dict[str, float]:
     """Median seconds per call of each source, interleaved call by call."""
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        fns = sources(n, threads, pool)
-        times: dict[str, list[float]] = {k: [] for k in fns}
-        for i in range(warmup + calls):
-            for key, fn in fns.items():
-                t = time.perf_counter()
-                fn()
-                if i >= warmup:
-                    times[key].append(time.perf_counter() - t)
+        return _timed(sources(n, threads, pool), calls=calls, warmup=warmup)
+
+
+def _timed(fns: dict[str, Source], *, calls: int, warmup: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for i in range(warmup + calls):
+        for key, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            if i >= warmup:
+                times[key].append(time.perf_counter() - t)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def resnet50_sizes(batch: int) -> list[int]:
+    """Output elements of ResNet-50's 54 analog layers at 224x224 (torchvision's order: conv1,
+    then per bottleneck conv1, conv2, conv3 and the first block's downsample, then fc): one
+    shot- or thermal-noise draw each. For batch 8: 88,919,872 in all (bench/overhead.py)."""
+    sizes = [64 * 112 * 112]
+    hw_in = 56
+    for planes, blocks, hw in ((64, 3, 56), (128, 4, 28), (256, 6, 14), (512, 3, 7)):
+        sizes += [planes * hw_in**2, planes * hw**2, 4 * planes * hw**2, 4 * planes * hw**2]
+        sizes += [planes * hw**2, planes * hw**2, 4 * planes * hw**2] * (blocks - 1)
+        hw_in = hw
+    return [batch * s for s in [*sizes, 1000]]
+
+
+def run_sources(sizes: list[int], threads: int, pool: ThreadPoolExecutor) -> dict[str, Source]:
+    """One noisy run's draws for the search graph (a list of layers), made three ways."""
+    counter = iter(range(1 << 62))
+
+    def per_layer() -> None:  # analogc before chunking: one PCG64 stream per layer
+        seed = next(counter)
+        list(
+            pool.map(
+                lambda p: np.random.default_rng([seed, 0, p]).standard_normal(sizes[p], np.float32),
+                range(len(sizes)),
+            )
+        )
+
+    def keyed() -> None:  # runtime/draws.py: chunks of large layers as separate jobs
+        seed = next(counter)
+        jobs = [job for p, n in enumerate(sizes) for job in keyed_normals((seed, 0, p), [(n,)])[1]]
+        list(pool.map(lambda job: job(), jobs))
+
+    return {
+        f"{threads} threads, one PCG64 stream per layer (before)": per_layer,
+        f"{threads} threads, keyed_normals: SFC64 chunks above {CHUNK} (shipped)": keyed,
+        f"onnxruntime RandomNormalLike, all in one node ({threads} threads)": ort_normal(
+            sum(sizes), threads
+        ),
+    }
+
+
+def measure_run(sizes: list[int], threads: int, *, calls: int, warmup: int) -> dict[str, float]:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return _timed(run_sources(sizes, threads, pool), calls=calls, warmup=warmup)
+
+
 def table(rows: list[dict[str, object]]) -> str:
-    headers = ["layer size", "source", "M draws/s", "ns/draw", "vs fastest"]
+    headers = ["size", "source", "M draws/s", "range over rounds", "ns/draw", "vs fastest"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         cells = [
             row["size"],
             row["source"],
             f"{row['mdraws_per_s']:.0f}",
+            row["range"],
             f"{row['ns_per_draw']:.2f}",
             f"{row['vs_fastest']:.2f}",
         ]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return "\n".join(lines)
+
+
+def _rows(label: str, n: int, medians: dict[str, list[float]]) -> list[dict[str, object]]:
+    """Table rows for one size: seconds per call are the median over rounds."""
+    mid = {k: statistics.median(v) for k, v in medians.items()}
+    fastest = min(t for k, t in mid.items() if not k.startswith("reuse"))
+    return [
+        {
+            "size": label,
+            "elements": n,
+            "source": source,
+            "seconds": mid[source],
+            "mdraws_per_s": n / mid[source] / 1e6,
+            "range": f"{n / max(ts) / 1e6:.0f}–{n / min(ts) / 1e6:.0f}",
+            "ns_per_draw": mid[source] / n * 1e9,
+            "vs_fastest": mid[source] / fastest,
+        }
+        for source, ts in medians.items()
+    ]
+
+
+def clean_forward(smoke: bool, calls: int) -> dict[str, tuple[int, float]]:
+    """Gaussians one shot-noise run draws, and the clean forward's median seconds, per model."""
+    from analogc.passes import infer_shapes, load_model
+
+    cases: dict[str, tuple[onnx.ModelProto, dict[str, np.ndarray], int]] = {}
+    image = np.load(ROOT / "models" / "digits_test.npz")["image"]
+    digits = infer_shapes(load_model(ROOT / "models" / "digits_resnet.onnx"))
+    feed = {"image": np.tile(image, (2, 1, 1, 1))[:256]}
+    cases["digits ResNet, batch 256"] = (digits, feed, 256 * 5642)  # output elements (Probe)
+    if not smoke:
+        from analogc.models import zoo
+
+        model = zoo.resnet50(batch=None)
+        x = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
+        cases["ResNet-50 arch, batch 8"] = (
+            model,
+            {model.graph.input[0].name: x},
+            sum(resnet50_sizes(8)),
+        )
+    out = {}
+    for name, (model, feed, draws) in cases.items():
+        session = make_session(model)
+        times = []
+        for _ in range(calls + 1):
+            t = time.perf_counter()
+            session.run(None, feed)
+            times.append(time.perf_counter() - t)
+        out[name] = (draws, statistics.median(times[1:]))
+    return out
+
+
+def floor_table(clean: dict[str, tuple[int, float]], rates: dict[str, float]) -> str:
+    """Noisy/clean floor of the standalone model from drawing alone, per model and source."""
+    lines = [
+        "| model | Gaussians per run (M) | clean forward ms | source | drawing ms | floor "
+        "(1 + drawing / clean) | M draws/s needed for 1.3× |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, (draws, seconds) in clean.items():
+        for source, rate in rates.items():
+            drawing = draws / (rate * 1e6)
+            lines.append(
+                f"| {model} | {draws / 1e6:.2f} | {1e3 * seconds:.1f} | {source} | "
+                f"{1e3 * drawing:.1f} | {1 + drawing / seconds:.2f}× | "
+                f"{draws / (0.3 * seconds) / 1e6:.0f} |"
+            )
     return "\n".join(lines)
 
 
@@ -233,45 +351,70 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI (seconds)")
-    parser.add_argument("--calls", type=int, default=15, help="timed calls per source (median)")
+    parser.add_argument("--calls", type=int, default=7, help="timed calls per source and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (each reports a median)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for gaussians.{md,json}")
     args = parser.parse_args(argv)
-    calls, warmup = (2, 1) if args.smoke else (args.calls, 3)
+    calls, warmup, rounds = (2, 1, 1) if args.smoke else (args.calls, 2, args.rounds)
     threads = default_threads()
-    rows: list[dict[str, object]] = []
-    for label, n in (SMOKE_SIZES if args.smoke else SIZES).items():
-        medians = measure(n, threads, calls=calls, warmup=warmup)
-        best = min(medians.values(), key=lambda s: s)
-        fastest_fresh = min(s for k, s in medians.items() if not k.startswith("reuse"))
-        for source, seconds in medians.items():
-            rows.append(
-                {
-                    "size": label,
-                    "elements": n,
-                    "source": source,
-                    "seconds": seconds,
-                    "mdraws_per_s": n / seconds / 1e6,
-                    "ns_per_draw": seconds / n * 1e9,
-                    "vs_fastest": seconds / fastest_fresh,
-                }
-            )
-            print(f"{label} | {source} | {n / seconds / 1e6:.0f} M/s", flush=True)
-        del best
+    batch = 1 if args.smoke else 8
+    run_label = f"one ResNet-50 run, batch {batch} (54 layers, {sum(resnet50_sizes(batch)):,})"
+    sizes = {**(SMOKE_SIZES if args.smoke else SIZES), run_label: sum(resnet50_sizes(batch))}
+    medians: dict[str, dict[str, list[float]]] = {label: {} for label in sizes}
+    for _ in range(rounds):  # whole rounds repeated: the spread shows the machine's noise
+        for label, n in sizes.items():
+            if label == run_label:
+                got = measure_run(resnet50_sizes(batch), threads, calls=calls, warmup=warmup)
+            else:
+                got = measure(n, threads, calls=calls, warmup=warmup)
+            for source, seconds in got.items():
+                medians[label].setdefault(source, []).append(seconds)
+                print(f"{label} | {source} | {n / seconds / 1e6:.0f} M/s", flush=True)
+    rows = [row for label, n in sizes.items() for row in _rows(label, n, medians[label])]
+    run_rows = {str(r["source"]): float(r["mdraws_per_s"]) for r in rows if r["size"] == run_label}
+    rates = {
+        "RandomNormalLike (standalone model today)": next(
+            v for k, v in run_rows.items() if "RandomNormalLike" in k
+        ),
+        "keyed_normals (search graph, shipped)": next(
+            v for k, v in run_rows.items() if "shipped" in k
+        ),
+    }
+    clean = clean_forward(args.smoke, calls)
     command = "python bench/gaussians.py" + (" --smoke" if args.smoke else "")
     header = (
-        f"Command: `{command}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; "
-        f"{versions()}, numpy {np.__version__}. Median of {calls} calls after {warmup} warm-up "
-        f"calls, sources interleaved call by call; chunks of {CHUNK} elements on the threaded rows."
+        f"Command: `{command}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}, "
+        f"shared with other jobs (timings noisy); {versions()}, numpy {np.__version__}. "
+        f"{rounds} rounds of {calls} calls after {warmup} warm-up calls, sources interleaved "
+        f"call by call; the M draws/s column is the median of the rounds' medians, the range "
+        f"is the rounds' slowest and fastest median; chunks of {CHUNK} elements."
     )
-    doc = {"command": command, "header": header, "threads": threads, "chunk": CHUNK, "rows": rows}
+    doc = {
+        "command": command,
+        "header": header,
+        "threads": threads,
+        "chunk": CHUNK,
+        "rows": rows,
+        "clean_forward": {k: {"gaussians": d, "seconds": s} for k, (d, s) in clean.items()},
+        "rates_for_floor": rates,
+    }
     text = f"""# Gaussian sources: million standard-normal draws per second
 
 {header}
 
 "vs fastest" is time per draw relative to the fastest source that makes fresh draws (the
-reuse row is below 1: it draws nothing).
+reuse row draws nothing: it is what common random numbers cost once the draws are stored).
 
 {table(rows)}
+
+## The floor for the standalone annotated model
+
+The standalone model draws one Gaussian per output element of every analog layer (shot or
+thermal noise) inside onnxruntime, on top of the clean computation. Drawing alone therefore
+bounds its noisy/clean ratio from below by 1 + drawing time / clean time (clean forward
+timed in this run; Gaussians per run as counted by `bench/overhead.py`):
+
+{floor_table(clean, rates)}
 """
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.smoke or args.out != RESULTS:
