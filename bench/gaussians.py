@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import time
@@ -357,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     calls, warmup, rounds = (2, 1, 1) if args.smoke else (args.calls, 2, args.rounds)
     threads = default_threads()
+    load_before = os.getloadavg()[0]
     batch = 1 if args.smoke else 8
     run_label = f"one ResNet-50 run, batch {batch} (54 layers, {sum(resnet50_sizes(batch)):,})"
     sizes = {**(SMOKE_SIZES if args.smoke else SIZES), run_label: sum(resnet50_sizes(batch))}
@@ -381,10 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     clean = clean_forward(args.smoke, calls)
-    command = "python bench/gaussians.py" + (" --smoke" if args.smoke else "")
+    command = " ".join(["python bench/gaussians.py", *(sys.argv[1:] if argv is None else argv)])
     header = (
         f"Command: `{command}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}, "
-        f"shared with other jobs (timings noisy); {versions()}, numpy {np.__version__}. "
+        f"shared with other jobs (load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end: timings noisy); {versions()}, numpy {np.__version__}. "
         f"{rounds} rounds of {calls} calls after {warmup} warm-up calls, sources interleaved "
         f"call by call; the M draws/s column is the median of the rounds' medians, the range "
         f"is the rounds' slowest and fastest median; chunks of {CHUNK} elements."
@@ -412,7 +415,8 @@ reuse row draws nothing: it is what common random numbers cost once the draws ar
 The standalone model draws one Gaussian per output element of every analog layer (shot or
 thermal noise) inside onnxruntime, on top of the clean computation. Drawing alone therefore
 bounds its noisy/clean ratio from below by 1 + drawing time / clean time (clean forward
-timed in this run; Gaussians per run as counted by `bench/overhead.py`):
+timed in this run; Gaussians per run as counted by `bench/overhead.py`; draws per second from
+the "one ResNet-50 run" rows above):
 
 {floor_table(clean, rates)}
 """
