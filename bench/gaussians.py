@@ -11,8 +11,9 @@ with its ratio to the fastest. Sources:
 * numpy generators on N threads: independent keyed streams, one per chunk, each writing
   ``standard_normal(out=...)`` into its slice of one preallocated array; the "keyed" rows also
   build their generators inside the timed call (what a simulator making fresh draws pays);
-* a hand-vectorised counter-based generator in numpy (splitmix64 of the element index, then
-  Box-Muller);
+* the hand-vectorised counter-based generator of ``runtime/draws.py`` (SplitMix64 of the
+  element index, then Box-Muller in float32), over the whole array and in cache-sized chunks
+  on 1 and N threads;
 * reusing stored draws (common random numbers across configurations): a copy, no drawing.
 
 Usage::
@@ -41,6 +42,7 @@ from onnx import TensorProto, helper
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, versions
 
+from analogc.runtime import draws
 from analogc.runtime.draws import keyed_normals
 from analogc.runtime.session import default_threads, make_session
 
@@ -53,6 +55,7 @@ SIZES = {
 }
 SMOKE_SIZES = {"64k": 1 << 16}
 CHUNK = 1 << 20
+"""Elements per chunk on the threaded numpy bit-generator rows."""
 Source = Callable[[], object]
 
 
@@ -141,27 +144,48 @@ def numpy_threads(
     return run
 
 
-def counter_box_muller(n: int) -> Source:
-    """splitmix64 of (key + index) in vectorised numpy, then Box-Muller in float32."""
+def counter_whole(n: int) -> Source:
+    """The counter-based generator of runtime/draws.py over the whole array in one call
+    (temporaries as large as the array: out of cache for large layers)."""
     half = (n + 1) // 2
-    index = np.arange(half, dtype=np.uint64)
+    index = np.arange(1, half + 1, dtype=np.uint64)
     out = np.empty(2 * half, np.float32)
     counter = iter(range(1 << 62))
 
     def run() -> None:
-        key = np.uint64(next(counter) * 0x9E3779B97F4A7C15 % (1 << 64))
-        z = index + key
+        z = index * np.uint64(0x9E3779B97F4A7C15)
+        z += np.uint64(np.random.SeedSequence(next(counter)).generate_state(1, np.uint64)[0])
         z ^= z >> np.uint64(30)
         z *= np.uint64(0xBF58476D1CE4E5B9)
         z ^= z >> np.uint64(27)
         z *= np.uint64(0x94D049BB133111EB)
         z ^= z >> np.uint64(31)
-        scale = np.float32(2.0**-24)
-        u1 = ((z >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * scale
-        u2 = ((z & np.uint64(0xFFFFFF)).astype(np.float32)) * (scale * np.float32(2 * np.pi))
+        u1 = ((z >> np.uint64(40)).astype(np.float32) + np.float32(1.0)) * np.float32(2.0**-24)
+        angle = (z & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24 * 2 * np.pi)
         r = np.sqrt(np.float32(-2.0) * np.log(u1))
-        np.multiply(r, np.cos(u2), out=out[:half])
-        np.multiply(r, np.sin(u2), out=out[half:])
+        np.multiply(r, np.cos(angle), out=out[:half])
+        np.multiply(r, np.sin(angle), out=out[half:])
+
+    return run
+
+
+def counter_chunks(n: int, pool: ThreadPoolExecutor | None) -> Source:
+    """runtime/draws.counter_normals chunk by chunk (keys derived per call), on the pool."""
+    out = np.empty(n, np.float32)
+    starts = list(range(0, n, draws.CHUNK))
+    counter = iter(range(1 << 62))
+
+    def fill(seed: int, c: int) -> None:
+        key = np.random.SeedSequence([seed, c]).generate_state(1, np.uint64)[0]
+        draws.counter_normals(int(key), out[starts[c] : starts[c] + draws.CHUNK])
+
+    def run() -> None:
+        seed = next(counter)
+        if pool is None:
+            for c in range(len(starts)):
+                fill(seed, c)
+        else:
+            list(pool.map(lambda c: fill(seed, c), range(len(starts))))
 
     return run
 
@@ -196,7 +220,11 @@ def sources(n: int, threads: int, pool: ThreadPoolExecutor) -> dict[str, Source]
         f"numpy SFC64 float32, {threads} threads, keyed per call": numpy_threads(
             r.SFC64, n, pool, keyed=True
         ),
-        "counter-based splitmix64 + Box-Muller, numpy vectorised, 1 thread": counter_box_muller(n),
+        "counter-based SplitMix64 + Box-Muller, whole array, 1 thread": counter_whole(n),
+        f"counter-based, chunks of {draws.CHUNK}, 1 thread": counter_chunks(n, None),
+        f"counter-based, chunks of {draws.CHUNK}, {threads} threads, keyed per call": (
+            counter_chunks(n, pool)
+        ),
         "reuse stored draws (copy only; not fresh noise)": reuse(n),
     }
 
@@ -251,7 +279,8 @@ def run_sources(sizes: list[int], threads: int, pool: ThreadPoolExecutor) -> dic
 
     return {
         f"{threads} threads, one PCG64 stream per layer (before)": per_layer,
-        f"{threads} threads, keyed_normals: SFC64 chunks above {CHUNK} (shipped)": keyed,
+        f"{threads} threads, keyed_normals: counter-based chunks above {draws.CHUNKED_ABOVE} "
+        "(shipped)": keyed,
         f"onnxruntime RandomNormalLike, all in one node ({threads} threads)": ort_normal(
             sum(sizes), threads
         ),
@@ -318,14 +347,14 @@ def clean_forward(smoke: bool, calls: int) -> dict[str, tuple[int, float]]:
             sum(resnet50_sizes(8)),
         )
     out = {}
-    for name, (model, feed, draws) in cases.items():
+    for name, (model, feed, n_draws) in cases.items():
         session = make_session(model)
         times = []
         for _ in range(calls + 1):
             t = time.perf_counter()
             session.run(None, feed)
             times.append(time.perf_counter() - t)
-        out[name] = (draws, statistics.median(times[1:]))
+        out[name] = (n_draws, statistics.median(times[1:]))
     return out
 
 
@@ -336,13 +365,13 @@ def floor_table(clean: dict[str, tuple[int, float]], rates: dict[str, float]) ->
         "(1 + drawing / clean) | M draws/s needed for 1.3× |",
         "|---|---|---|---|---|---|---|",
     ]
-    for model, (draws, seconds) in clean.items():
+    for model, (n_draws, seconds) in clean.items():
         for source, rate in rates.items():
-            drawing = draws / (rate * 1e6)
+            drawing = n_draws / (rate * 1e6)
             lines.append(
-                f"| {model} | {draws / 1e6:.2f} | {1e3 * seconds:.1f} | {source} | "
+                f"| {model} | {n_draws / 1e6:.2f} | {1e3 * seconds:.1f} | {source} | "
                 f"{1e3 * drawing:.1f} | {1 + drawing / seconds:.2f}× | "
-                f"{draws / (0.3 * seconds) / 1e6:.0f} |"
+                f"{n_draws / (0.3 * seconds) / 1e6:.0f} |"
             )
     return "\n".join(lines)
 
@@ -390,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.1f} at the end: timings noisy); {versions()}, numpy {np.__version__}. "
         f"{rounds} rounds of {calls} calls after {warmup} warm-up calls, sources interleaved "
         f"call by call; the M draws/s column is the median of the rounds' medians, the range "
-        f"is the rounds' slowest and fastest median; chunks of {CHUNK} elements."
+        f"is the rounds' slowest and fastest median; numpy bit generators on threads draw "
+        f"chunks of {CHUNK} elements."
     )
     doc = {
         "command": command,

@@ -1,7 +1,8 @@
 """Keyed standard-normal draws (runtime/draws.py): reproducible, N(0, 1), independent.
 
-Small layers keep the single PCG64 stream analogc always drew from; layers above CHUNK
-elements draw chunk by chunk from keyed SFC64 streams, on any number of threads.
+Small layers keep the single PCG64 stream analogc always drew from; layers above
+CHUNKED_ABOVE elements draw chunk by chunk from a keyed counter-based generator, on any number
+of threads.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from helpers import plan_for, prepare, run_plain
 from reference import terms
 
 from analogc.passes import NoiseModel
-from analogc.runtime.draws import CHUNK, keyed_normals
+from analogc.runtime.draws import CHUNK, CHUNKED_ABOVE, counter_normals, keyed_normals
 from analogc.runtime.simulate import Simulator
 
 SHOT = NoiseModel(shot=True)
-BIG = (3 * CHUNK + 12_345,)  # three full chunks and a partial one
+BIG = (CHUNKED_ABOVE + 3 * CHUNK + 12_345,)  # chunked: full chunks and a partial one
 
 
 def _drawn(key: tuple[int, ...], shapes: list[tuple[int, ...]], threads: int = 1):
@@ -38,7 +39,7 @@ def _five_sigma(n: int) -> float:
 
 
 def test_small_layers_keep_the_single_pcg64_stream() -> None:
-    """At most CHUNK elements: draw after draw from default_rng(key), as before chunking."""
+    """At most CHUNKED_ABOVE elements: draw after draw from default_rng(key), as before."""
     shapes = [(64, 16, 8, 8), (16, 16, 3, 3)]
     arrays = _drawn((7, 2, 3), shapes)
     legacy = np.random.default_rng([7, 2, 3])
@@ -51,7 +52,7 @@ def test_chunked_draws_do_not_depend_on_threads_or_order(threads: int) -> None:
     shapes = [BIG, (CHUNK // 2,)]
     reference = _drawn((7, 2, 3), shapes, threads=1)
     arrays, jobs = keyed_normals((7, 2, 3), shapes)
-    assert len(jobs) == 5, "one job per chunk: 4 for the big draw, 1 for the other"
+    assert len(jobs) == math.ceil(BIG[0] / CHUNK) + 1, "one job per chunk of each draw"
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(lambda job: job(), reversed(jobs)))
     for a, b in zip(arrays, reference, strict=True):
@@ -106,6 +107,21 @@ def test_simulator_chunked_layer_is_reproducible_across_thread_counts() -> None:
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     clean = run_plain(model, feed)[0].astype(np.float64)
     z = (outs[0][0] - clean) / terms(model, feed).sigma(SHOT)
-    assert z.size > CHUNK
+    assert z.size > CHUNKED_ABOVE
     assert abs(z.mean()) < _five_sigma(z.size), f"mean {z.mean():.5f}"
     assert abs(z.std() - 1) < 0.01, f"std {z.std():.5f}"  # float32 rounding of y is ~1e-7·|y|
+
+
+def test_counter_normals_match_normal_probabilities() -> None:
+    """P(|z| < 1), P(|z| < 2), P(|z| < 3) within 5 binomial standard errors of the normal
+    distribution's, no value beyond the 24-bit bound, and odd lengths filled to the end."""
+    z = np.empty(CHUNK - 1, np.float32)  # odd: the sine half is one shorter
+    z[-1] = np.nan
+    counter_normals(12345, z)
+    assert np.all(np.isfinite(z)) and np.abs(z).max() <= 5.78
+    for k, p in ((1, 0.682689), (2, 0.954500), (3, 0.997300)):
+        got = np.mean(np.abs(z) < k)
+        assert abs(got - p) < 5 * math.sqrt(p * (1 - p) / z.size), f"P(|z|<{k}) = {got:.5f}"
+    cos_half, sin_half = z[: z.size // 2], z[z.size // 2 + 1 :]
+    r = np.corrcoef(cos_half[: sin_half.size], sin_half)[0, 1]  # the two halves of each pair
+    assert abs(r) < _five_sigma(sin_half.size), f"cos/sin halves: correlation {r:.5f}"
