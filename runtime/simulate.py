@@ -2,7 +2,8 @@
 
 The lowered graph takes per-layer noise scales ``1/sqrt(repeats·e1)`` and the standard-normal
 draws as inputs. Draws are keyed by (noise seed, batch, layer), so every configuration compared
-sees the same noise (common random numbers) and a seeded run is reproducible bit for bit.
+sees the same noise (common random numbers) and a seeded run is reproducible bit for bit, on any
+number of threads: layers above a million elements draw in keyed chunks (runtime/draws.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from analogc.passes.noise import temporal_scale
 from analogc.passes.scopes import locate
 
 from .calibrate import LayerShapes, Probe, Signature, signature
+from .draws import Job, keyed_normals
 from .functions import FunctionLibrary
 from .session import default_threads, make_session
 
@@ -128,31 +130,43 @@ class Simulator:
         self,
         seed: int,
         batch_index: int,
-        position: int,
-        layer: SimLayer,
-        shapes: LayerShapes,
+        wanted: list[tuple[int, SimLayer, LayerShapes]],
         *,
         keep: bool,
-    ) -> dict[str, np.ndarray]:
-        """The standard-normal draws of one layer for one (seed, batch), by draw name: the
-        same for every configuration (common random numbers), so they are kept while memory
-        allows."""
-        key = (seed, batch_index, position, shapes.output, shapes.weight)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        rng = np.random.default_rng([seed, batch_index, position])
-        draws = {
-            name: rng.standard_normal(_shape(draw.like, shapes), np.float32)
-            for name, draw in layer.draws.items()
-            if draw.per == "run"
-        }
+    ) -> list[dict[str, np.ndarray]]:
+        """The standard-normal draws of each wanted layer for one (seed, batch), by draw name:
+        the same for every configuration (common random numbers), so they are kept while
+        memory allows. Missing draws are made on the pool, large layers chunk by chunk
+        (:func:`keyed_normals`): the values do not depend on the thread count."""
+        found: list[dict[str, np.ndarray]] = []
+        made: list[tuple[tuple[object, ...], dict[str, np.ndarray]]] = []
+        jobs: list[Job] = []
+        for position, layer, shapes in wanted:
+            key = (seed, batch_index, position, shapes.output, shapes.weight)
+            cached = self._cache.get(key)
+            if cached is None:
+                names = [n for n, d in layer.draws.items() if d.per == "run"]
+                arrays, fill = keyed_normals(
+                    (seed, batch_index, position),
+                    [_shape(layer.draws[n].like, shapes) for n in names],
+                )
+                cached = dict(zip(names, arrays, strict=True))
+                jobs += fill
+                made.append((key, cached))
+            found.append(cached)
+        for _ in self._pool.map(lambda job: job(), jobs):
+            pass
+        for made_key, draws in made:
+            self._keep(made_key, draws, keep=keep)
+        return found
+
+    def _keep(self, key: tuple[object, ...], draws: dict[str, np.ndarray], *, keep: bool) -> None:
+        """Cache one layer's draws if ``keep`` and the cache has room."""
         size = sum(a.nbytes for a in draws.values())
         with self._lock:
             if keep and self._cached_bytes + size <= self.cache_bytes:
                 self._cache[key] = draws
                 self._cached_bytes += size
-        return draws
 
     def chip_draws(self, seed: int, layer: str) -> dict[str, np.ndarray]:
         """The standard-normal draws of chip ``seed`` for ``layer`` (programming error,
@@ -216,9 +230,7 @@ class Simulator:
         # few runs of a large model saves little time for the memory it takes.
         run_bytes = sum(_draw_bytes(layer, sh) for _, layer, sh in wanted)
         keep = run_bytes * CACHED_RUNS_MIN <= self.cache_bytes
-        draws = self._pool.map(
-            lambda item: self._draws(seed, batch_index, *item, keep=keep), wanted
-        )
+        draws = self._draws(seed, batch_index, wanted, keep=keep)
         for (_, layer, _), made in zip(wanted, draws, strict=True):
             for name, value in made.items():
                 inputs[layer.draws[name].input] = value

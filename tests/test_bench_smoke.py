@@ -152,6 +152,17 @@ def test_overhead_smoke(tmp_path: Path) -> None:
         assert all(r > 0.5 for r in ratios), row  # noisy runs cannot be much faster than clean
 
 
+def test_gaussians_smoke(tmp_path: Path) -> None:
+    run_bench("gaussians.py", "--smoke", "--out", tmp_path)
+    doc = json.loads((tmp_path / "gaussians.json").read_text())
+    sources = {row["source"] for row in doc["rows"]}
+    assert any("RandomNormalLike" in s for s in sources) and any("shipped" in s for s in sources)
+    assert all(row["mdraws_per_s"] > 0 for row in doc["rows"])
+    md = (tmp_path / "gaussians.md").read_text()
+    assert len(table_rows(md, "## The floor")) == 2  # digits only in smoke: two sources
+    assert all(float(row[5].rstrip("×")) > 1 for row in table_rows(md, "## The floor"))
+
+
 def test_memory_smoke(tmp_path: Path) -> None:
     out = tmp_path / "memory.md"
     run_bench("memory.py", "--smoke", "--output", out)

@@ -1,0 +1,127 @@
+"""Keyed standard-normal draws (runtime/draws.py): reproducible, N(0, 1), independent.
+
+Small layers keep the single PCG64 stream analogc always drew from; layers above
+CHUNKED_ABOVE elements draw chunk by chunk from a keyed counter-based generator, on any number
+of threads.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from builders import matmul, rng
+from helpers import plan_for, prepare, run_plain
+from reference import terms
+
+from analogc.passes import NoiseModel
+from analogc.runtime.draws import CHUNK, CHUNKED_ABOVE, counter_normals, keyed_normals
+from analogc.runtime.simulate import Simulator
+
+SHOT = NoiseModel(shot=True)
+BIG = (CHUNKED_ABOVE + 3 * CHUNK + 12_345,)  # chunked: full chunks and a partial one
+
+
+def _drawn(key: tuple[int, ...], shapes: list[tuple[int, ...]], threads: int = 1):
+    """Arrays of ``keyed_normals`` with every job run on ``threads`` threads."""
+    arrays, jobs = keyed_normals(key, shapes)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda job: job(), jobs))
+    return arrays
+
+
+def _five_sigma(n: int) -> float:
+    """Bound on |mean| of n N(0, 1) draws, and on |r| of n independent pairs: 5 / sqrt(n)
+    (each has standard deviation 1/sqrt(n); 5 of it fails by chance with p ~ 6e-7)."""
+    return 5.0 / math.sqrt(n)
+
+
+def test_small_layers_keep_the_single_pcg64_stream() -> None:
+    """At most CHUNKED_ABOVE elements: draw after draw from default_rng(key), as before."""
+    shapes = [(64, 16, 8, 8), (16, 16, 3, 3)]
+    arrays = _drawn((7, 2, 3), shapes)
+    legacy = np.random.default_rng([7, 2, 3])
+    for a, shape in zip(arrays, shapes, strict=True):
+        np.testing.assert_array_equal(a, legacy.standard_normal(shape, np.float32))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_chunked_draws_do_not_depend_on_threads_or_order(threads: int) -> None:
+    shapes = [BIG, (CHUNK // 2,)]
+    reference = _drawn((7, 2, 3), shapes, threads=1)
+    arrays, jobs = keyed_normals((7, 2, 3), shapes)
+    assert len(jobs) == math.ceil(BIG[0] / CHUNK) + 1, "one job per chunk of each draw"
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda job: job(), reversed(jobs)))
+    for a, b in zip(arrays, reference, strict=True):
+        assert a.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_chunked_draws_are_standard_normal() -> None:
+    """Mean within 5/sqrt(n) of 0 and std within 5·sqrt(1/(2n)) of 1 (the standard errors
+    of a sample mean and a sample std of N(0, 1)), pooled and chunk by chunk."""
+    (z,) = _drawn((1, 0, 0), [BIG])
+    z64 = z.astype(np.float64)
+    pieces = [("all", z64)] + [
+        (f"chunk {c}", z64[s : s + CHUNK]) for c, s in enumerate(range(0, z.size, CHUNK))
+    ]
+    for what, x in pieces:
+        n = x.size
+        assert abs(x.mean()) < _five_sigma(n), f"{what}: mean {x.mean():.5f} over {n}"
+        assert abs(x.std() - 1) < 5 / math.sqrt(2 * n), f"{what}: std {x.std():.5f} over {n}"
+    # a normal tail: P(|z| > 3) = 0.0027, binomial standard error sqrt(p(1-p)/n)
+    tail = np.mean(np.abs(z64) > 3)
+    assert abs(tail - 0.0027) < 5 * math.sqrt(0.0027 / z.size), f"P(|z|>3) = {tail:.5f}"
+
+
+def test_chunked_draws_are_independent_across_keys_and_chunks() -> None:
+    (base,) = _drawn((1, 0, 0), [BIG])
+    others = {
+        "seed": _drawn((2, 0, 0), [BIG])[0],
+        "batch": _drawn((1, 1, 0), [BIG])[0],
+        "layer": _drawn((1, 0, 1), [BIG])[0],
+        "next chunk": np.roll(base, -CHUNK),
+    }
+    for what, other in others.items():
+        r = np.corrcoef(base.astype(np.float64), other.astype(np.float64))[0, 1]
+        assert abs(r) < _five_sigma(base.size), f"{what}: correlation {r:.5f}"
+    second = _drawn((1, 0, 0), [BIG, BIG])[1]  # the layer's second draw
+    r = np.corrcoef(base.astype(np.float64), second.astype(np.float64))[0, 1]
+    assert abs(r) < _five_sigma(base.size), f"second draw: correlation {r:.5f}"
+
+
+def test_simulator_chunked_layer_is_reproducible_across_thread_counts() -> None:
+    """A layer with 2M output elements (chunked): same outputs on 1 and 2 threads, and the
+    output noise is N(0, sigma²) to within the sample's standard errors."""
+    case = matmul(k=4, n=256)
+    model = prepare(case.model)
+    feed = case.feed(rng(), 8192)
+    plan = plan_for([case.layer], SHOT)
+    outs = [
+        Simulator(model, plan, threads=t).run(feed, scales={case.layer: 1.0}, seed=3, batch_index=1)
+        for t in (1, 2)
+    ]
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    clean = run_plain(model, feed)[0].astype(np.float64)
+    z = (outs[0][0] - clean) / terms(model, feed).sigma(SHOT)
+    assert z.size > CHUNKED_ABOVE
+    assert abs(z.mean()) < _five_sigma(z.size), f"mean {z.mean():.5f}"
+    assert abs(z.std() - 1) < 0.01, f"std {z.std():.5f}"  # float32 rounding of y is ~1e-7·|y|
+
+
+def test_counter_normals_match_normal_probabilities() -> None:
+    """P(|z| < 1), P(|z| < 2), P(|z| < 3) within 5 binomial standard errors of the normal
+    distribution's, no value beyond the 24-bit bound, and odd lengths filled to the end."""
+    z = np.empty(CHUNK - 1, np.float32)  # odd: the sine half is one shorter
+    z[-1] = np.nan
+    counter_normals(12345, z)
+    assert np.all(np.isfinite(z)) and np.abs(z).max() <= 5.78
+    for k, p in ((1, 0.682689), (2, 0.954500), (3, 0.997300)):
+        got = np.mean(np.abs(z) < k)
+        assert abs(got - p) < 5 * math.sqrt(p * (1 - p) / z.size), f"P(|z|<{k}) = {got:.5f}"
+    cos_half, sin_half = z[: z.size // 2], z[z.size // 2 + 1 :]
+    r = np.corrcoef(cos_half[: sin_half.size], sin_half)[0, 1]  # the two halves of each pair
+    assert abs(r) < _five_sigma(sin_half.size), f"cos/sin halves: correlation {r:.5f}"
