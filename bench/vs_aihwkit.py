@@ -1253,16 +1253,26 @@ def malloc_env(setting: str, base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def settings_of(choice: str) -> list[str]:
-    """The settings ``--malloc`` asks for, in the order their children run."""
-    return list(MALLOC_SETTINGS) if choice == "both" else [choice]
+def settings_of(choice: str, passes: int = 1) -> list[str]:
+    """The settings ``--malloc`` asks for, one child each per pass, in the order they run.
+
+    With both settings the order alternates (default, tuned, tuned, default, ...), so that
+    neither setting always runs first, when the machine may be quieter or busier.
+    """
+    one = list(MALLOC_SETTINGS) if choice == "both" else [choice]
+    return [s for p in range(passes) for s in (one if p % 2 == 0 else one[::-1])]
 
 
 def child_command(
-    argv: Sequence[str], setting: str, report: Path, *, env_report: bool
+    argv: Sequence[str], setting: str, report: Path, *, env_report: bool, seed: int = 0
 ) -> list[str]:
-    """The command line of the child that runs ``setting`` (the parent's arguments forwarded)."""
+    """The command line of the child that runs ``setting`` (the parent's arguments forwarded).
+
+    ``seed`` is the child's own seed of the mode orders (the parent's ``--seed`` plus 1000 per
+    child before it), so that two children do not repeat each other's orders.
+    """
     cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--malloc", setting]
+    cmd += ["--seed", str(seed)]
     return [*cmd, "--child-env-report" if env_report else "--child-json", str(report)]
 
 
@@ -1421,44 +1431,89 @@ def sections(results: Sequence[Result], args: argparse.Namespace) -> str:
     return "\n".join(parts)
 
 
-def headline_table(parts: Sequence[dict[str, Any]]) -> str:
-    """Every model × malloc setting × headline mode: the ratios and both sides' page faults."""
-    rows = []
+def headline_rows(parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every model × malloc setting × headline mode, pooled over the passes.
+
+    The headline figure is the median of the paired ratios (aihwkit noisy / analogc in the same
+    round) over every round of every pass; per-pass ratios of medians and the fastest-run ratio
+    are given beside it.
+    """
+    groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for part in parts:
         for rec in part["models"]:
-            modes = {m["name"]: m for m in rec["modes"]}
-            aih = modes["aihwkit noisy"]
-            for name, h in rec["headline"].items():
-                paired = h["paired"]
-                rows.append(
-                    [
-                        rec["model"],
-                        part["malloc"],
-                        name.removeprefix("analogc "),
-                        f"{1e3 * aih['median_s']:.2f} / {1e3 * modes[name]['median_s']:.2f}",
-                        f"**{h['ratio_median']:.2f}×**",
-                        f"{statistics.median(paired):.2f}× ({min(paired):.2f}–{max(paired):.2f})",
-                        f"{h['ratio_fastest']:.2f}×",
-                        "yes" if h["meets_target"] else "no",
-                        f"{aih['faults_median']:,.0f} / {modes[name]['faults_median']:,.0f}",
-                        f"{rec['ceiling']:.2f}×",
-                        "—" if rec["other_load"] is None else f"{100 * rec['other_load']:.0f}%",
-                    ]
-                )
-    rows.sort(key=lambda r: (MODELS.index(r[0]), r[2], r[1]))
+            for name in rec["headline"]:
+                groups.setdefault((rec["model"], part["malloc"], name), []).append((part, rec))
+    rows = []
+    for (model, malloc, name), items in groups.items():
+        aih_times = [t for _, r in items for t in mode_of(r, "aihwkit noisy")["seconds"]]
+        mine_times = [t for _, r in items for t in mode_of(r, name)["seconds"]]
+        paired = [x for _, r in items for x in r["headline"][name]["paired"]]
+        aih_faults = [
+            f for _, r in items for f in mode_of(r, "aihwkit noisy")["faults_per_forward"]
+        ]
+        mine_faults = [f for _, r in items for f in mode_of(r, name)["faults_per_forward"]]
+        ratio = statistics.median(paired)
+        rows.append(
+            {
+                "model": model,
+                "malloc": malloc,
+                "mode": name,
+                "passes": len(items),
+                "rounds": len(paired),
+                "aihwkit_ms": 1e3 * statistics.median(aih_times),
+                "analogc_ms": 1e3 * statistics.median(mine_times),
+                "paired_median": ratio,
+                "paired_min": min(paired),
+                "paired_max": max(paired),
+                "per_pass": [r["headline"][name]["ratio_median"] for _, r in items],
+                "fastest": min(aih_times) / min(mine_times),
+                "meets_target": ratio >= TARGET_RATIO,
+                "aihwkit_faults": statistics.median(aih_faults),
+                "analogc_faults": statistics.median(mine_faults),
+                "ceiling": statistics.median([r["ceiling"] for _, r in items]),
+                "other_load": [r["other_load"] for _, r in items],
+            }
+        )
+    rows.sort(key=lambda r: (MODELS.index(r["model"]), r["mode"], r["malloc"]))
+    return rows
+
+
+def mode_of(record: dict[str, Any], name: str) -> dict[str, Any]:
+    """One mode's figures in a model record."""
+    return next(m for m in record["modes"] if m["name"] == name)
+
+
+def headline_table(parts: Sequence[dict[str, Any]]) -> str:
+    """The headline rows (:func:`headline_rows`) as a table."""
+    rows = [
+        [
+            r["model"],
+            r["malloc"],
+            r["mode"].removeprefix("analogc "),
+            f"{r['aihwkit_ms']:.1f} / {r['analogc_ms']:.1f}",
+            f"**{r['paired_median']:.2f}×** ({r['paired_min']:.2f}–{r['paired_max']:.2f})",
+            ", ".join(f"{x:.2f}×" for x in r["per_pass"]),
+            f"{r['fastest']:.2f}×",
+            "yes" if r["meets_target"] else "no",
+            f"{r['aihwkit_faults']:,.0f} / {r['analogc_faults']:,.0f}",
+            f"{r['ceiling']:.2f}×",
+            ", ".join("—" if x is None else f"{100 * x:.0f}%" for x in r["other_load"]),
+        ]
+        for r in headline_rows(parts)
+    ]
     return fmt_table(
         [
             "model",
             "malloc",
             "analogc mode (fresh noise)",
             "ms/batch aihwkit / analogc",
-            "speed-up (medians)",
-            "paired: median (min–max)",
+            "speed-up: paired median (min–max)",
+            "per pass: ratio of medians",
             "fastest runs",
             f"≥ {TARGET_RATIO:g}×",
             "page faults/forward aihwkit / analogc",
             "ceiling",
-            "other load",
+            "other load, per pass",
         ],
         rows,
     )
@@ -1501,28 +1556,34 @@ def combined_markdown(
         f"{'on' if args.ort_spinning else 'off'}.",
         f"- Timing: {args.warmup} warm-up calls per mode, then {args.runs} rounds; each round "
         "runs every mode once in a seeded random order drawn afresh each round (seed "
-        f"{args.seed} + the model's index; the orders are listed under each model); a run repeats "
+        f"{args.seed} + 1000 × the child's index + the model's index; the orders are listed under "
+        f"each model); {args.passes} pass(es), each one child per malloc setting, the settings' "
+        "order alternating from pass to pass; a run repeats "
         f"the forward pass to last about {args.run_s:g} s and records the mean time and minor page "
-        'faults (`getrusage`) per forward; figures are medians over rounds. "Paired" is the '
-        "per-round ratio aihwkit noisy / analogc (same round, same machine state)."
+        "faults (`getrusage`) per forward; the headline is the median over all rounds (all passes) of the paired "
+        "ratio, aihwkit noisy / analogc in the same round (same machine state); tables under each "
+        "child give medians over its rounds."
         + (" (Run with --blocks: modes NOT interleaved.)" if args.blocks else ""),
         "",
         "## Headline: analogc with fresh noise vs aihwkit noisy",
         "",
         headline_table(parts),
         "",
-        '"Speed-up" is aihwkit noisy\'s median time over the analogc mode\'s; "fastest runs" '
-        "compares each side's fastest round. The ceiling is aihwkit noisy over onnxruntime's clean "
-        "run: what any onnxruntime-based simulation would reach if its noise cost nothing. Both "
-        "analogc modes draw new noise on every forward; no mode that reuses stored draws is "
-        "timed.",
+        '"Speed-up" is the median over every round of every child of aihwkit noisy\'s time '
+        'over the analogc mode\'s in the same round (min–max over rounds); "per pass" is each '
+        "child's ratio of medians; \"fastest runs\" compares each side's fastest round over all "
+        "children. ≥ 3× is judged on the paired median. ms/batch and page faults are medians "
+        "over all rounds. The ceiling is aihwkit noisy over onnxruntime's clean run: what any "
+        "onnxruntime-based simulation would reach if its noise cost nothing. Both analogc modes "
+        "draw new noise on every forward; no mode that reuses stored draws is timed.",
         "",
     ]
     for part in parts:
         out += [
-            f"## Details, malloc `{part['malloc']}`",
+            f"## Details, child {part['child']}: malloc `{part['malloc']}`",
             "",
-            f"Child process: {part['seconds']:.0f} s; 1-minute load average "
+            f"Child process: {part['seconds']:.0f} s; order seed {part['seed']}; 1-minute load "
+            "average "
             f"{part['load'][0]:.2f} before, {part['load'][1]:.2f} after.",
             "",
             part["sections_md"],
@@ -1559,6 +1620,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run-s", type=float, default=0.2, help="target seconds of one timed run")
     p.add_argument("--threads", type=int, default=1, help="threads on both sides (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the mode orders")
+    p.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="children per malloc setting, run alternately (default 1); figures pool them",
+    )
     p.add_argument(
         "--out-noise", type=float, default=0.06, help="aihwkit out_noise σ_a (output units)"
     )
@@ -1603,8 +1670,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     elif args.out is None:
         args.out = RESULTS
     args.models = args.models or ",".join(MODELS)
-    if args.runs < 1 or args.batch < 1 or args.threads < 1:
-        p.error("--runs, --batch and --threads must be >= 1")
+    if min(args.runs, args.batch, args.threads, args.passes) < 1:
+        p.error("--runs, --batch, --threads and --passes must be >= 1")
     return args
 
 
@@ -1658,6 +1725,7 @@ def run_child(args: argparse.Namespace) -> int:
         "malloc": args.malloc,
         "env": env,
         "threads": args.threads,
+        "seed": args.seed,
         "seconds": time.perf_counter() - t0,
         "load": [load_before, os.getloadavg()[0]],
         "models": [result_record(r) for r in results],
@@ -1684,14 +1752,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts: list[dict[str, Any]] = []
     commands = [" ".join(["python bench/vs_aihwkit.py", *forwarded])]
     with tempfile.TemporaryDirectory(prefix="vs_aihwkit_parts_") as tmp_dir:
-        for setting in settings_of(args.malloc):
-            report = Path(tmp_dir) / f"{setting}.json"
-            cmd = child_command(forwarded, setting, report, env_report=args.env_report)
+        for i, setting in enumerate(
+            settings_of(args.malloc, 1 if args.env_report else args.passes)
+        ):
+            report = Path(tmp_dir) / f"{i}-{setting}.json"
+            cmd = child_command(
+                forwarded, setting, report, env_report=args.env_report, seed=args.seed + 1000 * i
+            )
             proc = subprocess.run(cmd, env=malloc_env(setting, dict(os.environ)), check=False)
             if proc.returncode != 0:
                 print(f"child for --malloc {setting} failed (exit {proc.returncode})")
                 return proc.returncode
-            parts.append(json.loads(report.read_text(encoding="utf-8")))
+            parts.append(json.loads(report.read_text(encoding="utf-8")) | {"child": i + 1})
     if args.env_report:
         print(json.dumps(parts, indent=1))
         return 0

@@ -89,7 +89,7 @@ def test_headline_has_fresh_noise_only_and_no_cached_draws(bench: ModuleType) ->
 
 def test_headline_table_lists_only_headline_modes(bench: ModuleType) -> None:
     def mode(name: str, seconds: float) -> dict[str, object]:
-        return {"name": name, "median_s": seconds, "faults_median": 0.0}
+        return {"name": name, "seconds": [seconds], "faults_per_forward": [0.0]}
 
     record = {
         "model": "digits_resnet",
@@ -101,9 +101,12 @@ def test_headline_table_lists_only_headline_modes(bench: ModuleType) -> None:
         "ceiling": 10.0,
         "other_load": 0.0,
     }
-    table = bench.headline_table([{"malloc": "tuned", "models": [record]}])
-    body = [line for line in table.splitlines()[2:]]
-    assert len(body) == len(bench.HEADLINE)
+    parts = [{"malloc": "tuned", "models": [record]}, {"malloc": "tuned", "models": [record]}]
+    rows = bench.headline_rows(parts)
+    assert [r["mode"] for r in rows] == sorted(bench.HEADLINE)
+    assert all(r["passes"] == 2 and r["rounds"] == 2 for r in rows)
+    table = bench.headline_table(parts)
+    assert len(table.splitlines()[2:]) == len(bench.HEADLINE)
     assert "cached" not in table.lower()
 
 
@@ -123,13 +126,20 @@ def test_malloc_env_sets_or_clears_the_tunables(bench: ModuleType) -> None:
     with pytest.raises(ValueError):
         bench.malloc_env("jemalloc", base)
     assert bench.settings_of("both") == ["default", "tuned"]
+    # Passes alternate which setting runs first.
+    three = ["default", "tuned", "tuned", "default", "default", "tuned"]
+    assert bench.settings_of("both", 3) == three
+    assert bench.settings_of("tuned", 2) == ["tuned", "tuned"]
 
 
 def test_child_command_forwards_arguments_and_names_the_setting(bench: ModuleType) -> None:
-    cmd = bench.child_command(["--runs", "3"], "tuned", Path("/tmp/x.json"), env_report=False)
+    cmd = bench.child_command(
+        ["--runs", "3", "--seed", "5"], "tuned", Path("/tmp/x.json"), env_report=False, seed=1005
+    )
     assert cmd[0] == sys.executable and Path(cmd[1]) == SCRIPT
     args = bench.parse_args(cmd[2:])
     assert args.malloc == "tuned" and args.runs == 3 and args.child_json == Path("/tmp/x.json")
+    assert args.seed == 1005  # each child its own order seed
     # A later --malloc wins over the parent's own.
     later = bench.child_command(["--malloc", "both"], "default", Path("r"), env_report=True)
     assert bench.parse_args(later[2:]).malloc == "default"
