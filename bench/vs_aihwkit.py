@@ -32,9 +32,10 @@ Fairness (issue 13 item 4):
 * **Threads.** ``--threads`` (default 1) for both: torch ``set_num_threads`` (inter-op 1),
   onnxruntime ``intra_op_num_threads`` (inter-op 1), the Simulator's draw pool.
 * **Order.** Every round runs every mode once, in an order drawn afresh from a seeded generator
-  (``--seed``), no round repeating an earlier round's order while unused orders remain; so no
-  mode always runs after the same neighbour, and the same seed gives the same orders. The orders
-  are recorded.
+  (``--seed``; each child adds 1000 per child before it), no round repeating an earlier round's
+  order while unused orders remain; the same seed gives the same orders. A rotation (A B C,
+  B C A, ...) would keep every mode after the same neighbour; random orders do not (in the
+  committed results no mode has the same predecessor in every round). The orders are recorded.
 
 Run (needs the ``.venv-aihwkit`` described in ``pyproject.toml``'s ``aihwkit`` extra)::
 
