@@ -1,29 +1,50 @@
-"""Noisy-inference throughput of analogc against IBM aihwkit 1.1 (issue 6, target 2).
+"""Noisy-inference throughput of analogc against IBM aihwkit 1.1 (issue 6 target 2, issue 13 item 4).
 
-Same weights on both sides, comparable output noise, measured side by side in one process:
+Same weights on both sides, comparable output noise, noise drawn fresh on every forward on both
+sides, measured side by side in one process:
 
 * aihwkit: the model rebuilt in torch from the ONNX initializers, ``convert_to_analog`` with
   ``TorchInferenceRPUConfig`` (its pure-PyTorch tile; the compiled tiles do not run beside
   torch 2.13). Forward: ``out_noise = σ_a`` (Gaussian, absolute, in output units here),
   no DAC/ADC quantisation, no bounds, bound and noise management off, no weight noise, no
-  programming noise or drift, one tile per layer.
+  programming noise or drift, one tile per layer. torch draws new noise on every forward.
 * analogc: the same ONNX file with thermal noise (DESIGN §2); per-layer repeats are chosen so
   that every layer's RMS output noise std equals σ_a (to within rounding of N). Two ways to run
-  it: (a) the standalone annotated model in a plain onnxruntime session (noise drawn inside the
-  graph) and (b) the search-time :class:`analogc.runtime.simulate.Simulator`, with a fresh
-  noise seed per run (no draw cache can help) and with a fixed seed (the steady state of a
-  search, where cached draws are reused).
+  it, both drawing new noise on every forward: (a) the standalone annotated model in a plain
+  onnxruntime session (noise drawn inside the graph) and (b) the search-time
+  :class:`analogc.runtime.simulate.Simulator` with its draw cache off and a new seed per run.
+  Only these two are in the headline. (A Simulator that reuses one stored noise sample draws
+  nothing, so it is not comparable with aihwkit and is not timed.)
 
-Clean baselines (torch, onnxruntime) and aihwkit with ``is_perfect=True`` (its tile machinery
-without noise) are timed in the same rounds. Every mode runs on the same batch with 2 threads;
-modes are interleaved and rotated each round so that machine drift hits all of them.
+Clean baselines (torch, onnxruntime, the Simulator with all noise scales 0) and aihwkit with
+``is_perfect=True`` (its tile machinery without noise) are timed in the same rounds, as context.
 
-Run (needs the ``.venv-aihwkit`` described in ``pyproject.toml``'s ``bench`` extra)::
+Fairness (issue 13 item 4):
 
-    .venv-aihwkit/bin/python bench/vs_aihwkit.py            # full run, writes the results file
+* **Allocator.** Both sides run in one process, so they share its glibc malloc. The script runs
+  the benchmark in a child process of itself whose environment sets ``GLIBC_TUNABLES`` (glibc
+  reads it only at start-up): ``--malloc default`` (unset: glibc's defaults, under which a large
+  block is mmap'ed and handed back to the OS on free, so torch's big temporaries page-fault on
+  every forward), ``--malloc tuned`` (``MALLOC_SETTINGS["tuned"]``: nothing mmap'ed, the heap
+  never trimmed below 1 GiB) or ``--malloc both`` (one child each, the default). The child checks
+  that its environment carries the setting and measures it with a malloc probe; the setting and
+  the minor page faults per forward of every mode are recorded.
+* **Threads.** ``--threads`` (default 1) for both: torch ``set_num_threads`` (inter-op 1),
+  onnxruntime ``intra_op_num_threads`` (inter-op 1), the Simulator's draw pool.
+* **Order.** Every round runs every mode once, in an order drawn afresh from a seeded generator
+  (``--seed``; each child adds 1000 per child before it), no round repeating an earlier round's
+  order while unused orders remain; the same seed gives the same orders. A rotation (A B C,
+  B C A, ...) would keep every mode after the same neighbour; random orders do not (in the
+  committed results no mode has the same predecessor in every round). The orders are recorded.
+
+Run (needs the ``.venv-aihwkit`` described in ``pyproject.toml``'s ``aihwkit`` extra)::
+
+    .venv-aihwkit/bin/python bench/vs_aihwkit.py            # both settings, writes the results
     .venv-aihwkit/bin/python bench/vs_aihwkit.py --smoke    # seconds; writes nothing
+    python bench/vs_aihwkit.py --env-report                 # the children's malloc set-up only
 
-Without torch or aihwkit the script prints ``aihwkit not installed: skipping`` and exits 0.
+Without torch or aihwkit the script prints ``aihwkit not installed: skipping`` and exits 0
+(``--env-report`` runs anyway: it needs neither).
 """
 
 from __future__ import annotations
@@ -36,8 +57,10 @@ import json
 import math
 import os
 import platform
+import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,8 +89,45 @@ MODELS = ("digits_resnet", "mlp1024", "wide_cnn")
 PERFECT = "aihwkit is_perfect (no noise)"
 STANDALONE = "analogc standalone (noise in graph)"
 FRESH = "analogc simulator, fresh seed"
-CACHED = "analogc simulator, cached draws"
-ANALOGC_NOISY = (STANDALONE, FRESH, CACHED)
+SIM_CLEAN = "analogc simulator, scales 0 (clean)"
+HEADLINE = (STANDALONE, FRESH)
+"""The analogc modes compared with aihwkit in the verdict: both draw new noise every forward."""
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """One timed mode: which side's stack runs it, and what noise it draws.
+
+    Attributes:
+        name: label in tables.
+        side: "aihwkit" (torch) or "analogc" (onnxruntime).
+        noise: "fresh" (new Gaussians every forward) or "none" (a clean baseline).
+    """
+
+    name: str
+    side: str
+    noise: str
+
+
+MODE_SPECS = (
+    ModeSpec("torch clean", "aihwkit", "none"),
+    ModeSpec(PERFECT, "aihwkit", "none"),
+    ModeSpec("aihwkit noisy", "aihwkit", "fresh"),
+    ModeSpec("onnxruntime clean", "analogc", "none"),
+    ModeSpec(STANDALONE, "analogc", "fresh"),
+    ModeSpec(FRESH, "analogc", "fresh"),
+    ModeSpec(SIM_CLEAN, "analogc", "none"),
+)
+"""Every mode the bench times, in its nominal order (each round shuffles it)."""
+MODE_NAMES = [spec.name for spec in MODE_SPECS]
+
+MALLOC_SETTINGS: dict[str, str | None] = {
+    "default": None,
+    "tuned": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824",
+}
+"""``GLIBC_TUNABLES`` of each ``--malloc`` setting (None: unset, glibc's defaults)."""
+MALLOC_MARK = "ANALOGC_VS_AIHWKIT_MALLOC"
+"""Environment variable naming the setting a child was started with."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -435,7 +495,7 @@ def aihwkit_layer_sigmas(analog: torch.nn.Module, x: torch.Tensor) -> dict[str, 
 
 @dataclass
 class AnalogcSide:
-    """analogc's two runnable forms of one model, with its noise plan.
+    """analogc's two runnable noisy forms of one model, with its noise plan.
 
     Attributes:
         k_t: thermal constant used.
@@ -443,8 +503,7 @@ class AnalogcSide:
         sigma: analogc's per-layer RMS output noise std at those repeats (from its own stats).
         standalone: session of the annotated model (noise drawn in the graph).
         clean: session of the original model.
-        sim_fresh: Simulator without a draw cache (fresh seed each run).
-        sim_cached: the CalibratedModel's Simulator (draw cache on, as during a search).
+        sim_fresh: Simulator without a draw cache (a new seed each run: new draws).
         scales: the Simulator's per-layer noise scales for ``repeats``.
         input_name: the model's input.
         annotated_path: where the standalone model was written (for onnxruntime profiling).
@@ -456,7 +515,6 @@ class AnalogcSide:
     standalone: ort.InferenceSession
     clean: ort.InferenceSession
     sim_fresh: Any
-    sim_cached: Any
     scales: dict[str, float]
     input_name: str
     annotated_path: Path
@@ -530,7 +588,6 @@ def analogc_side(
         standalone=session(annotated_path, threads, spin=spin),
         clean=session(wl.path, threads, spin=spin),
         sim_fresh=fresh,
-        sim_cached=bench.simulator,
         scales=bench.simulator.scales(repeats),
         input_name=input_name,
         annotated_path=annotated_path,
@@ -545,47 +602,99 @@ def analogc_side(
 class Mode:
     """One way of running the model: a callable doing one forward pass of the batch."""
 
-    name: str
-    side: str  # "aihwkit" (torch) or "analogc" (onnxruntime)
+    spec: ModeSpec
     run: Callable[[], object]
     times: list[float] = field(default_factory=list)  # seconds per forward, one per round
+    faults: list[float] = field(default_factory=list)  # minor page faults per forward, per round
     iters: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def side(self) -> str:
+        return self.spec.side
 
     @property
     def median(self) -> float:
         return statistics.median(self.times)
 
+    @property
+    def faults_median(self) -> float:
+        return statistics.median(self.faults)
+
+
+def round_orders(n: int, rounds: int, seed: int) -> list[list[int]]:
+    """The order of ``n`` modes in each of ``rounds`` rounds: seeded random permutations.
+
+    Each round's order is drawn afresh; an order already used is drawn again while unused
+    orders remain (for n ≥ 4 and the usual number of rounds, every round differs). The same
+    seed gives the same orders.
+    """
+    rng = random.Random(seed)
+    orders: list[list[int]] = []
+    seen: set[tuple[int, ...]] = set()
+    total = math.factorial(n)
+    for _ in range(rounds):
+        order = list(range(n))
+        rng.shuffle(order)
+        while tuple(order) in seen and len(seen) < total:
+            rng.shuffle(order)
+        seen.add(tuple(order))
+        orders.append(order)
+    return orders
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (all its threads: both sides run here)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def time_one(mode: Mode) -> None:
+    """One timed run of ``mode``: ``iters`` forwards; records seconds and faults per forward."""
+    f0 = minor_faults()
+    t0 = time.perf_counter()
+    for _ in range(mode.iters):
+        mode.run()
+    mode.times.append((time.perf_counter() - t0) / mode.iters)
+    mode.faults.append((minor_faults() - f0) / mode.iters)
+
 
 def time_modes(
-    modes: Sequence[Mode], *, rounds: int, warmup: int, run_s: float, blocks: bool = False
-) -> None:
+    modes: Sequence[Mode],
+    *,
+    rounds: int,
+    warmup: int,
+    run_s: float,
+    seed: int,
+    blocks: bool = False,
+) -> list[list[int]]:
     """Warm up every mode, then ``rounds`` rounds; each round times every mode once.
 
-    A round's mode order is rotated by one each round (A B C, B C A, ...), so that no mode
-    always follows the same neighbour. Each timed run repeats the forward pass ``iters`` times
-    (chosen from the warm-up so that a run lasts about ``run_s``) and records the mean.
+    Warm-up and each round run the modes in an order from :func:`round_orders` (seeded, drawn
+    afresh each round), so that no mode always follows the same neighbour. Each timed run
+    repeats the forward pass ``iters`` times (chosen from the warm-up so that a run lasts about
+    ``run_s``) and records the mean time and page faults. Returns the orders used (indices into
+    ``modes``; the first is the warm-up's).
     """
-    for mode in modes:
+    orders = round_orders(len(modes), rounds + 1, seed)
+    for i in orders[0]:
+        mode = modes[i]
         t0 = time.perf_counter()
         for _ in range(warmup):
             mode.run()
         per = (time.perf_counter() - t0) / max(warmup, 1)
         mode.iters = max(1, round(run_s / max(per, 1e-9)))
     if blocks:  # every round of one mode, then the next mode (to measure interference)
-        for mode in modes:
+        for i in orders[1]:
             for _ in range(rounds):
-                t0 = time.perf_counter()
-                for _ in range(mode.iters):
-                    mode.run()
-                mode.times.append((time.perf_counter() - t0) / mode.iters)
-        return
-    for r in range(rounds):
-        order = list(modes[r % len(modes) :]) + list(modes[: r % len(modes)])
-        for mode in order:
-            t0 = time.perf_counter()
-            for _ in range(mode.iters):
-                mode.run()
-            mode.times.append((time.perf_counter() - t0) / mode.iters)
+                time_one(modes[i])
+        return orders[:2]
+    for order in orders[1:]:
+        for i in order:
+            time_one(modes[i])
+    return orders
 
 
 class OtherLoad:
@@ -685,6 +794,7 @@ class Result:
     group_conv: str
     gaussians: int  # output elements of all analog ops per batch: one draw each, both sides
     other_load: float | None  # CPU share other processes used while the modes were timed
+    orders: list[list[str]]  # the mode order of the warm-up, then of each round
 
 
 def logits_noise(
@@ -745,8 +855,8 @@ def bench_model(wl: Workload, args: argparse.Namespace, tmp: Path) -> Result:
         side.sim_fresh.run(feed, scales=side.scales, seed=100 + s, batch_index=0)[0]
         for s in range(draws)
     ]
-    cached = [
-        side.sim_cached.run(feed, scales=side.scales, seed=7, batch_index=0)[0] for _ in range(2)
+    same_seed = [
+        side.sim_fresh.run(feed, scales=side.scales, seed=7, batch_index=0)[0] for _ in range(2)
     ]
     noise = {
         "aihwkit": logits_noise(ref, aih, wl.labels),
@@ -757,7 +867,9 @@ def bench_model(wl: Workload, args: argparse.Namespace, tmp: Path) -> Result:
         "aihwkit: two runs differ": bool(np.abs(aih[0] - aih[1]).max() > 0),
         "analogc standalone: two runs differ": bool(np.abs(std[0] - std[1]).max() > 0),
         "analogc simulator: new seed, new noise": bool(np.abs(sim[0] - sim[1]).max() > 0),
-        "analogc simulator: same seed, same noise": bool(np.array_equal(cached[0], cached[1])),
+        "analogc simulator: same seed, same noise": bool(
+            np.array_equal(same_seed[0], same_seed[1])
+        ),
     }
     measured = aihwkit_layer_sigmas(analog, x_t[: min(len(x_t), 64)])
     layers = []
@@ -780,9 +892,6 @@ def bench_model(wl: Workload, args: argparse.Namespace, tmp: Path) -> Result:
     def fresh() -> object:
         return side.sim_fresh.run(feed, scales=side.scales, seed=next(counter), batch_index=0)
 
-    def cached_run() -> object:
-        return side.sim_cached.run(feed, scales=side.scales, seed=7, batch_index=0)
-
     clean_scales = side.sim_fresh.scales(None)
 
     def no_grad(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], object]:
@@ -794,26 +903,27 @@ def bench_model(wl: Workload, args: argparse.Namespace, tmp: Path) -> Result:
 
         return run
 
-    modes = [
-        Mode("torch clean", "aihwkit", no_grad(net)),
-        Mode(PERFECT, "aihwkit", no_grad(perfect)),
-        Mode("aihwkit noisy", "aihwkit", no_grad(analog)),
-        Mode("onnxruntime clean", "analogc", lambda: side.clean.run(None, feed)),
-        Mode(
-            STANDALONE,
-            "analogc",
-            lambda: side.standalone.run(None, feed),
-        ),
-        Mode(FRESH, "analogc", fresh),
-        Mode(CACHED, "analogc", cached_run),
-        Mode(
-            "analogc simulator, scales 0 (clean)",
-            "analogc",
-            lambda: side.sim_fresh.run(feed, scales=clean_scales, seed=0, batch_index=0),
-        ),
-    ]
+    runners: dict[str, Callable[[], object]] = {
+        "torch clean": no_grad(net),
+        PERFECT: no_grad(perfect),
+        "aihwkit noisy": no_grad(analog),
+        "onnxruntime clean": lambda: side.clean.run(None, feed),
+        STANDALONE: lambda: side.standalone.run(None, feed),
+        FRESH: fresh,
+        SIM_CLEAN: lambda: side.sim_fresh.run(feed, scales=clean_scales, seed=0, batch_index=0),
+    }
+    if set(runners) != {spec.name for spec in MODE_SPECS}:
+        raise AssertionError("the timed modes must be exactly MODE_SPECS")
+    modes = [Mode(spec, runners[spec.name]) for spec in MODE_SPECS]
     load = OtherLoad()
-    time_modes(modes, rounds=args.runs, warmup=args.warmup, run_s=args.run_s, blocks=args.blocks)
+    orders = time_modes(
+        modes,
+        rounds=args.runs,
+        warmup=args.warmup,
+        run_s=args.run_s,
+        seed=args.seed + MODELS.index(wl.name),
+        blocks=args.blocks,
+    )
     other_load = load.stop()
 
     profiles: dict[str, list[tuple[str, float, int]]] = {}
@@ -835,6 +945,7 @@ def bench_model(wl: Workload, args: argparse.Namespace, tmp: Path) -> Result:
         profiles=profiles,
         group_conv="one tile per group (aihwkit convolutions take groups=1 only)",
         other_load=other_load,
+        orders=[[modes[i].name for i in order] for order in orders],
         gaussians=sum(math.prod(sh.output) for sh in side.sim_fresh.noise_shapes(feed).values()),
     )
 
@@ -871,21 +982,25 @@ def throughput_table(result: Result) -> str:
         rows.append(
             [
                 m.name,
+                m.spec.noise,
                 f"{1e3 * m.median:.2f}",
                 f"{1e3 * min(m.times):.2f}–{1e3 * max(m.times):.2f}",
                 f"{n / m.median:,.0f}",
                 f"{aih.median / m.median:.2f}×",
                 f"{statistics.median(paired):.2f}× ({min(paired):.2f}–{max(paired):.2f})",
+                f"{m.faults_median:,.0f}",
             ]
         )
     return fmt_table(
         [
             "mode",
+            "noise",
             "median ms/batch",
             "min–max ms",
             "examples/s",
             "vs aihwkit noisy",
             "paired: median (min–max)",
+            "minor page faults/forward",
         ],
         rows,
     )
@@ -901,8 +1016,7 @@ def overhead_table(result: Result) -> str:
     m = by_name(result)
     tc, tp, tn = (m[k].median for k in ("torch clean", PERFECT, "aihwkit noisy"))
     oc, sa = m["onnxruntime clean"].median, m[STANDALONE].median
-    fr, ca = m[FRESH].median, m[CACHED].median
-    sc = m["analogc simulator, scales 0 (clean)"].median
+    fr, sc = m[FRESH].median, m[SIM_CLEAN].median
     rows = [
         [
             "aihwkit noisy / torch clean",
@@ -918,12 +1032,8 @@ def overhead_table(result: Result) -> str:
         [
             "analogc simulator fresh / onnxruntime clean",
             f"{fr / oc:.2f}×",
-            f"numpy draws {1e3 * (fr - ca):+.2f} ms; graph with draws fed {1e3 * (ca - oc):+.2f} ms",
-        ],
-        [
-            "analogc simulator cached / onnxruntime clean",
-            f"{ca / oc:.2f}×",
-            f"(scales 0, no draws: {sc / oc:.2f}×)",
+            f"numpy draws and noise feeds {1e3 * (fr - sc):+.2f} ms; simulator graph with noise "
+            f"scales 0 {1e3 * (sc - oc):+.2f} ms",
         ],
     ]
     return fmt_table(["noisy / clean", "slow-down", "extra time per batch"], rows)
@@ -971,9 +1081,9 @@ def profile_tables(result: Result) -> str:
 
 
 def verdict(result: Result) -> dict[str, float]:
-    """Throughput ratio analogc/aihwkit (noisy) for each analogc mode, from the medians."""
+    """Throughput ratio analogc/aihwkit (noisy) for each headline mode, from the medians."""
     m = by_name(result)
-    return {name: m["aihwkit noisy"].median / m[name].median for name in ANALOGC_NOISY}
+    return {name: m["aihwkit noisy"].median / m[name].median for name in HEADLINE}
 
 
 def load_line(result: Result) -> str:
@@ -1047,7 +1157,10 @@ def interpretation(results: Sequence[Result]) -> str:
             f"{100 * (tn - tp) / tn:.0f}% its IO path (input clone and clamps, noise, clip "
             f"test), {100 * tc / tn:.0f}% the clean network itself. onnxruntime runs the clean "
             f"model in {oc / tc:.2f}× torch's time, and analogc's in-graph noise makes the run "
-            f"{sa / oc:.2f}× the clean one. Ceiling (noise for free): {ceiling(res):.2f}×."
+            f"{sa / oc:.2f}× the clean one. Ceiling (noise for free): {ceiling(res):.2f}×. "
+            f"Minor page faults per forward: aihwkit noisy {m['aihwkit noisy'].faults_median:,.0f}, "
+            f"analogc standalone {m[STANDALONE].faults_median:,.0f}, simulator "
+            f"{m[FRESH].faults_median:,.0f}."
         )
         torch_rate = draw_rate(res, "aihwkit", "aten::normal_", "aihwkit noisy")
         ort_rate = draw_rate(res, "analogc", "RandomNormalLike", STANDALONE)
@@ -1062,6 +1175,21 @@ def interpretation(results: Sequence[Result]) -> str:
 
 
 NOTES = """\
+- **Fair treatment.** Both sides run in the same process, on the same batch, with the same
+  number of threads, the same warm-up and the same malloc environment (`GLIBC_TUNABLES`, set by
+  the parent before the child starts; glibc reads it only at start-up), and both draw new
+  Gaussian noise on every forward. A mode that reuses stored draws is not timed: it skips the
+  work aihwkit does. The order of the modes is a seeded random permutation, new each round.
+- **Allocator.** With glibc's defaults a block above the mmap threshold (128 KiB, rising
+  dynamically to at most 32 MiB) is mmap'ed and unmapped again on free, and the heap top is
+  trimmed once 128 KiB (later twice the threshold) is free: memory goes back to the OS after
+  every forward and the next forward page-faults it in again. aihwkit's convolutions allocate
+  large temporaries (unfolded inputs, transposed copies), so it pays this on every forward; the
+  "minor page faults/forward" column shows it. onnxruntime keeps its own arena and plans its
+  buffers, so analogc's standalone run barely faults either way. `--malloc tuned` sets
+  `glibc.malloc.mmap_max=0` (never mmap a block: all from the heap) and
+  `glibc.malloc.trim_threshold=1073741824` (do not trim the heap unless 1 GiB is free), which
+  removes most of those faults. Which setting a user runs is their choice, so both are reported.
 - **What aihwkit's `out_noise` means here.** In the torch tile, the forward adds
   `out_noise · N(0, 1)` to every element of the tile's raw product `W·x`, before the digital
   bias and before any mapping/out scales. Its usual reading ("relative to the full output
@@ -1079,17 +1207,14 @@ NOTES = """\
 - **Grouped convolution.** aihwkit 1.1's analog convolutions raise `Only one group is
   supported`; the grouped conv is run as one aihwkit tile per group (same MACs as the grouped
   op, outputs concatenated). The torch clean baseline keeps the native grouped `Conv2d`.
-- **Threads.** torch uses `set_num_threads(2)` (`interop = 1`), onnxruntime
-  `intra_op_num_threads = 2` (`inter_op = 1`), the Simulator a 2-thread pool for its numpy
-  draws. Both thread pools keep their shipped wait behaviour (libgomp's short spin, onnxruntime's
-  spinning): aihwkit is very sensitive to it. Its CPU path issues many tiny OpenMP regions
-  (im2col works sample by sample: thousands of `aten::select` per forward), and with
-  `OMP_WAIT_POLICY=PASSIVE` every region pays a thread wake-up: the digits ResNet's noisy forward
-  then took ≈ 1.5× longer in trials here, which would have flattered analogc. `--omp-wait-policy`
-  and `--no-ort-spinning` change these; `--blocks` times each mode's rounds back to back instead
-  of interleaved, to check that one mode's spinning threads do not slow the next.
+- **Threads.** torch uses `set_num_threads(T)` (`interop = 1`), onnxruntime
+  `intra_op_num_threads = T` (`inter_op = 1`), the Simulator a T-thread pool for its numpy
+  draws; T is `--threads` (1 by default: on a shared 2-core machine, a second thread on either
+  side mostly waits for a core another process holds). Thread pools keep their shipped wait
+  behaviour; `--omp-wait-policy` and `--no-ort-spinning` change it. `--blocks` times each
+  mode's rounds back to back instead of interleaved, to check for interference between modes.
 - **Reading the ratios.** analogc wins by not paying aihwkit's per-layer machinery, not by
-  drawing Gaussians faster: per draw, torch's `normal_` is 2-3× faster than onnxruntime's
+  drawing Gaussians faster: per draw, torch's `normal_` is faster than onnxruntime's
   `RandomNormalLike` (and than numpy, which the Simulator uses). Where aihwkit's overhead is
   large (convolutions: explicit unfold, copies, clamps), analogc is several times faster; where
   it is small (a Linear layer on a big GEMM, the MLP), the clean GEMM dominates both sides and
@@ -1103,84 +1228,175 @@ NOTES = """\
   ±inf (`_prepare_input` guards the clamp with `if no_grad():`, an always-true object), the
   output is clamped to ±inf and tested for clipping (`.all()`) on every forward. The default
   config's `GlobalDriftCompensation` is set to `None` here since no drift is applied.
-- **A shared machine.** Other sessions' jobs run on the same two cores. With libgomp's default
-  spin-then-sleep policy, torch slows down 5-10× whenever another process holds a core (its
-  threads wait at barriers for a descheduled peer), far more than onnxruntime does, so a
-  contended run overstates analogc's lead. Each model's section says how much CPU time other
-  processes used while it was timed; only runs where that is near 0% are meaningful.
+- **A shared machine.** Other sessions' jobs run on the same two cores. Each model's section
+  says how much CPU time other processes used while it was timed; "paired" ratios (same round)
+  and "fastest runs" are less sensitive to that than the medians.
 """
 
 
-def markdown(
-    results: Sequence[Result], args: argparse.Namespace, command: str, load: tuple[float, float]
-) -> str:
-    """The results file."""
-    ver = versions()
-    parts = [
-        "# analogc vs aihwkit: noisy-inference throughput (issue 6, target 2)",
-        "",
-        f"Target: analogc's noisy throughput ≥ {TARGET_RATIO:g}× aihwkit's on the same weights with "
-        "comparable output noise.",
-        "",
-        f"- Command: `{command}`",
-        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Machine: {machine()}; 1-minute load average {load[0]:.2f} before the run, "
-        f"{load[1]:.2f} after (the machine is shared: per-round paired ratios show the spread)",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items()),
-        f"- Settings: {args.threads} threads on both sides; σ_a = aihwkit `out_noise` = {args.out_noise} "
-        "(absolute, output units); aihwkit `TorchInferenceRPUConfig`: `inp_res = out_res = -1`, "
-        "`inp_bound = out_bound = 0` (unbounded), bound and noise management `NONE`, `w_noise = 0`, "
-        "`is_perfect = False`, no program/drift, `max_input_size = max_output_size = 0` (one tile "
-        "per layer), eval mode under `torch.no_grad()`; analogc: thermal noise only, per-layer "
-        "repeats matched to σ_a. Thread pools as shipped: OMP_WAIT_POLICY "
-        f"{os.environ.get('OMP_WAIT_POLICY', 'unset (libgomp default)')}, onnxruntime spinning "
-        f"{'on' if args.ort_spinning else 'off'}.",
-        f"- Timing: {args.warmup} warm-up calls per mode, then {args.runs} rounds; each round runs "
-        "every mode once, interleaved, rotating the order; a run repeats the forward pass to last "
-        f"about {args.run_s:g} s and records the mean; figures are medians over rounds. "
-        '"paired" is the per-round ratio aihwkit noisy / mode (same round, same machine state).'
-        + (" (Run with --blocks: modes NOT interleaved.)" if args.blocks else ""),
-        "",
-        "## Verdict",
-        "",
-    ]
-    rows = []
-    for res in results:
-        for name, ratio in verdict(res).items():
-            rows.append(
-                [
-                    res.workload.name,
-                    name,
-                    f"{ratio:.2f}×",
-                    "yes" if ratio >= TARGET_RATIO else "no",
-                    f"{min(by_name(res)['aihwkit noisy'].times) / min(by_name(res)[name].times):.2f}×",
-                    f"{ceiling(res):.2f}×",
-                ]
-            )
-    parts += [
-        fmt_table(
-            [
-                "model",
-                "analogc mode",
-                "throughput / aihwkit noisy",
-                f"≥ {TARGET_RATIO:g}×",
-                "same, fastest runs",
-                "ceiling: aihwkit noisy / onnxruntime clean",
-            ],
-            rows,
-        ),
-        "",
-        'The verdict uses medians over rounds. "Same, fastest runs" compares each side\'s '
-        "fastest round instead, which is less sensitive to other processes on a shared machine. "
-        "The ceiling is what a noise simulation on onnxruntime would reach if its noise cost "
-        "nothing: the clean model's onnxruntime run against aihwkit's noisy one.",
-        "",
-    ]
-    parts += ["## Interpretation", "", interpretation(results), ""]
+# -------------------------------------------------------------------------------------------
+# Allocator settings: each runs in a child process started with its GLIBC_TUNABLES
+
+PROBE_BYTES = 64 << 20  # above glibc's largest dynamic mmap threshold (32 MiB)
+
+
+def malloc_env(setting: str, base: dict[str, str]) -> dict[str, str]:
+    """The child environment for ``setting``: ``base`` with GLIBC_TUNABLES set or removed."""
+    if setting not in MALLOC_SETTINGS:
+        raise ValueError(f"unknown malloc setting {setting!r}")
+    env = dict(base)
+    tunables = MALLOC_SETTINGS[setting]
+    if tunables is None:
+        env.pop("GLIBC_TUNABLES", None)
+    else:
+        env["GLIBC_TUNABLES"] = tunables
+    env[MALLOC_MARK] = setting
+    return env
+
+
+def settings_of(choice: str, passes: int = 1) -> list[str]:
+    """The settings ``--malloc`` asks for, one child each per pass, in the order they run.
+
+    With both settings the order alternates (default, tuned, tuned, default, ...), so that
+    neither setting always runs first, when the machine may be quieter or busier.
+    """
+    one = list(MALLOC_SETTINGS) if choice == "both" else [choice]
+    return [s for p in range(passes) for s in (one if p % 2 == 0 else one[::-1])]
+
+
+def child_command(
+    argv: Sequence[str], setting: str, report: Path, *, env_report: bool, seed: int = 0
+) -> list[str]:
+    """The command line of the child that runs ``setting`` (the parent's arguments forwarded).
+
+    ``seed`` is the child's own seed of the mode orders (the parent's ``--seed`` plus 1000 per
+    child before it), so that two children do not repeat each other's orders.
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--malloc", setting]
+    cmd += ["--seed", str(seed)]
+    return [*cmd, "--child-env-report" if env_report else "--child-json", str(report)]
+
+
+def probe_faults(alloc: Callable[[], object], cycles: int = 4) -> float:
+    """Minor page faults per call of ``alloc`` (which allocates, touches and frees a block)."""
+    alloc()
+    f0 = minor_faults()
+    for _ in range(cycles):
+        alloc()
+    return (minor_faults() - f0) / cycles
+
+
+def glibc_cycle() -> None:
+    """malloc, touch and free PROBE_BYTES through glibc itself (what torch's CPU allocator does)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    ptr = libc.malloc(PROBE_BYTES)
+    if not ptr:
+        raise MemoryError("malloc failed")
+    ctypes.memset(ptr, 1, PROBE_BYTES)
+    libc.free(ptr)
+
+
+def env_report(setting: str) -> dict[str, Any]:
+    """This child's malloc set-up (both sides run in this one process, on one glibc malloc).
+
+    The page faults of a 64 MiB allocate-touch-free cycle through glibc itself and through
+    numpy (the analogc side's Simulator) show whether the setting took effect: 16,384 with
+    glibc's defaults, about 0 tuned. torch (the aihwkit side) allocates through the same glibc
+    malloc; its own evidence is the page faults per forward of the timed modes. (An isolated
+    loop of 64 MiB ``torch.ones`` is no probe: torch's small allocations between them land at the
+    start of the freed block, so each new block extends the heap onto fresh pages until the
+    trim threshold is reached.)
+    """
+    sides = {
+        "glibc": probe_faults(glibc_cycle),
+        "analogc (numpy)": probe_faults(lambda: np.ones(PROBE_BYTES // 8)),
+    }
+    return {
+        "malloc": setting,
+        "mark": os.environ.get(MALLOC_MARK),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+        "pid": os.getpid(),
+        "probe_bytes": PROBE_BYTES,
+        "faults_per_cycle": sides,
+    }
+
+
+def check_child_env(setting: str, report: dict[str, Any] | None = None) -> None:
+    """Stop unless this process was started with ``setting``'s tunables and they took effect.
+
+    The environment is checked as Python saw it at start-up (glibc 2.36 cuts the copy in
+    ``/proc/self/environ`` at the first ``:`` while parsing it, so that file cannot tell). With
+    ``report`` (:func:`env_report`), the tuned setting must also stop the glibc probe's faults.
+    """
+    want = MALLOC_SETTINGS[setting]
+    got = os.environ.get("GLIBC_TUNABLES")
+    if os.environ.get(MALLOC_MARK) != setting or got != want:
+        raise SystemExit(
+            f"child for --malloc {setting} started with GLIBC_TUNABLES={got!r}, expected {want!r}"
+        )
+    pages = PROBE_BYTES // resource.getpagesize()
+    if report is not None and want is not None and report["faults_per_cycle"]["glibc"] > pages / 10:
+        raise SystemExit(f"--malloc {setting}: GLIBC_TUNABLES={want} did not take effect")
+
+
+# -------------------------------------------------------------------------------------------
+# Results: a child's part (one malloc setting) and the combined file
+
+
+def result_record(res: Result) -> dict[str, Any]:
+    """One model's figures under one malloc setting, as JSON."""
+    m = by_name(res)
+    aih = m["aihwkit noisy"]
+    return {
+        "model": res.workload.name,
+        "description": res.workload.description,
+        "batch": len(res.workload.batch),
+        "k_t": res.k_t,
+        "gaussians_per_batch": res.gaussians,
+        "other_load": res.other_load,
+        "orders": res.orders,
+        "max_diff": res.max_diff,
+        "checks": res.checks,
+        "noise": res.noise,
+        "layers": res.layers,
+        "modes": [
+            {
+                "name": mode.name,
+                "side": mode.side,
+                "noise": mode.spec.noise,
+                "iters": mode.iters,
+                "seconds": mode.times,
+                "faults_per_forward": mode.faults,
+                "median_s": mode.median,
+                "faults_median": mode.faults_median,
+            }
+            for mode in res.modes
+        ],
+        "headline": {
+            name: {
+                "ratio_median": ratio,
+                "paired": paired_ratios(aih, m[name]),
+                "ratio_fastest": min(aih.times) / min(m[name].times),
+                "meets_target": ratio >= TARGET_RATIO,
+            }
+            for name, ratio in verdict(res).items()
+        },
+        "ceiling": ceiling(res),
+    }
+
+
+def sections(results: Sequence[Result], args: argparse.Namespace) -> str:
+    """Per-model detail of one child (one malloc setting)."""
+    parts = ["#### Interpretation", "", interpretation(results), ""]
     for res in results:
         wl = res.workload
         parts += [
-            f"## {wl.name}",
+            f"#### {wl.name}",
             "",
             f"{wl.description}; batch {len(wl.batch)}; analogc k_t = {res.k_t:.4g}; {res.group_conv}.",
             "",
@@ -1192,25 +1408,212 @@ def markdown(
             + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in res.checks.items())
             + ".",
             "",
-            "### Throughput",
-            "",
             load_line(res),
             "",
             throughput_table(res),
             "",
             overhead_table(res),
             "",
-            "### Noise comparability",
+            "Mode order, warm-up then each round: "
+            + "; ".join(
+                " → ".join(str(MODE_NAMES.index(n) + 1) for n in order) for order in res.orders
+            )
+            + " (numbers: rows of the table above).",
             "",
-            f"Per-layer output noise std, and logit noise against the clean model over {args.noise_draws} draws:",
+            f"Per-layer output noise std, and logit noise against the clean model over "
+            f"{args.noise_draws} draws:",
             "",
             noise_tables(res),
             "",
         ]
         if res.profiles:
-            parts += ["### Where the time goes", "", profile_tables(res), ""]
-    parts += ["## Notes", "", NOTES]
+            parts += ["Where the time goes:", "", profile_tables(res), ""]
     return "\n".join(parts)
+
+
+def headline_rows(parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every model × malloc setting × headline mode, pooled over the passes.
+
+    The headline figure is the median of the paired ratios (aihwkit noisy / analogc in the same
+    round) over every round of every pass; per-pass ratios of medians and the fastest-run ratio
+    are given beside it.
+    """
+    groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for part in parts:
+        for rec in part["models"]:
+            for name in rec["headline"]:
+                groups.setdefault((rec["model"], part["malloc"], name), []).append((part, rec))
+    rows = []
+    for (model, malloc, name), items in groups.items():
+        aih_times = [t for _, r in items for t in mode_of(r, "aihwkit noisy")["seconds"]]
+        mine_times = [t for _, r in items for t in mode_of(r, name)["seconds"]]
+        paired = [x for _, r in items for x in r["headline"][name]["paired"]]
+        aih_faults = [
+            f for _, r in items for f in mode_of(r, "aihwkit noisy")["faults_per_forward"]
+        ]
+        mine_faults = [f for _, r in items for f in mode_of(r, name)["faults_per_forward"]]
+        ratio = statistics.median(paired)
+        rows.append(
+            {
+                "model": model,
+                "malloc": malloc,
+                "mode": name,
+                "passes": len(items),
+                "rounds": len(paired),
+                "aihwkit_ms": 1e3 * statistics.median(aih_times),
+                "analogc_ms": 1e3 * statistics.median(mine_times),
+                "paired_median": ratio,
+                "paired_min": min(paired),
+                "paired_max": max(paired),
+                "per_pass": [r["headline"][name]["ratio_median"] for _, r in items],
+                "fastest": min(aih_times) / min(mine_times),
+                "meets_target": ratio >= TARGET_RATIO,
+                "aihwkit_faults": statistics.median(aih_faults),
+                "analogc_faults": statistics.median(mine_faults),
+                "ceiling": statistics.median([r["ceiling"] for _, r in items]),
+                "other_load": [r["other_load"] for _, r in items],
+            }
+        )
+    rows.sort(key=lambda r: (MODELS.index(r["model"]), r["mode"], r["malloc"]))
+    return rows
+
+
+def mode_of(record: dict[str, Any], name: str) -> dict[str, Any]:
+    """One mode's figures in a model record."""
+    return next(m for m in record["modes"] if m["name"] == name)
+
+
+def headline_table(parts: Sequence[dict[str, Any]]) -> str:
+    """The headline rows (:func:`headline_rows`) as a table."""
+    rows = [
+        [
+            r["model"],
+            r["malloc"],
+            r["mode"].removeprefix("analogc "),
+            f"{r['aihwkit_ms']:.1f} / {r['analogc_ms']:.1f}",
+            f"**{r['paired_median']:.2f}×** ({r['paired_min']:.2f}–{r['paired_max']:.2f})",
+            ", ".join(f"{x:.2f}×" for x in r["per_pass"]),
+            f"{r['fastest']:.2f}×",
+            "yes" if r["meets_target"] else "no",
+            f"{r['aihwkit_faults']:,.0f} / {r['analogc_faults']:,.0f}",
+            f"{r['ceiling']:.2f}×",
+            ", ".join("—" if x is None else f"{100 * x:.0f}%" for x in r["other_load"]),
+        ]
+        for r in headline_rows(parts)
+    ]
+    return fmt_table(
+        [
+            "model",
+            "malloc",
+            "analogc mode (fresh noise)",
+            "ms/batch aihwkit / analogc",
+            "speed-up: paired median (min–max)",
+            "per pass: ratio of medians",
+            "fastest runs",
+            f"≥ {TARGET_RATIO:g}×",
+            "page faults/forward aihwkit / analogc",
+            "ceiling",
+            "other load, per pass",
+        ],
+        rows,
+    )
+
+
+def python_label() -> str:
+    """The interpreter as a user would type it (relative to the repository when inside it)."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.absolute().relative_to(ROOT))
+    except ValueError:
+        return "python"
+
+
+def script_commit() -> str:
+    """The repository's commit, and whether this script differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", str(Path(__file__).resolve())], cwd=ROOT
+        ).returncode
+    except OSError:
+        return "an unknown commit"
+    return f"commit {head or '?'}" + (", modified" if dirty else "")
+
+
+def combined_markdown(
+    parts: Sequence[dict[str, Any]], args: argparse.Namespace, commands: Sequence[str]
+) -> str:
+    """The results file: set-up, the headline table over both malloc settings, then details."""
+    ver = versions()
+    first = {p["malloc"]: p for p in reversed(parts)}  # one line per setting
+    settings = ", ".join(
+        f"`{m}` (GLIBC_TUNABLES={p['env']['glibc_tunables'] or 'unset'}; a 64 MiB "
+        f"malloc-touch-free cycle: {p['env']['faults_per_cycle']['glibc']:,.0f} page faults)"
+        for m, p in sorted(first.items())
+    )
+    out = [
+        "# analogc vs aihwkit: noisy-inference throughput (issue 6 target 2; issue 13 item 4)",
+        "",
+        f"Target: analogc's noisy throughput ≥ {TARGET_RATIO:g}× aihwkit's on the same weights with "
+        "comparable output noise, noise drawn fresh on every forward on both sides, under the same "
+        "allocator setting, threads and warm-up.",
+        "",
+        "- Commands: " + "; ".join(f"`{c}`" for c in commands) + f" (script at {script_commit()})",
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}, **shared with other sessions' jobs** (timings are noisy: each "
+        'model\'s "other load" says how busy the rest of the machine was, and the paired and '
+        "fastest-run ratios are less sensitive to it than the medians)",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items()),
+        f"- Allocator: each setting runs in its own child process started with it, both sides in "
+        f"that one process: {settings}.",
+        f"- Settings: {args.threads} thread(s) on both sides (torch intra-op and onnxruntime "
+        f"intra-op; inter-op 1); σ_a = aihwkit `out_noise` = {args.out_noise} (absolute, output "
+        "units); aihwkit `TorchInferenceRPUConfig`: `inp_res = out_res = -1`, "
+        "`inp_bound = out_bound = 0` (unbounded), bound and noise management `NONE`, "
+        "`w_noise = 0`, `is_perfect = False`, no program/drift, `max_input_size = "
+        "max_output_size = 0` (one tile per layer), eval mode under `torch.no_grad()`; analogc: "
+        "thermal noise only, per-layer repeats matched to σ_a. Thread pools as shipped: "
+        f"OMP_WAIT_POLICY {args.omp_wait_policy}, onnxruntime spinning "
+        f"{'on' if args.ort_spinning else 'off'}.",
+        f"- Timing: {args.warmup} warm-up calls per mode, then {args.runs} rounds; each round "
+        "runs every mode once in a seeded random order drawn afresh each round (seed "
+        f"{args.seed} + 1000 × the child's index + the model's index; the orders are listed under "
+        f"each model); {args.passes} pass(es), each one child per malloc setting, the settings' "
+        "order alternating from pass to pass; a run repeats "
+        f"the forward pass to last about {args.run_s:g} s and records the mean time and minor page "
+        "faults (`getrusage`) per forward; the headline is the median over all rounds (all passes) of the paired "
+        "ratio, aihwkit noisy / analogc in the same round (same machine state); tables under each "
+        "child give medians over its rounds."
+        + (" (Run with --blocks: modes NOT interleaved.)" if args.blocks else ""),
+        "",
+        "## Headline: analogc with fresh noise vs aihwkit noisy",
+        "",
+        headline_table(parts),
+        "",
+        '"Speed-up" is the median over every round of every child of aihwkit noisy\'s time '
+        'over the analogc mode\'s in the same round (min–max over rounds); "per pass" is each '
+        "child's ratio of medians; \"fastest runs\" compares each side's fastest round over all "
+        "children. ≥ 3× is judged on the paired median. ms/batch and page faults are medians "
+        "over all rounds. The ceiling is aihwkit noisy over onnxruntime's clean run: what any "
+        "onnxruntime-based simulation would reach if its noise cost nothing. Both analogc modes "
+        "draw new noise on every forward; no mode that reuses stored draws is timed.",
+        "",
+    ]
+    for part in parts:
+        out += [
+            f"## Details, child {part['child']}: malloc `{part['malloc']}`",
+            "",
+            f"Child process: {part['seconds']:.0f} s; order seed {part['seed']}; 1-minute load "
+            "average "
+            f"{part['load'][0]:.2f} before, {part['load'][1]:.2f} after.",
+            "",
+            part["sections_md"],
+            "",
+        ]
+    out += ["## Notes", "", NOTES]
+    return "\n".join(out)
 
 
 # -------------------------------------------------------------------------------------------
@@ -1228,11 +1631,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="comma-separated from digits_resnet, mlp1024, wide_cnn (default: all; smoke: digits_resnet)",
     )
+    p.add_argument(
+        "--malloc",
+        choices=("default", "tuned", "both"),
+        default="both",
+        help="glibc malloc setting of the process both sides run in (both: one child each)",
+    )
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--runs", type=int, default=9, help="timed rounds (median over them)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--run-s", type=float, default=0.2, help="target seconds of one timed run")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="threads on both sides (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the mode orders")
+    p.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="children per malloc setting, run alternately (default 1); figures pool them",
+    )
     p.add_argument(
         "--out-noise", type=float, default=0.06, help="aihwkit out_noise σ_a (output units)"
     )
@@ -1257,8 +1673,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--profile-iters", type=int, default=5)
     p.add_argument(
-        "--out", type=Path, default=None, help=f"results file (default {RESULTS.relative_to(ROOT)})"
+        "--out",
+        type=Path,
+        default=None,
+        help=f"results file (default {RESULTS.relative_to(ROOT)}, and .json beside it)",
     )
+    p.add_argument(
+        "--env-report",
+        action="store_true",
+        help="start the children, print their malloc set-up as JSON, and stop (no aihwkit needed)",
+    )
+    p.add_argument("--child-json", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-env-report", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.smoke:
         args.models = args.models or "digits_resnet"
@@ -1267,29 +1693,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     elif args.out is None:
         args.out = RESULTS
     args.models = args.models or ",".join(MODELS)
-    if args.runs < 1 or args.batch < 1 or args.threads < 1:
-        p.error("--runs, --batch and --threads must be >= 1")
+    if min(args.runs, args.batch, args.threads, args.passes) < 1:
+        p.error("--runs, --batch, --threads and --passes must be >= 1")
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Benchmark each model, print the tables, write the results file (not in smoke mode)."""
-    args = parse_args(argv)
-    missing = [m for m in ("torch", "aihwkit") if importlib.util.find_spec(m) is None]
-    if missing:
-        print(
-            f"aihwkit not installed: skipping ({', '.join(missing)} not importable; see the "
-            "'bench' extra in pyproject.toml)"
-        )
+def run_child(args: argparse.Namespace) -> int:
+    """In a child: check the malloc environment, then benchmark (or report it) and write JSON."""
+    check_child_env(args.malloc)
+    if args.child_env_report is not None:
+        report = env_report(args.malloc)
+        check_child_env(args.malloc, report)
+        args.child_env_report.write_text(json.dumps(report), encoding="utf-8")
         return 0
     if args.omp_wait_policy != "unset":  # before torch starts its OpenMP pool
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     import torch
 
+    env = env_report(args.malloc)
+    check_child_env(args.malloc, env)
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(0)
-    command = " ".join(["python bench/vs_aihwkit.py", *(sys.argv[1:] if argv is None else argv)])
+    print(
+        f"== malloc {args.malloc}: GLIBC_TUNABLES={env['glibc_tunables'] or 'unset'}; "
+        f"probe page faults per 64 MiB cycle {env['faults_per_cycle']}",
+        flush=True,
+    )
     load_before = os.getloadavg()[0]
     results = []
     t0 = time.perf_counter()
@@ -1303,7 +1733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if name == "digits_resnet"
                 else synthetic_workload(name, args.batch, tmp)
             )
-            print(f"== {name}: {wl.description}", flush=True)
+            print(f"== {name} (malloc {args.malloc}): {wl.description}", flush=True)
             res = bench_model(wl, args, tmp)
             results.append(res)
             print(load_line(res))
@@ -1313,15 +1743,71 @@ def main(argv: Sequence[str] | None = None) -> int:
             if res.profiles:
                 print(profile_tables(res))
             print(flush=True)
-    load = (load_before, os.getloadavg()[0])
-    print(interpretation(results))
-    print(
-        f"({time.perf_counter() - t0:.1f} s; 1-minute load average {load[0]:.2f} before, {load[1]:.2f} after)"
-    )
+    print(interpretation(results), flush=True)
+    part = {
+        "malloc": args.malloc,
+        "env": env,
+        "threads": args.threads,
+        "seed": args.seed,
+        "seconds": time.perf_counter() - t0,
+        "load": [load_before, os.getloadavg()[0]],
+        "models": [result_record(r) for r in results],
+        "sections_md": sections(results, args),
+    }
+    args.child_json.write_text(json.dumps(part), encoding="utf-8")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one child per malloc setting, print the headline, write the results (not in smoke)."""
+    args = parse_args(argv)
+    if args.child_json is not None or args.child_env_report is not None:
+        return run_child(args)
+    forwarded = list(sys.argv[1:] if argv is None else argv)
+    if not args.env_report:
+        missing = [m for m in ("torch", "aihwkit") if importlib.util.find_spec(m) is None]
+        if missing:
+            print(
+                f"aihwkit not installed: skipping ({', '.join(missing)} not importable; see the "
+                "'aihwkit' extra in pyproject.toml)"
+            )
+            return 0
+    parts: list[dict[str, Any]] = []
+    commands = [" ".join([python_label(), "bench/vs_aihwkit.py", *forwarded])]
+    with tempfile.TemporaryDirectory(prefix="vs_aihwkit_parts_") as tmp_dir:
+        for i, setting in enumerate(
+            settings_of(args.malloc, 1 if args.env_report else args.passes)
+        ):
+            report = Path(tmp_dir) / f"{i}-{setting}.json"
+            cmd = child_command(
+                forwarded, setting, report, env_report=args.env_report, seed=args.seed + 1000 * i
+            )
+            proc = subprocess.run(cmd, env=malloc_env(setting, dict(os.environ)), check=False)
+            if proc.returncode != 0:
+                print(f"child for --malloc {setting} failed (exit {proc.returncode})")
+                return proc.returncode
+            parts.append(json.loads(report.read_text(encoding="utf-8")) | {"child": i + 1})
+    if args.env_report:
+        print(json.dumps(parts, indent=1))
+        return 0
+    print(headline_table(parts))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(markdown(results, args, command, load), encoding="utf-8")
-        print(f"wrote {args.out}")
+        args.out.write_text(combined_markdown(parts, args, commands), encoding="utf-8")
+        document = {
+            "commands": commands,
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": machine() + ", shared with other sessions' jobs",
+            "versions": versions(),
+            "settings": {k: v for k, v in vars(args).items() if not k.startswith("child")},
+            "malloc_settings": MALLOC_SETTINGS,
+            "target_ratio": TARGET_RATIO,
+            "headline_modes": list(HEADLINE),
+            "parts": [{k: v for k, v in p.items() if k != "sections_md"} for p in parts],
+        }
+        json_path = args.out.with_suffix(".json")
+        json_path.write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
+        print(f"wrote {args.out} and {json_path}")
     return 0
 
 
