@@ -212,6 +212,30 @@ def fit_batch_size(
     return fitted
 
 
+def _planned_layers(
+    loaded: LoadedModel,
+    own: Mapping[str, LayerHardware],
+    saved: Mapping[str, LayerPlan] | None,
+) -> list[LayerInfo]:
+    """The analog ops to plan: ops kept digital by choice (or absent from a saved plan) are
+    left out; none left is an error that says why."""
+    layers = [
+        x
+        for x in loaded.discovery.analog
+        if not (x.name in own and own[x.name].digital) and (saved is None or x.name in saved)
+    ]
+    if loaded.discovery.analog and not layers:
+        raise ConfigError(
+            f"{loaded.path}: every analog op is kept digital by the per-layer rules "
+            "(nothing to plan)"
+        )
+    if not layers:
+        raise UnsupportedModelError(
+            f"{loaded.path}: no op can run analog (nothing to plan); `analogc inspect` lists the reasons"
+        )
+    return layers
+
+
 class CalibratedModel:
     """Calibrates once, then prices (energy, bits) and scores (metric under noise) any repeats.
 
@@ -249,23 +273,8 @@ class CalibratedModel:
         self.hardware = hardware
         self.dataset = dataset
         self.metric = metric
-        # -- per-layer hardware: ops kept digital by choice (or absent from a saved plan) are
-        # left out; pinned layers keep their repeats in every configuration.
         own = dict(layer_hardware or {})
-        self.layers = [
-            x
-            for x in loaded.discovery.analog
-            if not (x.name in own and own[x.name].digital) and (saved is None or x.name in saved)
-        ]
-        if loaded.discovery.analog and not self.layers:
-            raise ConfigError(
-                f"{loaded.path}: every analog op is kept digital by the per-layer rules "
-                "(nothing to plan)"
-            )
-        if not self.layers:
-            raise UnsupportedModelError(
-                f"{loaded.path}: no op can run analog (nothing to plan); `analogc inspect` lists the reasons"
-            )
+        self.layers = _planned_layers(loaded, own, saved)
         self.pins: dict[str, int] = {
             x.name: pin
             for x in self.layers
@@ -306,21 +315,26 @@ class CalibratedModel:
             metric,
             output_axes=output_batch_axes(loaded.model),
         )
-        self.facts = [
+        self.facts = self._layer_facts(levels)
+        self.macs = {f.name: f.macs for f in self.facts}
+
+    def _layer_facts(self, levels: Mapping[str, Mapping[str, float]]) -> list[LayerFacts]:
+        """What pricing and scoring need of each layer: MACs, fan-in, noise at E = 1, ranges."""
+        layers = self.calibration.layers
+        return [
             LayerFacts(
                 name=layer.name,
                 op_type=layer.op_type,
-                macs=self.calibration.layers[layer.name].macs,
+                macs=layers[layer.name].macs,
                 fan_in=float(layer.fan_in or 0.0),
                 sigma1=_std(levels[layer.name], temporal=True),
                 static_sigma=_std(levels[layer.name], temporal=False),
-                r_y=self.calibration.layers[layer.name].r_y,
-                y_ms=self.calibration.layers[layer.name].y_ms,
+                r_y=layers[layer.name].r_y,
+                y_ms=layers[layer.name].y_ms,
                 **_hardware_facts(self.base_plan, layer.name, levels[layer.name]),
             )
             for layer in self.layers
         ]
-        self.macs = {f.name: f.macs for f in self.facts}
 
     def _noise_levels(self, threads: int | None) -> dict[str, dict[str, float]]:
         """Per layer and noise term: the mean output noise variance at E = 1, on clean inputs
