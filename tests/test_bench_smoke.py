@@ -178,3 +178,23 @@ def test_vs_aihwkit_smoke_runs_or_says_why_not() -> None:
         "aihwkit not installed" in proc.stdout + proc.stderr
         or "digits" in proc.stdout + proc.stderr
     )
+
+
+def test_plan_time_records_a_plans_wall_time_passes_and_saving(tmp_path: Path) -> None:
+    """One small demo plan, as bench/plan_time.py runs it: a row merged into the results file
+    (a second label beside it), the table rewritten."""
+    out = tmp_path / "plan_time.json"
+    for label in ("a", "b"):
+        run_bench(
+            "plan_time.py", "--label", label, "--out", out, "--", "--trials", "3", "--seeds", "2"
+        )
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["label"], r["model"], r["workers"]) for r in rows] == [
+        ("a", "demo", 1),
+        ("b", "demo", 1),
+    ]
+    for row in rows:
+        assert row["exit_codes"] in ([0], [1]) and row["examples"] == 300
+        assert row["example_passes"] > 0 and row["wall_s"] > 0
+    table = out.with_suffix(".md").read_text()
+    assert len(table_rows(table, "# Plan time")) == 2
