@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from analogc import __version__
+from analogc.budget import QUANTILES, Quantile
 from analogc.errors import AnalogcError
 from analogc.hardware import PRESETS
 from analogc.report import EXIT_INTERNAL, EXIT_USAGE, CompileReport
@@ -251,6 +252,14 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     help="Noise seeds per evaluation (common to all configurations).",
 )
 @click.option(
+    "--quantile",
+    default="student-t",
+    show_default=True,
+    type=click.Choice(list(QUANTILES)),
+    help="Multiplier of the acceptance bound (mean drop + k·SE): Student's t for the seeds "
+    "used (t = 1.895 over 8 seeds at 95%), or the normal's z = 1.645 (optimistic with few seeds).",
+)
+@click.option(
     "--strategy",
     default="tpe",
     show_default=True,
@@ -300,6 +309,7 @@ def compile_cmd(
     timeout: float | None,
     seed: int,
     seeds: int,
+    quantile: Quantile,
     strategy: str,
     pareto: bool,
     storage: str | None,
@@ -346,6 +356,7 @@ def compile_cmd(
         timeout=timeout,
         seed=seed,
         seeds=seeds,
+        quantile=quantile,
         storage=storage,
         study_name=study_name,
         heartbeat_s=heartbeat,

@@ -180,6 +180,8 @@ def build_compile_report(
             static.terms if static else [],
             static.drop if static else None,
             static.feasible if static else None,
+            acceptance.quantile,
+            acceptance.quantile_value,
         ),
         layers=layer_rows(
             calibrated,

@@ -150,7 +150,12 @@ def run_compile(job: CompileJob) -> CompileReport:
         layer_hardware=job.layer_hardware,
     )
     job.lap("calibration")
-    acceptance = job.budget.acceptance(calibrated.evaluator.clean, job.search.confidence)
+    acceptance = job.budget.acceptance(
+        calibrated.evaluator.clean,
+        job.search.confidence,
+        quantile=job.search.quantile,
+        seeds=job.search.seeds,
+    )
     _make_dir(job.out_dir)
     outcome = plan_repeats(job, calibrated, acceptance)
     job.lap("search")

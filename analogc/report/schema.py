@@ -19,7 +19,7 @@ from typing import Any
 from analogc.hardware import HardwareConfig
 from analogc.runtime.evaluate import Evaluation
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
 ``data.values``, ``data.resolved_shapes``; ``budget.static_terms``, ``budget.static_drop``,
@@ -28,7 +28,12 @@ digital rows' ``rule``; ``macs.digital_by_choice``; ``rules``; ``hardware.layer`
 inapplicable sections are ``null``, not absent; ``hardware.noise`` lists every registered
 term's flag and the enabled terms' constants; ``diagnosis``, ``metric.reason``,
 ``budget.minimum``, ``outputs.study``, ``run.search.resumed``/``study_evaluations``;
-``inputs`` in inspect; ``outputs.report_html``; the ``check`` report."""
+``inputs`` in inspect; ``outputs.report_html``; the ``check`` report. 3: the acceptance
+bound's multiplier is Student's t for the seeds used (``budget.quantile``,
+``budget.quantile_value``; ``budget.rule`` says which); a sequential search
+(``search.sequential``, ``search.seeds_used``); exploration on a subset of the examples
+(``search.explore_examples``, ``search.confirmed``); ``run.cost`` (example-passes and seconds
+per phase)."""
 
 EXIT_OK = 0
 EXIT_BUDGET_NOT_MET = 1
@@ -200,7 +205,9 @@ class BudgetInfo:
     allowed_drop is 0 and drops count from it; null for a drop from the clean value);
     static_terms (the terms repeats do not reduce: converters, programming error, drift),
     static_drop (the metric drop they cause alone, temporal noise off) and static_feasible
-    (whether any repeats can meet the budget)."""
+    (whether any repeats can meet the budget); quantile (the bound's multiplier:
+    ``student-t`` for the seeds used, or ``normal``) and quantile_value (its value over
+    ``seeds`` seeds: 1.895 for t with 7 degrees of freedom at 95%)."""
 
     max_drop: str
     allowed_drop: float
@@ -211,6 +218,8 @@ class BudgetInfo:
     static_terms: list[str] = field(default_factory=list)
     static_drop: float | None = None
     static_feasible: bool | None = None
+    quantile: str = "student-t"
+    quantile_value: float | None = None
 
 
 @dataclass(frozen=True)
