@@ -118,6 +118,9 @@ Quantile = Literal["student-t", "normal"]
 """The bound's multiplier: Student's t for the seeds used (exact for normal per-seed drops),
 or the normal quantile (optimistic with few seeds: 1.645 where t with 7 df is 1.895)."""
 
+Verdict = Literal["over", "within"]
+"""A sequential test decided: over the budget, or within it."""
+
 QUANTILES: tuple[Quantile, ...] = ("student-t", "normal")
 
 MIN_SEQUENTIAL_SEEDS = 3
@@ -205,3 +208,26 @@ class Acceptance:
 
     def feasible(self, evaluation: Evaluation) -> bool:
         return self.margin(evaluation) <= 0
+
+    def verdict(self, drops: Sequence[float] | np.ndarray, total: int) -> Verdict | None:
+        """The sequential test after the first of ``total`` seeds: ``over`` once the drop is
+        over the budget at this confidence (mean − k·SE > allowed: the full rule would accept
+        it only by chance), ``within`` once even the bound at a Bonferroni-split confidence
+        (over the looks a sequential run takes) is within it; None: run another seed.
+
+        Either verdict agrees with :meth:`margin` over the seeds run (``within``: margin ≤ 0),
+        so a stopped configuration is recorded like a full one.
+        """
+        drops = np.asarray(drops, dtype=np.float64)
+        n = len(drops)
+        if n < MIN_SEQUENTIAL_SEEDS or n >= total:
+            return None
+        mean = float(drops.mean())
+        se = float(drops.std(ddof=1)) / math.sqrt(n)
+        if mean - self.multiplier(n) * se > self.allowed:
+            return "over"
+        looks = total - MIN_SEQUENTIAL_SEEDS
+        strict = 1.0 - (1.0 - self.confidence) / looks
+        if mean + self.multiplier(n, strict) * se <= self.allowed:
+            return "within"
+        return None

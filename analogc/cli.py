@@ -260,6 +260,20 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "used (t = 1.895 over 8 seeds at 95%), or the normal's z = 1.645 (optimistic with few seeds).",
 )
 @click.option(
+    "--sequential/--no-sequential",
+    default=True,
+    show_default=True,
+    help="Evaluate a configuration seed by seed and stop once it is clearly over the budget "
+    "or clearly within it (off with --pareto); the plan is confirmed on every seed.",
+)
+@click.option(
+    "--explore-examples",
+    type=click.IntRange(min=0),
+    help="Explore on this many of the examples, then confirm the plan and the uniform "
+    "baseline on all of them; 0: explore on all [default: a quarter of the data, at least "
+    "128, when it holds 256 or more].",
+)
+@click.option(
     "--strategy",
     default="tpe",
     show_default=True,
@@ -310,6 +324,8 @@ def compile_cmd(
     seed: int,
     seeds: int,
     quantile: Quantile,
+    sequential: bool,
+    explore_examples: int | None,
     strategy: str,
     pareto: bool,
     storage: str | None,
@@ -357,6 +373,8 @@ def compile_cmd(
         seed=seed,
         seeds=seeds,
         quantile=quantile,
+        sequential=sequential,
+        explore_examples=explore_examples,
         storage=storage,
         study_name=study_name,
         heartbeat_s=heartbeat,

@@ -105,9 +105,12 @@ class CompileJob:
     """Each analog op some rule selects -> its hardware after the rules."""
     started: float = field(default_factory=time.perf_counter)
     laps: dict[str, float] = field(default_factory=dict)
+    passes: dict[str, int] = field(default_factory=dict)
+    """Noisy example-passes made by the end of each lap (the report's cost per phase)."""
 
-    def lap(self, name: str) -> None:
+    def lap(self, name: str, passes: int = 0) -> None:
         self.laps[name] = time.perf_counter()
+        self.passes[name] = passes
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def run_compile(job: CompileJob) -> CompileReport:
     )
     _make_dir(job.out_dir)
     outcome = plan_repeats(job, calibrated, acceptance)
-    job.lap("search")
+    job.lap("search", calibrated.evaluator.example_passes)
     report = build_compile_report(job, calibrated, acceptance, outcome)
     write_compile_outputs(job, calibrated, outcome, report)
     return report
@@ -308,6 +311,9 @@ def _study_name(job: CompileJob) -> str:
             s.max_repeats,
             s.span,
             s.confidence,
+            s.quantile,
+            s.sequential,
+            s.explore_examples,
             s.strategy,
             s.seed,
             job.settings.batch_size,

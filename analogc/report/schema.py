@@ -31,7 +31,7 @@ term's flag and the enabled terms' constants; ``diagnosis``, ``metric.reason``,
 ``inputs`` in inspect; ``outputs.report_html``; the ``check`` report. 3: the acceptance
 bound's multiplier is Student's t for the seeds used (``budget.quantile``,
 ``budget.quantile_value``; ``budget.rule`` says which); a sequential search
-(``search.sequential``, ``search.seeds_used``); exploration on a subset of the examples
+(``search.sequential``, ``search.stopped_early``, ``search.points[].seeds``); exploration on a subset of the examples
 (``search.explore_examples``, ``search.confirmed``); ``run.cost`` (example-passes and seconds
 per phase)."""
 
@@ -340,6 +340,35 @@ class SearchPoint:
     margin: float
     repeats: dict[str, int]
     source: str = ""
+    seeds: int = 0
+    """Noise seeds it ran (fewer than ``search.seeds`` when a sequential evaluation stopped
+    early; 0 where not recorded: a verdict read from the study)."""
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """The plan and the uniform baseline re-evaluated on every example and search seed.
+
+    Attributes:
+        full_set: exploration ran on a subset of the examples (so this is a new
+            measurement); false: it ran on all of them and only early stops were completed.
+        examples: the examples confirmed on; explored_on: those explored on.
+        metric, margin, feasible, energy_per_mac: the plan's score there.
+        uniform_repeats, uniform_metric, uniform_feasible: the uniform baseline there.
+        configurations: configurations evaluated for the confirmation.
+    """
+
+    full_set: bool
+    examples: int
+    explored_on: int
+    metric: float
+    margin: float
+    feasible: bool
+    energy_per_mac: float
+    uniform_repeats: int
+    uniform_metric: float
+    uniform_feasible: bool
+    configurations: int
 
 
 @dataclass(frozen=True)
@@ -364,6 +393,15 @@ class SearchSection:
     uniform_curve: list[SearchPoint] = field(default_factory=list)
     points: list[SearchPoint] = field(default_factory=list)
     """Every configuration the strategy evaluated (``source`` says what proposed it)."""
+    quantile: str = "student-t"
+    sequential: bool = False
+    """Configurations were evaluated seed by seed and stopped once decided."""
+    stopped_early: int = 0
+    """Configurations a sequential evaluation stopped before the last seed."""
+    explore_examples: int = 0
+    """Examples the exploration ran on (0: all of them)."""
+    confirmed: Confirmed | None = None
+    """The plan on every example and seed (null: not confirmed)."""
 
 
 @dataclass(frozen=True)
@@ -401,12 +439,35 @@ class SearchRun:
 
 
 @dataclass(frozen=True)
+class PhaseCostRow:
+    """One phase: example_passes (example forward passes: clean ones for ``calibration``,
+    noisy ones for the others) and seconds."""
+
+    phase: str
+    example_passes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """What the plan cost: example_passes (noisy example forward passes, every phase but
+    calibration: Σ over noisy batch runs of their examples), seconds (all phases), and per
+    phase (``calibration``, ``sensitivity``, ``exploration``, ``confirmation``,
+    ``validation``)."""
+
+    example_passes: int
+    seconds: float
+    phases: list[PhaseCostRow]
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """Everything that differs between two identical runs lives here, and only here."""
 
     created: str
     timing: Timing
     search: SearchRun | None
+    cost: RunCost | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import optuna
 from analogc import workers
 
 from ..problem import Point, SearchProblem
+from ..sequential import trial_stop
 from ..setup import Setup
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
@@ -83,7 +84,8 @@ def measure(
             trial.set_user_attr("skipped", f"being evaluated by trial {busy}")
             raise optuna.TrialPruned()
         trial.set_user_attr(workers.EVALUATED_BY, crew.worker.name)
-    point = problem.score(repeats)
+    point = problem.score(repeats, stop=trial_stop(trial) if problem.sequential else None)
+    trial.set_user_attr("seeds", point.seeds)
     return point.metric, point.margin
 
 
@@ -126,6 +128,7 @@ def points(study: optuna.Study, names: list[str]) -> list[Point]:
                 float(t.user_attrs["metric"]),
                 float(t.user_attrs["margin"]),
                 source,
+                int(t.user_attrs.get("seeds", 0)),
             )
         )
     return found

@@ -1,0 +1,54 @@
+"""Sequential acceptance for Optuna trials: each seed's drop is an intermediate value, and a
+pruner stops the evaluation once the one-sided test is decided either way.
+
+A trial stopped this way still completes, with the verdict as its margin (over the budget): a
+PRUNED trial would lose the measurement the local moves and the other workers read. The test
+itself is :meth:`analogc.budget.Acceptance.verdict`; outside trials (the uniform and analytic
+bisections) an early "within" is allowed too, provisional: the search completes its plan and
+the uniform baseline on every seed (:mod:`analogc.search.confirm`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import optuna
+
+from analogc.budget import Acceptance
+
+
+class SequentialPruner(optuna.pruners.BasePruner):
+    """Stops a trial's seeds once the acceptance's sequential test says it is over the budget.
+
+    Only "over": a trial the sampler runs is cheaper than the best feasible configuration
+    (dearer ones are skipped unevaluated), so one within the budget is the new best, the plan
+    if nothing beats it, and is measured on every seed.
+
+    Args:
+        acceptance: the rule; its per-seed drops are the trial's intermediate values (step k:
+            the drop under seed k).
+        total: the seeds a full evaluation runs.
+    """
+
+    def __init__(self, acceptance: Acceptance, total: int) -> None:
+        self.acceptance = acceptance
+        self.total = total
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        steps = sorted(trial.intermediate_values)
+        drops = [trial.intermediate_values[k] for k in steps]
+        return self.acceptance.verdict(drops, self.total) == "over"
+
+
+def trial_stop(trial: optuna.Trial) -> Callable[[int, float], bool]:
+    """Reports seed k's drop as the trial's intermediate value k, and asks the study's pruner
+    whether the evaluation may stop."""
+
+    def stop(k: int, drop: float) -> bool:
+        trial.report(drop, k)
+        stopped = trial.should_prune()
+        if stopped:
+            trial.set_user_attr("stopped_after_seeds", k)
+        return stopped
+
+    return stop
