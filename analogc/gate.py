@@ -123,6 +123,8 @@ def baseline_settings(
             span=s.span,
             confidence=base.budget.confidence,
             quantile=_quantile(base.budget.quantile),
+            sequential=s.sequential or s.strategy == "nsga2",
+            explore_examples=s.explore_examples,
         )
     else:
         search = SearchSettings(
