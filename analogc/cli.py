@@ -42,18 +42,36 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo(
-                "analogc: interrupted; finished search trials are kept in the study storage",
-                err=True,
-            )
-            ctx.exit(130)
-        except Exception:
+            _interrupted(ctx)
+        except Exception as exc:
+            if _from_interrupt(exc):
+                _interrupted(ctx)
             traceback.print_exc()
             click.echo(
                 "analogc: internal error (a bug): please report it with the traceback above",
                 err=True,
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+def _interrupted(ctx: click.Context) -> None:
+    click.echo(
+        "analogc: interrupted; finished search trials are kept in the study storage", err=True
+    )
+    ctx.exit(130)
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether a Ctrl-C caused ``exc``: Optuna interrupted while it stores a finished trial
+    (now more often: trials report every seed) raises an UnboundLocalError from it."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _setup_logging(quiet: bool) -> None:
