@@ -258,3 +258,9 @@ def test_report_cost_adds_up(tmp_path: Path) -> None:
     assert "noisy example-passes" in text and "exploration" in text
     md = (tmp_path / "out" / "report.md").read_text()
     assert "cost: " in md and "confirmed on all" in md
+
+
+def test_no_sequential_path_when_no_seed_could_be_saved(branches: CalibratedModel) -> None:
+    assert not _problem(branches, seeds=MIN_SEQUENTIAL_SEEDS).sequential
+    assert _problem(branches, seeds=MIN_SEQUENTIAL_SEEDS + 1).sequential
+    assert not _problem(branches, sequential=False).sequential

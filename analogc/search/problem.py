@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analogc.budget import Acceptance
+from analogc.budget import MIN_SEQUENTIAL_SEEDS, Acceptance
 from analogc.runtime.evaluate import Evaluation
 from analogc.workers import Crew
 
@@ -87,9 +87,10 @@ class SearchProblem:
         self.caps = calibrated.useful_repeats(settings.max_repeats)
         """Per layer, the most repeats that still reduce its noise (a converter's floor)."""
         self.crew = crew or Crew.alone()
-        self.sequential = settings.sequential
+        self.sequential = settings.sequential and len(self.seeds) > MIN_SEQUENTIAL_SEEDS
         """Evaluate seed by seed, stopping once the one-sided test is decided (the search
-        turns it off for strategies where it is not sound)."""
+        turns it off for strategies where it is not sound; with no more seeds than the test
+        needs before it may stop, nothing could stop early: off too)."""
         self.meter = CostMeter(calibrated.evaluator)
         """Example-passes and seconds per phase of the search."""
         self.values: dict[tuple[int, ...], tuple[float, ...]] = {}

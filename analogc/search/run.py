@@ -64,7 +64,7 @@ def _run_search(
     storage = open_storage(settings.storage, heartbeat_s=settings.heartbeat_s)
     crew = Crew.on(storage, settings.study_name or "analogc", settings.heartbeat_s)
     problem = SearchProblem(calibrated, acceptance, settings, on_step, crew=crew)
-    problem.sequential = settings.sequential and strategy.sequential
+    problem.sequential = problem.sequential and strategy.sequential
     evaluator = calibrated.evaluator
     examples = evaluator.examples
     with storage.errors():

@@ -27,7 +27,8 @@ class SearchSettings:
             (z, optimistic with few seeds).
         sequential: evaluate a configuration seed by seed and stop once the one-sided test
             is decided either way (:meth:`analogc.budget.Acceptance.verdict`); off where it is
-            not sound (NSGA-II, whose objective is the bound itself).
+            not sound (NSGA-II, whose objective is the bound itself) and with 3 seeds or
+            fewer (it never stops before the third).
         explore_examples: explore (setup and trials) on this many of the examples, then
             confirm the plan and the uniform baseline on all of them; 0: explore on all; None:
             a quarter of them, at least 128, when there are at least 256.
