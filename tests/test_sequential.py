@@ -26,6 +26,7 @@ from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
 from analogc.search import SearchSettings, run_search
 from analogc.search.problem import SearchProblem
 from analogc.search.run import explore_examples
+from analogc.workers import EVALUATED_BY
 
 BUDGET = 0.002  # allowed drop of the mean cosine similarity to the clean output
 THERMAL = HardwareConfig(name="thermal-test", noise=NoiseModel(thermal=True, k_t=K_T))
@@ -158,15 +159,17 @@ def test_tpe_trials_report_each_seed_and_the_pruner_stops_them(
 ) -> None:
     result, study = _search(branches, tmp_path, explore_examples=0)
     assert result.sequential
-    measured = [t for t in study.trials if t.user_attrs.get("seeds")]
+    measured = [t for t in study.trials if t.user_attrs.get(EVALUATED_BY)]
     assert measured, "some trial was measured here"
     for t in measured:
-        assert sorted(t.intermediate_values) == list(range(1, t.user_attrs["seeds"] + 1))
-    stopped = [t for t in measured if t.user_attrs["seeds"] < 8]
-    assert stopped and all("stopped_after_seeds" in t.user_attrs for t in stopped)
+        seeds = t.user_attrs.get("stopped_after_seeds", 8)
+        assert sorted(t.intermediate_values) == list(range(1, seeds + 1))
+    stopped = [t for t in measured if "stopped_after_seeds" in t.user_attrs]
+    assert stopped and all(t.user_attrs["stopped_after_seeds"] < 8 for t in stopped)
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in stopped), (
         "a decided trial completes with its verdict"
     )
+    assert any(0 < p.seeds < 8 for p in result.trials), "points say how many seeds they ran"
 
 
 def test_nsga2_evaluates_every_seed(branches: CalibratedModel, tmp_path: Path) -> None:

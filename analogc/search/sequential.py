@@ -1,11 +1,12 @@
 """Sequential acceptance for Optuna trials: each seed's drop is an intermediate value, and a
-pruner stops the evaluation once the one-sided test is decided either way.
+pruner stops the evaluation once the one-sided test says the trial is over the budget.
 
 A trial stopped this way still completes, with the verdict as its margin (over the budget): a
 PRUNED trial would lose the measurement the local moves and the other workers read. The test
 itself is :meth:`analogc.budget.Acceptance.verdict`; outside trials (the uniform and analytic
-bisections) an early "within" is allowed too, provisional: the search completes its plan and
-the uniform baseline on every seed (:mod:`analogc.search.confirm`).
+bisections) an early "within" also stops a configuration no cheaper than the best one measured
+within budget on every seed (:meth:`analogc.search.problem.SearchProblem.score`), and the
+search confirms its plan and the uniform baseline on every seed (:mod:`analogc.search.confirm`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Callable
 import optuna
 
 from analogc.budget import Acceptance
+
+STOPPED_AFTER = "stopped_after_seeds"
+"""Trial user attribute: the seeds run before the pruner stopped it."""
 
 
 class SequentialPruner(optuna.pruners.BasePruner):
@@ -48,7 +52,7 @@ def trial_stop(trial: optuna.Trial) -> Callable[[int, float], bool]:
         trial.report(drop, k)
         stopped = trial.should_prune()
         if stopped:
-            trial.set_user_attr("stopped_after_seeds", k)
+            trial.set_user_attr(STOPPED_AFTER, k)
         return stopped
 
     return stop

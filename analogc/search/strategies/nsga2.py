@@ -46,4 +46,4 @@ class NSGA2:
             return energy, margin + allowed
 
         optimize(problem, study, objective, [])
-        return points(study, problem.names)
+        return points(study, problem.names, len(problem.seeds))

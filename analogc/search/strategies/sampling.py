@@ -21,7 +21,7 @@ import optuna
 from analogc import workers
 
 from ..problem import Point, SearchProblem
-from ..sequential import trial_stop
+from ..sequential import STOPPED_AFTER, trial_stop
 from ..setup import Setup
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
@@ -84,8 +84,9 @@ def measure(
             trial.set_user_attr("skipped", f"being evaluated by trial {busy}")
             raise optuna.TrialPruned()
         trial.set_user_attr(workers.EVALUATED_BY, crew.worker.name)
+    # A stopped trial says after how many seeds (trial_stop); one more storage write per
+    # trial for the others would only slow the workers sharing it.
     point = problem.score(repeats, stop=trial_stop(trial) if problem.sequential else None)
-    trial.set_user_attr("seeds", point.seeds)
     return point.metric, point.margin
 
 
@@ -112,8 +113,9 @@ def best_feasible_energy(study: optuna.Study) -> float | None:
     return best
 
 
-def points(study: optuna.Study, names: list[str]) -> list[Point]:
-    """Every completed trial as a :class:`Point`."""
+def points(study: optuna.Study, names: list[str], seeds: int) -> list[Point]:
+    """Every completed trial as a :class:`Point` (``seeds``: a full evaluation's; a point
+    recalled or inferred, not measured by its trial, has 0)."""
     found = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         if "margin" not in t.user_attrs:
@@ -128,10 +130,16 @@ def points(study: optuna.Study, names: list[str]) -> list[Point]:
                 float(t.user_attrs["metric"]),
                 float(t.user_attrs["margin"]),
                 source,
-                int(t.user_attrs.get("seeds", 0)),
+                _seeds_run(t, seeds),
             )
         )
     return found
+
+
+def _seeds_run(trial: optuna.trial.FrozenTrial, seeds: int) -> int:
+    if not trial.user_attrs.get(workers.EVALUATED_BY):
+        return 0
+    return int(trial.user_attrs.get(STOPPED_AFTER, seeds))
 
 
 def optimize(

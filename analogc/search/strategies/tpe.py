@@ -66,7 +66,7 @@ class TPE:
 
         local = LocalMoves(problem, setup.bounds)
         optimize(problem, study, objective, [local.after_trial])
-        return points(study, names)
+        return points(study, names, len(problem.seeds))
 
 
 class LocalMoves:
