@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import optuna
 
-from analogc.budget import Acceptance
+from analogc.budget import MIN_SEQUENTIAL_SEEDS, Acceptance
 
 STOPPED_AFTER = "stopped_after_seeds"
 """Trial user attribute: the seeds run before the pruner stopped it."""
@@ -44,12 +44,15 @@ class SequentialPruner(optuna.pruners.BasePruner):
         return self.acceptance.verdict(drops, self.total) == "over"
 
 
-def trial_stop(trial: optuna.Trial) -> Callable[[int, float], bool]:
+def trial_stop(trial: optuna.Trial, total: int) -> Callable[[int, float], bool]:
     """Reports seed k's drop as the trial's intermediate value k, and asks the study's pruner
-    whether the evaluation may stop."""
+    whether the evaluation may stop (not where it cannot: before the test's first look, or
+    after the last seed; each question reads the trial back from the storage)."""
 
     def stop(k: int, drop: float) -> bool:
         trial.report(drop, k)
+        if k < MIN_SEQUENTIAL_SEEDS or k >= total:
+            return False
         stopped = trial.should_prune()
         if stopped:
             trial.set_user_attr(STOPPED_AFTER, k)

@@ -86,7 +86,9 @@ def measure(
         trial.set_user_attr(workers.EVALUATED_BY, crew.worker.name)
     # A stopped trial says after how many seeds (trial_stop); one more storage write per
     # trial for the others would only slow the workers sharing it.
-    point = problem.score(repeats, stop=trial_stop(trial) if problem.sequential else None)
+    point = problem.score(
+        repeats, stop=trial_stop(trial, len(problem.seeds)) if problem.sequential else None
+    )
     return point.metric, point.margin
 
 
