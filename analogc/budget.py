@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from analogc.errors import ConfigError
 from analogc.runtime.evaluate import Evaluation
 from analogc.runtime.metrics import Metric
-from analogc.runtime.stats import z_one_sided
+from analogc.runtime.stats import t_one_sided, z_one_sided
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,18 @@ class Budget:
             return 0.0
         return self.value * abs(clean) if self.relative else self.value
 
-    def acceptance(self, clean: float, confidence: float = 0.95) -> Acceptance:
+    def acceptance(
+        self,
+        clean: float,
+        confidence: float = 0.95,
+        *,
+        quantile: Quantile = "student-t",
+        seeds: int = 8,
+    ) -> Acceptance:
         """The acceptance rule of this budget for a metric whose clean value is ``clean``."""
         if self.minimum:
-            return Acceptance(0.0, confidence, floor=self.value)
-        return Acceptance(self.allowed_drop(clean), confidence)
+            return Acceptance(0.0, confidence, floor=self.value, quantile=quantile, seeds=seeds)
+        return Acceptance(self.allowed_drop(clean), confidence, quantile=quantile, seeds=seeds)
 
     def __str__(self) -> str:
         if self.minimum:
@@ -105,33 +114,74 @@ class Budget:
         return f"{100 * self.value:g}%" if self.relative else f"{self.value:g}"
 
 
+Quantile = Literal["student-t", "normal"]
+"""The bound's multiplier: Student's t for the seeds used (exact for normal per-seed drops),
+or the normal quantile (optimistic with few seeds: 1.645 where t with 7 df is 1.895)."""
+
+Verdict = Literal["over", "within"]
+"""A sequential test decided: over the budget, or within it."""
+
+QUANTILES: tuple[Quantile, ...] = ("student-t", "normal")
+
+MIN_SEQUENTIAL_SEEDS = 3
+"""Seeds a sequential evaluation always runs before it may stop (two would leave one degree
+of freedom: t_{0.95,1} = 6.3, a bound too wide to decide anything)."""
+
+
 @dataclass(frozen=True)
 class Acceptance:
-    """Accept when mean drop + z·SE ≤ allowed drop (one-sided bound over noise seeds).
+    """Accept when mean drop + k·SE ≤ allowed drop (one-sided bound over noise seeds), k the
+    one-sided Student-t quantile for the seeds used (``quantile="normal"``: the normal's z).
 
     With a ``floor`` (a minimum budget, SQNR), the drop is measured from the floor instead of
-    the clean value and none is allowed: accept when mean − z·SE ≥ floor.
+    the clean value and none is allowed: accept when mean − k·SE ≥ floor.
 
     Attributes:
         allowed: the allowed drop, in metric units.
-        confidence: one-sided confidence of the bound (0.95 gives z = 1.645).
+        confidence: one-sided confidence of the bound (0.95: t = 1.895 over 8 seeds, z = 1.645).
         floor: the lowest metric value allowed, or None for a drop from the clean value.
+        quantile: ``student-t`` (n − 1 degrees of freedom for n seeds) or ``normal``.
+        seeds: the seeds a full evaluation uses (what :attr:`quantile_value` and the rule
+            line state).
     """
 
     allowed: float
     confidence: float = 0.95
     floor: float | None = None
+    quantile: Quantile = "student-t"
+    seeds: int = 8
+
+    def __post_init__(self) -> None:
+        if self.quantile not in QUANTILES:
+            raise ConfigError(
+                f"unknown quantile {self.quantile!r}; choose from {', '.join(QUANTILES)}"
+            )
 
     @property
     def z(self) -> float:
+        """The normal quantile at this confidence (the multiplier of ``quantile="normal"``)."""
         return z_one_sided(self.confidence)
+
+    def multiplier(self, n: int, confidence: float | None = None) -> float:
+        """k of the bound over ``n`` seeds (t with n − 1 degrees of freedom, or z)."""
+        confidence = self.confidence if confidence is None else confidence
+        if self.quantile == "normal":
+            return z_one_sided(confidence)
+        return t_one_sided(confidence, n - 1)
+
+    @property
+    def quantile_value(self) -> float:
+        """k over the full :attr:`seeds` (t_{0.95,7} = 1.895 for 8 seeds)."""
+        return self.multiplier(self.seeds)
 
     @property
     def rule(self) -> str:
-        where = f"one-sided {100 * self.confidence:g}%, over noise seeds"
+        k = self.quantile_value
+        which = "normal z" if self.quantile == "normal" else f"Student t, {self.seeds - 1} df"
+        where = f"one-sided {100 * self.confidence:g}%, {which}, over noise seeds"
         if self.floor is not None:
-            return f"mean − {self.z:.3f}·SE ≥ {self.floor:.6g} ({where})"
-        return f"mean drop + {self.z:.3f}·SE ≤ {self.allowed:.6g} ({where})"
+            return f"mean − {k:.3f}·SE ≥ {self.floor:.6g} ({where})"
+        return f"mean drop + {k:.3f}·SE ≤ {self.allowed:.6g} ({where})"
 
     def drops(self, evaluation: Evaluation) -> np.ndarray:
         """Per seed, how far the metric fell: from the clean value, or from the floor."""
@@ -139,10 +189,18 @@ class Acceptance:
             return evaluation.drops
         return self.floor - np.asarray(evaluation.values, dtype=np.float64)
 
+    def bound_of(
+        self, drops: Sequence[float] | np.ndarray, confidence: float | None = None
+    ) -> float:
+        """Mean drop + k·SE over these per-seed drops (SE 0 for one seed)."""
+        drops = np.asarray(drops, dtype=np.float64)
+        if len(drops) < 2:
+            return float(np.mean(drops))
+        se = float(drops.std(ddof=1)) / math.sqrt(len(drops))
+        return float(np.mean(drops)) + self.multiplier(len(drops), confidence) * se
+
     def bound(self, evaluation: Evaluation) -> float:
-        drops = self.drops(evaluation)
-        se = float(drops.std(ddof=1)) / math.sqrt(len(drops)) if len(drops) > 1 else 0.0
-        return float(np.mean(drops)) + self.z * se
+        return self.bound_of(self.drops(evaluation))
 
     def margin(self, evaluation: Evaluation) -> float:
         """bound − allowed: feasible when ≤ 0 (Optuna's constraint convention)."""
@@ -150,3 +208,26 @@ class Acceptance:
 
     def feasible(self, evaluation: Evaluation) -> bool:
         return self.margin(evaluation) <= 0
+
+    def verdict(self, drops: Sequence[float] | np.ndarray, total: int) -> Verdict | None:
+        """The sequential test after the first of ``total`` seeds: ``over`` once the drop is
+        over the budget at this confidence (mean − k·SE > allowed: the full rule would accept
+        it only by chance), ``within`` once even the bound at a Bonferroni-split confidence
+        (over the looks a sequential run takes) is within it; None: run another seed.
+
+        Either verdict agrees with :meth:`margin` over the seeds run (``within``: margin ≤ 0),
+        so a stopped configuration is recorded like a full one.
+        """
+        drops = np.asarray(drops, dtype=np.float64)
+        n = len(drops)
+        if n < MIN_SEQUENTIAL_SEEDS or n >= total:
+            return None
+        mean = float(drops.mean())
+        se = float(drops.std(ddof=1)) / math.sqrt(n)
+        if mean - self.multiplier(n) * se > self.allowed:
+            return "over"
+        looks = total - MIN_SEQUENTIAL_SEEDS
+        strict = 1.0 - (1.0 - self.confidence) / looks
+        if mean + self.multiplier(n, strict) * se <= self.allowed:
+            return "within"
+        return None

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from analogc import __version__
+from analogc.budget import QUANTILES, Quantile
 from analogc.errors import AnalogcError
 from analogc.hardware import PRESETS
 from analogc.report import EXIT_INTERNAL, EXIT_USAGE, CompileReport
@@ -41,18 +42,36 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo(
-                "analogc: interrupted; finished search trials are kept in the study storage",
-                err=True,
-            )
-            ctx.exit(130)
-        except Exception:
+            _interrupted(ctx)
+        except Exception as exc:
+            if _from_interrupt(exc):
+                _interrupted(ctx)
             traceback.print_exc()
             click.echo(
                 "analogc: internal error (a bug): please report it with the traceback above",
                 err=True,
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+def _interrupted(ctx: click.Context) -> None:
+    click.echo(
+        "analogc: interrupted; finished search trials are kept in the study storage", err=True
+    )
+    ctx.exit(130)
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether a Ctrl-C caused ``exc``: Optuna interrupted while it stores a finished trial
+    (now more often: trials report every seed) raises an UnboundLocalError from it."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -251,6 +270,28 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     help="Noise seeds per evaluation (common to all configurations).",
 )
 @click.option(
+    "--quantile",
+    default="student-t",
+    show_default=True,
+    type=click.Choice(list(QUANTILES)),
+    help="Multiplier of the acceptance bound (mean drop + k·SE): Student's t for the seeds "
+    "used (t = 1.895 over 8 seeds at 95%), or the normal's z = 1.645 (optimistic with few seeds).",
+)
+@click.option(
+    "--sequential/--no-sequential",
+    default=True,
+    show_default=True,
+    help="Evaluate a configuration seed by seed and stop once it is clearly over the budget "
+    "or clearly within it (off with --pareto); the plan is confirmed on every seed.",
+)
+@click.option(
+    "--explore-examples",
+    type=click.IntRange(min=0),
+    help="Explore on this many of the examples, then confirm the plan and the uniform "
+    "baseline on all of them; 0: explore on all [default: a quarter of the data, at least "
+    "128, when it holds 256 or more].",
+)
+@click.option(
     "--strategy",
     default="tpe",
     show_default=True,
@@ -300,6 +341,9 @@ def compile_cmd(
     timeout: float | None,
     seed: int,
     seeds: int,
+    quantile: Quantile,
+    sequential: bool,
+    explore_examples: int | None,
     strategy: str,
     pareto: bool,
     storage: str | None,
@@ -346,6 +390,9 @@ def compile_cmd(
         timeout=timeout,
         seed=seed,
         seeds=seeds,
+        quantile=quantile,
+        sequential=sequential,
+        explore_examples=explore_examples,
         storage=storage,
         study_name=study_name,
         heartbeat_s=heartbeat,

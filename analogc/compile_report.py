@@ -22,6 +22,7 @@ from analogc.report.schema import (
     BudgetInfo,
     CompileMacs,
     CompileReport,
+    Confirmed,
     DataInfo,
     DigitalRow,
     DynamicSection,
@@ -34,7 +35,9 @@ from analogc.report.schema import (
     MetricInfo,
     ModelInfo,
     Outputs,
+    PhaseCostRow,
     RuleInfo,
+    RunCost,
     RunInfo,
     SearchPoint,
     SearchRun,
@@ -47,6 +50,7 @@ from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation
 from analogc.runtime.inputs import InputLayout
 from analogc.search import Point, SearchResult
+from analogc.search.confirm import Confirmation
 from analogc.storage import SQLITE
 
 if TYPE_CHECKING:
@@ -180,6 +184,8 @@ def build_compile_report(
             static.terms if static else [],
             static.drop if static else None,
             static.feasible if static else None,
+            acceptance.quantile,
+            acceptance.quantile_value,
         ),
         layers=layer_rows(
             calibrated,
@@ -212,7 +218,7 @@ def build_compile_report(
             static=outcome.static,
         ),
         outputs=_outputs(job, plots=job.settings.plots, search=result),
-        run=_run(job, result),
+        run=_run(job, calibrated, result),
     )
 
 
@@ -360,11 +366,11 @@ def _dynamic(acc: Accounting, evaluation: Evaluation, outcome: PlanOutcome) -> D
 
 
 def _point(p: Point) -> SearchPoint:
-    return SearchPoint(p.energy, p.metric, p.margin, dict(p.repeats), p.source)
+    return SearchPoint(p.energy, p.metric, p.margin, dict(p.repeats), p.source, p.seeds)
 
 
 def search_section(result: SearchResult) -> SearchSection:
-    s = result.settings
+    s, c = result.settings, result.confirmation
     return SearchSection(
         sampler=result.sampler,
         trials=result.finished_trials,
@@ -383,6 +389,29 @@ def search_section(result: SearchResult) -> SearchSection:
         front=[_point(p) for p in result.front],
         uniform_curve=[_point(p) for p in result.uniform_curve],
         points=[_point(p) for p in result.trials],
+        quantile=s.quantile,
+        sequential=result.sequential,
+        stopped_early=sum(
+            1 for p in [*result.uniform_curve, *result.trials] if 0 < p.seeds < s.seeds
+        ),
+        explore_examples=0 if c is None or c.explored_on == c.examples else c.explored_on,
+        confirmed=None if c is None else _confirmed(c),
+    )
+
+
+def _confirmed(c: Confirmation) -> Confirmed:
+    return Confirmed(
+        full_set=c.explored_on < c.examples,
+        examples=c.examples,
+        explored_on=c.explored_on,
+        metric=c.plan.metric,
+        margin=c.plan.margin,
+        feasible=c.plan.feasible,
+        energy_per_mac=c.plan.energy,
+        uniform_repeats=c.uniform,
+        uniform_metric=c.uniform_point.metric,
+        uniform_feasible=c.uniform_point.feasible,
+        configurations=c.configurations,
     )
 
 
@@ -405,14 +434,42 @@ def _outputs(job: CompileJob, *, plots: bool, search: SearchResult | None) -> Ou
     )
 
 
-def _run(job: CompileJob, result: SearchResult | None) -> RunInfo:
+def _run(job: CompileJob, calibrated: CalibratedModel, result: SearchResult | None) -> RunInfo:
     """Everything that differs between two identical runs lives here, and only here."""
     cal, search = job.laps["calibration"], job.laps["search"]
     timing = Timing(cal - job.started, search - cal, time.perf_counter() - job.started)
+    cost = run_cost(job, calibrated, result, timing)
     run = None
     if result is not None:
         rate = result.evaluations / result.wall_s if result.wall_s > 0 else None
         run = SearchRun(
             result.evaluations, result.wall_s, rate, result.resumed, result.study_evaluations
         )
-    return RunInfo(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), timing, run)
+    return RunInfo(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), timing, run, cost)
+
+
+CALIBRATION_PASSES = 2
+"""Clean passes calibration makes over each example: the calibration run, the noise levels."""
+
+
+def run_cost(
+    job: CompileJob, calibrated: CalibratedModel, result: SearchResult | None, timing: Timing
+) -> RunCost:
+    """Example-passes and seconds per phase: calibration (clean), the static terms' check,
+    the search's phases, and the final figures on fresh seeds (validation)."""
+    passes = calibrated.evaluator.example_passes
+    at_search = job.passes.get("search", passes)
+    searched = [] if result is None else result.cost
+    rows = [
+        PhaseCostRow("calibration", CALIBRATION_PASSES * len(job.dataset), timing.calibration_s)
+    ]
+    static = at_search - sum(p.example_passes for p in searched)
+    if static:
+        seconds = timing.search_s - (0.0 if result is None else result.wall_s)
+        rows.append(PhaseCostRow("static terms", static, max(seconds, 0.0)))
+    rows += [PhaseCostRow(p.phase, p.example_passes, p.seconds) for p in searched]
+    rows.append(
+        PhaseCostRow("validation", passes - at_search, time.perf_counter() - job.laps["search"])
+    )
+    noisy = sum(r.example_passes for r in rows if r.phase != "calibration")
+    return RunCost(noisy, time.perf_counter() - job.started, rows)

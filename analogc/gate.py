@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from analogc.budget import QUANTILES, Quantile
 from analogc.errors import ConfigError
 from analogc.inputs import READER, DataSource
 from analogc.pipeline import prepare_compile, run_compile
@@ -121,12 +122,16 @@ def baseline_settings(
             max_repeats=s.max_repeats,
             span=s.span,
             confidence=base.budget.confidence,
+            quantile=_quantile(base.budget.quantile),
+            sequential=s.sequential or s.strategy == "nsga2",
+            explore_examples=s.explore_examples,
         )
     else:
         search = SearchSettings(
             seeds=base.budget.seeds,
             validation_seeds=len(base.dynamic.evaluation.seeds),
             confidence=base.budget.confidence,
+            quantile=_quantile(base.budget.quantile),
         )
     values = {n: v["value"] for n, v in base.data.values.items() if v.get("from") == "--set"}
     return CompileSettings(
@@ -241,3 +246,10 @@ def _settings_used(base: CompileReport) -> dict[str, Any]:
     else:
         out["repeats"] = base.layers[0].repeats if base.layers else None
     return out
+
+
+def _quantile(name: str) -> Quantile:
+    """The baseline's quantile, checked (a report.json is data, not a type)."""
+    if name not in QUANTILES:
+        raise ConfigError(f"the baseline's budget has an unknown quantile {name!r}")
+    return "normal" if name == "normal" else "student-t"

@@ -105,9 +105,12 @@ class CompileJob:
     """Each analog op some rule selects -> its hardware after the rules."""
     started: float = field(default_factory=time.perf_counter)
     laps: dict[str, float] = field(default_factory=dict)
+    passes: dict[str, int] = field(default_factory=dict)
+    """Noisy example-passes made by the end of each lap (the report's cost per phase)."""
 
-    def lap(self, name: str) -> None:
+    def lap(self, name: str, passes: int = 0) -> None:
         self.laps[name] = time.perf_counter()
+        self.passes[name] = passes
 
 
 @dataclass(frozen=True)
@@ -150,10 +153,15 @@ def run_compile(job: CompileJob) -> CompileReport:
         layer_hardware=job.layer_hardware,
     )
     job.lap("calibration")
-    acceptance = job.budget.acceptance(calibrated.evaluator.clean, job.search.confidence)
+    acceptance = job.budget.acceptance(
+        calibrated.evaluator.clean,
+        job.search.confidence,
+        quantile=job.search.quantile,
+        seeds=job.search.seeds,
+    )
     _make_dir(job.out_dir)
     outcome = plan_repeats(job, calibrated, acceptance)
-    job.lap("search")
+    job.lap("search", calibrated.evaluator.example_passes)
     report = build_compile_report(job, calibrated, acceptance, outcome)
     write_compile_outputs(job, calibrated, outcome, report)
     return report
@@ -303,6 +311,9 @@ def _study_name(job: CompileJob) -> str:
             s.max_repeats,
             s.span,
             s.confidence,
+            s.quantile,
+            s.sequential,
+            s.explore_examples,
             s.strategy,
             s.seed,
             job.settings.batch_size,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,7 @@ class Evaluator:
         output_axes: Sequence[int | None] | None = None,
     ) -> None:
         self.simulator = simulator
+        self.dataset = dataset
         self.metric = metric
         self.output_axes = list(output_axes or [])
         self.batch_size = calibration.batch_size
@@ -89,6 +91,7 @@ class Evaluator:
         # scoring them would only measure the metric's own numerical ceiling.
         self.clean = math.inf if metric.infinite_clean else self.score(self.clean_outputs)
         self.runs = 0  # noisy batch evaluations so far (throughput accounting)
+        self.example_passes = 0  # noisy example forward passes: Σ over runs of batch examples
 
     def score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
         scores = [
@@ -114,7 +117,58 @@ class Evaluator:
         for b, feed in enumerate(self.batches):
             result.append(self.simulator.run(feed, scales=scales, seed=seed, batch_index=b))
             self.runs += 1
+            self.example_passes += self.batch_examples[b]
         return result
+
+    @property
+    def examples(self) -> int:
+        """The examples an evaluation runs now (fewer inside :meth:`subset`)."""
+        return sum(self.batch_examples)
+
+    def can_subset(self) -> bool:
+        """Whether every example can be left out on its own: a batch axis on every batched
+        output, and no static batch size the model insists on."""
+        n = len(self.clean_outputs[0]) if self.clean_outputs else 0
+        axes = [*self.output_axes, *[0] * n][:n]
+        return self.dataset.static_batch is None and all(a is not None for a in axes)
+
+    @contextlib.contextmanager
+    def subset(self, examples: int) -> Iterator[int]:
+        """Within: every evaluation runs on every k-th example of each batch (k the largest
+        stride leaving at least ``examples``; strided, not the first ones, so that sorted data
+        keeps its mix), scored against those examples' own clean outputs; yields how many.
+        ``examples`` 0, or at least the data's: every example."""
+        full = (self.batches, self.batch_examples, self.clean_outputs, self.labels, self.clean)
+        total = sum(self.batch_examples)
+        step = total // examples if 0 < examples < total else 1
+        if step > 1 and self.can_subset():
+            self._take_every(step)
+        try:
+            yield self.examples
+        finally:
+            self.batches, self.batch_examples, self.clean_outputs, self.labels, self.clean = full
+
+    def _take_every(self, step: int) -> None:
+        axes = self.dataset.batch_axes
+        n_out = len(self.clean_outputs[0])
+        out_axes = [a or 0 for a in [*self.output_axes, *[0] * n_out][:n_out]]
+
+        def every(a: np.ndarray, axis: int) -> np.ndarray:
+            index = [slice(None)] * np.ndim(a)
+            index[axis] = slice(None, None, step)
+            return np.ascontiguousarray(a[tuple(index)])
+
+        self.batches = [
+            {k: v if (axis := axes.get(k)) is None else every(v, axis) for k, v in feed.items()}
+            for feed in self.batches
+        ]
+        self.batch_examples = [len(range(0, n, step)) for n in self.batch_examples]
+        self.clean_outputs = [
+            [every(y, axis) for y, axis in zip(out, out_axes, strict=True)]
+            for out in self.clean_outputs
+        ]
+        self.labels = [None if lab is None else lab[::step] for lab in self.labels]
+        self.clean = math.inf if self.metric.infinite_clean else self.score(self.clean_outputs)
 
     def evaluate(self, repeats: Mapping[str, int] | int, seeds: Sequence[int]) -> Evaluation:
         """The metric under noise at ``repeats``, once per seed."""

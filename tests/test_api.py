@@ -32,7 +32,7 @@ def test_compile_with_settings_object_and_keywords(tmp_path: Path) -> None:
     assert by_object.dynamic.energy_per_mac == by_keywords.dynamic.energy_per_mac == 12.0
     assert by_object.search is None and by_object.uniform is None  # no search: null sections
     document = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert document == by_object.document and document["schema_version"] == 2
+    assert document == by_object.document and document["schema_version"] == 3
     assert document["search"] is None and document["layers"][0]["sensitivity"] is None
 
 

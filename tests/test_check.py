@@ -161,7 +161,7 @@ def test_another_export_is_compared_layer_by_layer(fixed: Path, tmp_path: Path) 
         (["-d", "SUB"], r"budget was measured on 300 examples .* this data has 100: not the same"),
         (["-b", "nope.json"], "nope.json: no such report"),
         (["-b", "EVAL"], "not the report.json of `analogc compile`"),
-        (["-b", "OLD"], "report schema version 1, this analogc reads version 2"),
+        (["-b", "OLD"], "report schema version 1, this analogc reads version 3"),
         (["-b", "NODATA"], r"its calibration data \(/gone/calib.npz\) is not here; give the same"),
         (["-o", "BASEDIR"], "would overwrite the baseline"),
         (["--tolerance", "-1%"], "tolerance '-1%' must be >= 0"),

@@ -659,7 +659,7 @@ def test_acceptance_bound_is_mean_drop_plus_z_se() -> None:
     mean = sum(drops) / 4
     sd = math.sqrt(sum((d - mean) ** 2 for d in drops) / 3)
     expected = mean + Z95 * sd / math.sqrt(4)
-    acceptance = Acceptance(allowed=0.05)
+    acceptance = Acceptance(allowed=0.05, quantile="normal")
     assert acceptance.z == pytest.approx(Z95, abs=1e-9), "z at one-sided 95%"
     assert acceptance.bound(ev) == pytest.approx(expected, rel=1e-9)
     assert acceptance.margin(ev) == pytest.approx(expected - 0.05, rel=1e-9)
@@ -686,6 +686,6 @@ def test_acceptance_single_seed_has_no_se() -> None:
 
 def test_acceptance_other_confidence() -> None:
     ev = evaluation(1.0, [0.9, 0.8])  # drops 0.1, 0.2: mean 0.15, SE 0.05
-    acceptance = Acceptance(allowed=0.3, confidence=0.99)
+    acceptance = Acceptance(allowed=0.3, confidence=0.99, quantile="normal")
     assert acceptance.z == pytest.approx(2.3263478740408408, abs=1e-9)
     assert acceptance.bound(ev) == pytest.approx(0.15 + 2.3263478740408408 * 0.05)

@@ -20,7 +20,9 @@ CNN = MODELS / "digits_cnn.onnx"
 
 
 def _compile(out: Path, trials: int) -> CompileReport:
-    search = SearchSettings(trials=trials, seeds=2, validation_seeds=2)
+    # The normal quantile: with 2 seeds Student's t (6.31) leaves this short search one
+    # configuration on the front, and these tests are about how the report shows it.
+    search = SearchSettings(trials=trials, seeds=2, validation_seeds=2, quantile="normal")
     return compile_model(CNN, data="demo:calib", search=search, output_dir=out, plots=False)
 
 

@@ -170,7 +170,10 @@ def test_budget(doc: dict[str, Any]) -> None:
     assert budget["max_drop"] == "1%"
     assert budget["allowed_drop"] == pytest.approx(0.01 * doc["metric"]["clean"]), "1% of clean"
     assert budget["confidence"] == 0.95 and budget["seeds"] == SETTINGS.seeds
-    assert "1.645" in budget["rule"], budget["rule"]
+    # One-sided Student t for the search seeds (1 degree of freedom over 2 seeds: 6.314).
+    assert budget["quantile"] == "student-t", budget
+    assert budget["quantile_value"] == pytest.approx(6.3138, abs=1e-4), budget
+    assert "6.314" in budget["rule"] and "Student t, 1 df" in budget["rule"], budget["rule"]
 
 
 def test_layer_keys_and_types(doc: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .format import table
 from .schema import CompileReport
-from .text import front_table, layer_table, rule_lines, summary_lines
+from .text import cost_line, front_table, layer_table, rule_lines, summary_lines
 
 
 def compile_markdown(report: CompileReport) -> str:
@@ -13,6 +13,9 @@ def compile_markdown(report: CompileReport) -> str:
     lines += [f"- hardware: **{hw.name}** ({hw.description}), noise: {report.noise}"]
     lines += [f"- data: {data.source} ({data.examples} examples, batches of {data.batch_size})"]
     lines += [f"- {line.strip()}" for line in summary_lines(report)]
+    cost = cost_line(report)
+    if cost:
+        lines.append(f"- {cost}")
     if report.diagnosis:
         lines += ["", "## Why the budget was not met", ""]
         lines += [f"- {x.message}. Try: {x.remedy}." for x in report.diagnosis]
@@ -39,6 +42,7 @@ def compile_markdown(report: CompileReport) -> str:
             f"- study `{s.study_name}` in `{s.storage}`; sampler seed {s.seed}, "
             f"{s.seeds} noise seeds for the search, {s.validation_seeds} fresh seeds for the "
             "figures above",
+            *_search_lines(report),
             "",
         ]
         front = front_table(report, markdown=True)
@@ -56,6 +60,33 @@ def compile_markdown(report: CompileReport) -> str:
         lines += ["![trade-off](tradeoff.png)", "", "![precision](precision.png)", ""]
     lines += [_run_line(report), ""]
     return "\n".join(lines)
+
+
+def _search_lines(report: CompileReport) -> list[str]:
+    """Sequential stops, the subset explored on and the confirmation on every example."""
+    s = report.search
+    if s is None:
+        return []
+    lines = []
+    if s.sequential:
+        lines.append(
+            f"- sequential acceptance: {s.stopped_early} configurations decided before the "
+            f"last seed"
+        )
+    c = s.confirmed
+    if c is not None:
+        where = (
+            f"explored on {c.explored_on} of {c.examples} examples, confirmed on all"
+            if c.full_set
+            else f"confirmed on all {c.examples} examples and {s.seeds} seeds"
+        )
+        verdict = "within budget" if c.feasible else "NOT within budget"
+        lines.append(
+            f"- {where}: plan {report.metric.name} {c.metric:.4g} ({verdict}, margin "
+            f"{c.margin:.3g}), uniform N={c.uniform_repeats} {c.uniform_metric:.4g}; "
+            f"{c.configurations} configurations re-evaluated"
+        )
+    return lines
 
 
 def _run_line(report: CompileReport) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from analogc.hardware import HardwareConfig
 from analogc.runtime.evaluate import Evaluation
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: analogc 0.1 (no ``schema_version`` key). 2: ``schema_version``; ``search.strategy``,
 ``search.uniform_curve`` and ``search.points``; ``data.batch_axes``, ``data.feeds``,
 ``data.values``, ``data.resolved_shapes``; ``budget.static_terms``, ``budget.static_drop``,
@@ -28,7 +28,12 @@ digital rows' ``rule``; ``macs.digital_by_choice``; ``rules``; ``hardware.layer`
 inapplicable sections are ``null``, not absent; ``hardware.noise`` lists every registered
 term's flag and the enabled terms' constants; ``diagnosis``, ``metric.reason``,
 ``budget.minimum``, ``outputs.study``, ``run.search.resumed``/``study_evaluations``;
-``inputs`` in inspect; ``outputs.report_html``; the ``check`` report."""
+``inputs`` in inspect; ``outputs.report_html``; the ``check`` report. 3: the acceptance
+bound's multiplier is Student's t for the seeds used (``budget.quantile``,
+``budget.quantile_value``; ``budget.rule`` says which); a sequential search
+(``search.sequential``, ``search.stopped_early``, ``search.points[].seeds``); exploration on a subset of the examples
+(``search.explore_examples``, ``search.confirmed``); ``run.cost`` (example-passes and seconds
+per phase)."""
 
 EXIT_OK = 0
 EXIT_BUDGET_NOT_MET = 1
@@ -200,7 +205,9 @@ class BudgetInfo:
     allowed_drop is 0 and drops count from it; null for a drop from the clean value);
     static_terms (the terms repeats do not reduce: converters, programming error, drift),
     static_drop (the metric drop they cause alone, temporal noise off) and static_feasible
-    (whether any repeats can meet the budget)."""
+    (whether any repeats can meet the budget); quantile (the bound's multiplier:
+    ``student-t`` for the seeds used, or ``normal``) and quantile_value (its value over
+    ``seeds`` seeds: 1.895 for t with 7 degrees of freedom at 95%)."""
 
     max_drop: str
     allowed_drop: float
@@ -211,6 +218,8 @@ class BudgetInfo:
     static_terms: list[str] = field(default_factory=list)
     static_drop: float | None = None
     static_feasible: bool | None = None
+    quantile: str = "student-t"
+    quantile_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +340,35 @@ class SearchPoint:
     margin: float
     repeats: dict[str, int]
     source: str = ""
+    seeds: int = 0
+    """Noise seeds it ran (fewer than ``search.seeds`` when a sequential evaluation stopped
+    early; 0 where not recorded: a verdict read from the study)."""
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """The plan and the uniform baseline re-evaluated on every example and search seed.
+
+    Attributes:
+        full_set: exploration ran on a subset of the examples (so this is a new
+            measurement); false: it ran on all of them and only early stops were completed.
+        examples: the examples confirmed on; explored_on: those explored on.
+        metric, margin, feasible, energy_per_mac: the plan's score there.
+        uniform_repeats, uniform_metric, uniform_feasible: the uniform baseline there.
+        configurations: configurations evaluated for the confirmation.
+    """
+
+    full_set: bool
+    examples: int
+    explored_on: int
+    metric: float
+    margin: float
+    feasible: bool
+    energy_per_mac: float
+    uniform_repeats: int
+    uniform_metric: float
+    uniform_feasible: bool
+    configurations: int
 
 
 @dataclass(frozen=True)
@@ -355,6 +393,15 @@ class SearchSection:
     uniform_curve: list[SearchPoint] = field(default_factory=list)
     points: list[SearchPoint] = field(default_factory=list)
     """Every configuration the strategy evaluated (``source`` says what proposed it)."""
+    quantile: str = "student-t"
+    sequential: bool = False
+    """Configurations were evaluated seed by seed and stopped once decided."""
+    stopped_early: int = 0
+    """Configurations a sequential evaluation stopped before the last seed."""
+    explore_examples: int = 0
+    """Examples the exploration ran on (0: all of them)."""
+    confirmed: Confirmed | None = None
+    """The plan on every example and seed (null: not confirmed)."""
 
 
 @dataclass(frozen=True)
@@ -392,12 +439,35 @@ class SearchRun:
 
 
 @dataclass(frozen=True)
+class PhaseCostRow:
+    """One phase: example_passes (example forward passes: clean ones for ``calibration``,
+    noisy ones for the others) and seconds."""
+
+    phase: str
+    example_passes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """What the plan cost: example_passes (noisy example forward passes, every phase but
+    calibration: Σ over noisy batch runs of their examples), seconds (all phases), and per
+    phase (``calibration``, ``sensitivity``, ``exploration``, ``confirmation``,
+    ``validation``)."""
+
+    example_passes: int
+    seconds: float
+    phases: list[PhaseCostRow]
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """Everything that differs between two identical runs lives here, and only here."""
 
     created: str
     timing: Timing
     search: SearchRun | None
+    cost: RunCost | None = None
 
 
 @dataclass(frozen=True)

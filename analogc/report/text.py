@@ -246,12 +246,34 @@ def inputs_lines(report: CompileReport | EvalReport) -> list[str]:
     return lines
 
 
+def cost_line(report: CompileReport) -> str | None:
+    """What the plan cost: noisy example-passes and seconds, per phase (``run.cost``)."""
+    cost = report.run.cost
+    if cost is None:
+        return None
+    search = report.search
+    parts = []
+    for row in cost.phases:
+        part = f"{row.phase} {row.example_passes:,}"
+        if row.phase == "calibration":
+            part += " clean"
+        elif row.phase == "exploration" and search is not None and search.explore_examples:
+            part += f" on {search.explore_examples:,} of {report.data.examples:,} examples"
+        parts.append(f"{part} in {row.seconds:.1f} s")
+    return (
+        f"cost: {cost.example_passes:,} noisy example-passes in {cost.seconds:.1f} s "
+        f"({'; '.join(parts)})"
+    )
+
+
 def compile_text(report: CompileReport) -> str:
+    cost = cost_line(report)
     parts = [
         layer_table(report),
         *rule_lines(report),
         "",
         *summary_lines(report),
+        *([cost] if cost else []),
         *diagnosis_lines(report),
     ]
     if report.search is not None and len(report.search.front) > 1:

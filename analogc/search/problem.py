@@ -8,14 +8,18 @@ run. Strategies only call these; they never run the model themselves.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analogc.budget import Acceptance
+from analogc.budget import MIN_SEQUENTIAL_SEEDS, Acceptance
+from analogc.runtime.evaluate import Evaluation
 from analogc.workers import Crew
+
+from .cost import CostMeter
 
 if TYPE_CHECKING:
     from analogc.calibrated import CalibratedModel
@@ -41,6 +45,9 @@ class Point:
     metric: float
     margin: float
     source: str
+    seeds: int = 0
+    """Noise seeds it was evaluated on (fewer than the search's when a sequential evaluation
+    stopped it early; 0 where not recorded)."""
 
     @property
     def feasible(self) -> bool:
@@ -80,6 +87,15 @@ class SearchProblem:
         self.caps = calibrated.useful_repeats(settings.max_repeats)
         """Per layer, the most repeats that still reduce its noise (a converter's floor)."""
         self.crew = crew or Crew.alone()
+        self.sequential = settings.sequential and len(self.seeds) > MIN_SEQUENTIAL_SEEDS
+        """Evaluate seed by seed, stopping once the one-sided test is decided (the search
+        turns it off for strategies where it is not sound; with no more seeds than the test
+        needs before it may stop, nothing could stop early: off too)."""
+        self.meter = CostMeter(calibrated.evaluator)
+        """Example-passes and seconds per phase of the search."""
+        self.values: dict[tuple[int, ...], tuple[float, ...]] = {}
+        """Per configuration evaluated here, its metric per seed run (fewer than the seeds
+        when stopped early: the confirmation runs only the rest)."""
 
     @property
     def max_uniform(self) -> int:
@@ -97,16 +113,66 @@ class SearchProblem:
     def energy(self, repeats: Mapping[str, int] | int) -> float:
         return self.calibrated.energy(repeats)
 
-    def score(self, repeats: Mapping[str, int] | int, source: str = "") -> Point:
+    def score(
+        self,
+        repeats: Mapping[str, int] | int,
+        source: str = "",
+        *,
+        stop: Callable[[int, float], bool] | None = None,
+    ) -> Point:
         """Evaluate (or recall) ``repeats`` on the search seeds (one count: every layer the
-        search moves; pinned layers always at their pins)."""
+        search moves; pinned layers always at their pins).
+
+        Sequentially, ``stop(k, drop)`` hears each seed's drop and says whether to stop (an
+        Optuna trial's pruner); without it, the acceptance's own verdict decides: "over"
+        stops, "within" only for a configuration not cheaper than the cheapest one measured
+        within the budget on every seed (it cannot become the plan; any cheaper one might, and
+        is measured on every seed).
+        """
         repeats = self.calibrated.configuration(repeats)
         key = self.key(repeats)
         if key not in self.memo:
-            evaluation = self.calibrated.evaluate(dict(repeats), self.seeds)
+            evaluation = self.evaluate(repeats, stop)
             self.memo[key] = (evaluation.mean, self.acceptance.margin(evaluation))
+            self.values[key] = evaluation.values
         metric, margin = self.memo[key]
-        return Point(dict(repeats), self.energy(repeats), metric, margin, source)
+        seeds = len(self.values.get(key, ()))
+        return Point(dict(repeats), self.energy(repeats), metric, margin, source, seeds)
+
+    def evaluate(
+        self, repeats: Mapping[str, int], stop: Callable[[int, float], bool] | None = None
+    ) -> Evaluation:
+        """The metric on the search seeds: all at once, or seed by seed until decided."""
+        if not self.sequential:
+            return self.calibrated.evaluate(dict(repeats), self.seeds)
+        acceptance, total = self.acceptance, len(self.seeds)
+        stops = ("over", "within") if self.energy(repeats) >= self.best_energy() else ("over",)
+        values: list[float] = []
+        clean = 0.0
+        for k, seed in enumerate(self.seeds, start=1):
+            one = self.calibrated.evaluate(dict(repeats), [seed])
+            clean = one.clean
+            values.append(one.values[0])
+            so_far = Evaluation(one.metric, clean, tuple(values), tuple(self.seeds[:k]))
+            drops = acceptance.drops(so_far)
+            if stop is not None:
+                if stop(k, float(drops[-1])):
+                    return so_far
+            elif acceptance.verdict(drops, total) in stops:
+                return so_far
+        return Evaluation(self.calibrated.metric.name, clean, tuple(values), tuple(self.seeds))
+
+    def best_energy(self) -> float:
+        """The least Ē among configurations measured here within the budget on every seed."""
+        total = len(self.seeds)
+        return min(
+            (
+                self.energy(dict(zip(self.names, key, strict=True)))
+                for key, (_, margin) in self.memo.items()
+                if margin <= 0 and len(self.values.get(key, ())) == total
+            ),
+            default=math.inf,
+        )
 
     def inferred(self, repeats: Mapping[str, int]) -> tuple[float, float] | None:
         """A verdict implied by monotonicity: more repeats everywhere than a feasible

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from .cost import PhaseCost
 from .problem import Point
 from .settings import SearchSettings
+
+if TYPE_CHECKING:
+    from .confirm import Confirmation
 
 
 @dataclass
@@ -28,6 +33,10 @@ class SearchResult:
         resumed: the setup was read from the study (a rerun, or a later worker).
         study_evaluations: noisy batch evaluations of every run of the study, this one
             included (None when not recorded).
+        sequential: configurations were evaluated seed by seed, stopped once decided.
+        confirmation: the plan and the uniform baseline on every example and seed (what
+            ``repeats``, ``feasible`` and ``uniform_repeats`` are); None: not confirmed.
+        cost: example-passes and seconds per phase of the search.
     """
 
     repeats: dict[str, int]
@@ -50,6 +59,9 @@ class SearchResult:
     settings: SearchSettings
     resumed: bool = False
     study_evaluations: int | None = None
+    sequential: bool = False
+    confirmation: Confirmation | None = None
+    cost: list[PhaseCost] = field(default_factory=list)
 
 
 def choose(points: Sequence[Point]) -> Point:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -13,17 +14,20 @@ import optuna
 
 from analogc.budget import Acceptance
 from analogc.errors import ConfigError
-from analogc.storage import open_storage
+from analogc.storage import SharedStorage, open_storage
 from analogc.workers import Crew, join, sampler_seed
 
-from .problem import SearchProblem
-from .result import SearchResult, choose, pareto_front
+from .confirm import confirm
+from .problem import Point, SearchProblem
+from .result import SearchResult, pareto_front
+from .sequential import SequentialPruner
 from .settings import SearchSettings
-from .setup import load_or_compute_setup
+from .setup import Setup, load_or_compute_setup
 from .strategies import STRATEGIES, SearchStrategy
 
 if TYPE_CHECKING:
     from analogc.calibrated import CalibratedModel
+    from analogc.runtime.evaluate import Evaluator
 
 
 def strategy_for(settings: SearchSettings) -> SearchStrategy:
@@ -60,48 +64,30 @@ def _run_search(
     storage = open_storage(settings.storage, heartbeat_s=settings.heartbeat_s)
     crew = Crew.on(storage, settings.study_name or "analogc", settings.heartbeat_s)
     problem = SearchProblem(calibrated, acceptance, settings, on_step, crew=crew)
+    problem.sequential = problem.sequential and strategy.sequential
+    evaluator = calibrated.evaluator
+    examples = evaluator.examples
     with storage.errors():
-        study = optuna.create_study(
-            storage=storage.optuna,
-            study_name=crew.study_name,
-            directions=list(strategy.directions),
-            load_if_exists=True,
-        )
-        # Several workers may start together: one computes the setup and enqueues the warm
-        # starts while the others wait, then read it (analogc.workers).
-        with crew.lock(on_wait=lambda: on_step("waiting for another worker to finish the setup")):
-            ordinal = join(study)
-            setup, new = load_or_compute_setup(problem, study)
-            if new:
-                strategy.warm_start(study, setup, problem)
-        # The first worker samples with --seed; later ones with their own stream.
-        sampler = strategy.sampler(
-            dataclasses.replace(settings, seed=sampler_seed(settings.seed, ordinal))
-        )
-        if sampler is not None:
-            study.sampler = sampler
-        try:
-            points = strategy.search(problem, setup, study)
-        except BaseException:  # interrupted: still count what this run evaluated
-            with contextlib.suppress(Exception):
-                _count_evaluations(study, crew, calibrated.evaluator.runs - runs_before)
-            raise
-        evaluations = calibrated.evaluator.runs - runs_before
+        explore = explore_examples(settings, evaluator, acceptance.allowed)
+        with evaluator.subset(explore) as explored_on:
+            if explored_on < examples:
+                on_step(f"exploring on {explored_on} of {examples} examples")
+            with problem.meter.phase("exploration"):
+                study, setup, new, points = _explore(problem, strategy, storage, crew, runs_before)
+        with problem.meter.phase("confirmation"):
+            confirmed = confirm(problem, points, setup.uniform, explored_on)
+        evaluations = evaluator.runs - runs_before
         study_evaluations = _count_evaluations(study, crew, evaluations)
-    chosen = choose(points)
     states = [t.state for t in study.get_trials(deepcopy=False)]
-    curve = list(setup.uniform_curve)
     return SearchResult(
-        repeats=dict(chosen.repeats),
-        feasible=chosen.feasible,
-        uniform_repeats=setup.uniform,
-        uniform_feasible=any(
-            p.feasible and p.repeats[problem.free[0]] == setup.uniform for p in curve
-        ),
+        repeats=dict(confirmed.plan.repeats),
+        feasible=confirmed.plan.feasible,
+        uniform_repeats=confirmed.uniform,
+        uniform_feasible=confirmed.uniform_point.feasible,
         analytic=dict(setup.analytic),
         sensitivity=dict(setup.sensitivity),
         sensitivity_drop=dict(setup.sensitivity_drop),
-        uniform_curve=curve,
+        uniform_curve=list(setup.uniform_curve),
         trials=points,
         front=pareto_front(points),
         study_name=study.study_name,
@@ -114,7 +100,81 @@ def _run_search(
         settings=settings,
         resumed=not new,
         study_evaluations=study_evaluations,
+        sequential=problem.sequential,
+        confirmation=confirmed,
+        cost=problem.meter.phases(),
     )
+
+
+def explore_examples(
+    settings: SearchSettings, evaluator: Evaluator, allowed: float | None = None
+) -> int:
+    """Examples to explore on (0: all of them): ``--explore-examples``, or by default a
+    quarter of the data, at least 128, when it holds at least 256 examples and every example
+    can be left out on its own.
+
+    By default a metric counting examples (accuracy, agreement: unit ``%``) also needs
+    :data:`MIN_FLIPS` examples' worth of the ``allowed`` drop in the subset: on fewer, one
+    example is a sizeable part of the budget and the subset's verdicts are too coarse to
+    find the plan the full data would (the demo's 300 digits: 150 would allow one flip).
+    """
+    total = evaluator.examples
+    wanted = settings.explore_examples
+    if wanted is None:
+        wanted = max(MIN_EXPLORE, total // 4) if total >= 2 * MIN_EXPLORE else 0
+        if wanted and evaluator.metric.unit == "%" and allowed is not None:
+            wanted = max(wanted, math.ceil(MIN_FLIPS / allowed) if allowed > 0 else total)
+    if wanted >= total or not evaluator.can_subset():
+        return 0
+    return wanted
+
+
+MIN_FLIPS = 8
+"""By default, the fewest examples whose flips the allowed drop must cover in the subset of
+a metric counting examples."""
+
+
+MIN_EXPLORE = 128
+"""The fewest examples the default exploration runs on (on less data it explores on all)."""
+
+
+def _explore(
+    problem: SearchProblem, strategy: SearchStrategy, storage: SharedStorage, crew: Crew, runs: int
+) -> tuple[optuna.Study, Setup, bool, list[Point]]:
+    """The study, its setup (computed now: True, or read back), and the configurations the
+    strategy evaluated."""
+    settings, on_step = problem.settings, problem.on_step
+    study = optuna.create_study(
+        storage=storage.optuna,
+        study_name=crew.study_name,
+        directions=list(strategy.directions),
+        load_if_exists=True,
+    )
+    study.pruner = (
+        SequentialPruner(problem.acceptance, len(problem.seeds))
+        if problem.sequential
+        else optuna.pruners.NopPruner()
+    )
+    # Several workers may start together: one computes the setup and enqueues the warm
+    # starts while the others wait, then read it (analogc.workers).
+    with crew.lock(on_wait=lambda: on_step("waiting for another worker to finish the setup")):
+        ordinal = join(study)
+        setup, new = load_or_compute_setup(problem, study)
+        if new:
+            strategy.warm_start(study, setup, problem)
+    # The first worker samples with --seed; later ones with their own stream.
+    sampler = strategy.sampler(
+        dataclasses.replace(settings, seed=sampler_seed(settings.seed, ordinal))
+    )
+    if sampler is not None:
+        study.sampler = sampler
+    try:
+        points = strategy.search(problem, setup, study)
+    except BaseException:  # interrupted: still count what this run evaluated
+        with contextlib.suppress(Exception):
+            _count_evaluations(study, crew, problem.calibrated.evaluator.runs - runs)
+        raise
+    return study, setup, new, points
 
 
 EVALUATIONS_KEY = "analogc_evaluations"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analogc.budget import QUANTILES, Quantile
 from analogc.errors import ConfigError
 
 
@@ -22,6 +23,15 @@ class SearchSettings:
         max_repeats: upper bound on any layer's repeats.
         span: each layer's box is [N_analytic / span, N_analytic · span].
         confidence: one-sided confidence of the acceptance bound.
+        quantile: the bound's multiplier: ``student-t`` for the seeds used, or ``normal``
+            (z, optimistic with few seeds).
+        sequential: evaluate a configuration seed by seed and stop once the one-sided test
+            is decided either way (:meth:`analogc.budget.Acceptance.verdict`); off where it is
+            not sound (NSGA-II, whose objective is the bound itself) and with 3 seeds or
+            fewer (it never stops before the third).
+        explore_examples: explore (setup and trials) on this many of the examples, then
+            confirm the plan and the uniform baseline on all of them; 0: explore on all; None:
+            a quarter of them, at least 128, when there are at least 256.
         pareto: multi-objective search (NSGA-II) returning the energy/drop front.
         storage: Optuna storage URL (None: in memory); ``sqlite:///PATH`` or ``postgresql://``.
         study_name: the study's name in the storage.
@@ -39,6 +49,9 @@ class SearchSettings:
     max_repeats: int = 1 << 16
     span: float = 8.0
     confidence: float = 0.95
+    quantile: Quantile = "student-t"
+    sequential: bool = True
+    explore_examples: int | None = None
     pareto: bool = False
     storage: str | None = None
     study_name: str | None = None
@@ -58,6 +71,12 @@ class SearchSettings:
             object.__setattr__(self, "strategy", "nsga2")
         elif self.strategy == "nsga2":
             object.__setattr__(self, "pareto", True)
+        if self.quantile not in QUANTILES:
+            raise ConfigError(
+                f"unknown quantile {self.quantile!r}; choose from {', '.join(QUANTILES)}"
+            )
+        if self.explore_examples is not None and self.explore_examples < 0:
+            raise ConfigError(f"explore_examples must be >= 0, got {self.explore_examples}")
         for name in ("trials", "seeds", "validation_seeds", "max_repeats", "heartbeat_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -74,7 +74,8 @@ def compute_setup(problem: SearchProblem) -> Setup:
     uniform, curve = uniform_baseline(problem)
     problem.on_step("sensitivity: noise in one layer at a time")
     # Output MSE over every element of every example: one noise seed suffices.
-    a, drops = sensitivities(problem.calibrated, uniform, settings.search_seeds[:1])
+    with problem.meter.phase("sensitivity"):
+        a, drops = sensitivities(problem.calibrated, uniform, settings.search_seeds[:1])
     analytic, analytic_points = analytic_allocation(problem, a, uniform)
     bounds = {}
     for n in problem.names:

@@ -30,12 +30,15 @@ class SearchStrategy(Protocol):
     summary: one line for ``--help`` and the report.
     sampler_name: what the report calls the method.
     directions: the study's optimisation directions.
+    sequential: whether a configuration may be evaluated seed by seed and stopped once the
+        acceptance test is decided (not where the bound itself is an objective: NSGA-II).
     """
 
     name: str
     summary: str
     sampler_name: str
     directions: tuple[Direction, ...]
+    sequential: bool
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler | None:
         """The study's sampler (None for strategies that do not sample)."""
@@ -51,6 +54,7 @@ class SetupStrategy:
     """A strategy whose answer is part of the setup itself: no sampling, no trials."""
 
     directions: tuple[Direction, ...] = ("minimize",)
+    sequential = True
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler | None:
         return None

@@ -1,8 +1,9 @@
 """NSGA-II on (energy per MAC, acceptance bound): the trade-off front, not one point.
 
 Every trial is evaluated (no skipping: a configuration dearer than the best feasible one may
-still be on the front); the plan is the cheapest feasible configuration found, and the report
-lists the front.
+still be on the front), on every seed (no sequential stop: the acceptance bound is the second
+objective, so a bound cut short would bias the front); the plan is the cheapest feasible
+configuration found, and the report lists the front.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class NSGA2:
     summary = "Optuna NSGA-II on (energy, drop): the energy/accuracy front"
     sampler_name = "NSGAIISampler"
     directions: tuple[Direction, ...] = ("minimize", "minimize")
+    sequential = False
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler:
         population = max(8, min(50, settings.trials // 4))
@@ -44,4 +46,4 @@ class NSGA2:
             return energy, margin + allowed
 
         optimize(problem, study, objective, [])
-        return points(study, problem.names)
+        return points(study, problem.names, len(problem.seeds))

@@ -21,6 +21,7 @@ import optuna
 from analogc import workers
 
 from ..problem import Point, SearchProblem
+from ..sequential import STOPPED_AFTER, trial_stop
 from ..setup import Setup
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
@@ -83,7 +84,11 @@ def measure(
             trial.set_user_attr("skipped", f"being evaluated by trial {busy}")
             raise optuna.TrialPruned()
         trial.set_user_attr(workers.EVALUATED_BY, crew.worker.name)
-    point = problem.score(repeats)
+    # A stopped trial says after how many seeds (trial_stop); one more storage write per
+    # trial for the others would only slow the workers sharing it.
+    point = problem.score(
+        repeats, stop=trial_stop(trial, len(problem.seeds)) if problem.sequential else None
+    )
     return point.metric, point.margin
 
 
@@ -110,8 +115,9 @@ def best_feasible_energy(study: optuna.Study) -> float | None:
     return best
 
 
-def points(study: optuna.Study, names: list[str]) -> list[Point]:
-    """Every completed trial as a :class:`Point`."""
+def points(study: optuna.Study, names: list[str], seeds: int) -> list[Point]:
+    """Every completed trial as a :class:`Point` (``seeds``: a full evaluation's; a point
+    recalled or inferred, not measured by its trial, has 0)."""
     found = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         if "margin" not in t.user_attrs:
@@ -126,9 +132,16 @@ def points(study: optuna.Study, names: list[str]) -> list[Point]:
                 float(t.user_attrs["metric"]),
                 float(t.user_attrs["margin"]),
                 source,
+                _seeds_run(t, seeds),
             )
         )
     return found
+
+
+def _seeds_run(trial: optuna.trial.FrozenTrial, seeds: int) -> int:
+    if not trial.user_attrs.get(workers.EVALUATED_BY):
+        return 0
+    return int(trial.user_attrs.get(STOPPED_AFTER, seeds))
 
 
 def optimize(

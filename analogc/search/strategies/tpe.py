@@ -36,6 +36,7 @@ class TPE:
     summary = "Optuna TPE around the analytic allocation, with coordinate-descent moves"
     sampler_name = "TPESampler"
     directions: tuple[Direction, ...] = ("minimize",)
+    sequential = True
 
     def sampler(self, settings: SearchSettings) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, n_startup_trials=8)
@@ -65,7 +66,7 @@ class TPE:
 
         local = LocalMoves(problem, setup.bounds)
         optimize(problem, study, objective, [local.after_trial])
-        return points(study, names)
+        return points(study, names, len(problem.seeds))
 
 
 class LocalMoves:

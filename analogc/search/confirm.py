@@ -1,0 +1,130 @@
+"""Confirmation: the plan and the uniform baseline re-evaluated on every example and every
+search seed, with no early stop.
+
+Exploration may run on a subset of the examples (multi-fidelity) and stop a configuration
+after a few seeds (sequential acceptance); what the report compares, the plan against the
+uniform baseline, is then decided here on the full data with the full rule. A plan that no
+longer meets the budget gives way to the next cheapest explored one that does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from .problem import Point, SearchProblem
+from .result import choose
+
+MAX_CANDIDATES = 6
+"""Explored plans re-evaluated, cheapest first, before falling back to the uniform baseline."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Attributes:
+    plan: the plan, as evaluated on every example and seed.
+    uniform: the smallest uniform N meeting the budget there; uniform_point: its evaluation.
+    examples: the examples confirmed on (all); explored_on: those explored on.
+    configurations: configurations evaluated here (0: every one was already measured so).
+    """
+
+    plan: Point
+    uniform: int
+    uniform_point: Point
+    examples: int
+    explored_on: int
+    configurations: int
+
+
+class FullRule:
+    """Scores configurations on every example and seed with the full rule (no early stop).
+
+    When exploration ran on every example, what it measured is reused: a full evaluation as
+    it is, an early "over" as final (the full rule would accept it only by chance), and an
+    early "within" completed with the seeds it did not run (common random numbers: seed k is
+    the same draw, so the seeds run need not be run again).
+    """
+
+    def __init__(self, problem: SearchProblem, *, reuse: bool) -> None:
+        self.problem = problem
+        self.reuse = reuse
+        self.memo: dict[tuple[int, ...], tuple[float, float]] = {}
+        self.evaluated = 0
+
+    def __call__(self, repeats: Mapping[str, int] | int, source: str) -> Point:
+        problem = self.problem
+        config = problem.calibrated.configuration(repeats)
+        key = problem.key(config)
+        if key not in self.memo:
+            self.memo[key] = self._measure(config, key)
+        metric, margin = self.memo[key]
+        return Point(config, problem.energy(config), metric, margin, source, len(problem.seeds))
+
+    def _measure(self, config: dict[str, int], key: tuple[int, ...]) -> tuple[float, float]:
+        problem, seeds = self.problem, self.problem.seeds
+        known = problem.memo.get(key) if self.reuse else None
+        values = problem.values.get(key, ()) if self.reuse else ()
+        if known is not None and (len(values) == len(seeds) or not problem.sequential):
+            return known
+        if known is not None and known[1] > 0 and values:
+            return known  # an early "over": final
+        rest = seeds[len(values) :]
+        evaluation = problem.calibrated.evaluate(config, rest)
+        evaluation = replace(evaluation, values=(*values, *evaluation.values), seeds=tuple(seeds))
+        self.evaluated += 1
+        return evaluation.mean, problem.acceptance.margin(evaluation)
+
+
+def confirm(
+    problem: SearchProblem, explored: Sequence[Point], uniform: int, explored_on: int
+) -> Confirmation:
+    """The uniform baseline and the plan on every example and seed (see the module)."""
+    examples = problem.calibrated.evaluator.examples
+    full = FullRule(problem, reuse=explored_on == examples)
+    n = confirm_uniform(full, uniform, problem.max_uniform)
+    base = full(n, "uniform")
+    candidates = sorted(
+        (p for p in explored if p.feasible and p.source != "inferred" and p.energy < base.energy),
+        key=lambda p: (p.energy, p.margin),
+    )
+    plan = base if base.feasible else None
+    for p in candidates[:MAX_CANDIDATES]:
+        point = full(p.repeats, p.source)
+        if point.feasible:
+            plan = point
+            break
+    if plan is None:  # nothing meets the budget: the explored one closest to meeting it
+        closest = choose(explored) if explored else base
+        plan = full(closest.repeats, closest.source)
+    return Confirmation(plan, n, base, examples, explored_on, full.evaluated)
+
+
+def confirm_uniform(full: FullRule, start: int, top: int) -> int:
+    """The smallest uniform N meeting the budget under ``full``, searched from the explored
+    answer ``start``: N and N − 1 settle it when exploration was right."""
+    feasible = {}
+
+    def ok(n: int) -> bool:
+        if n not in feasible:
+            feasible[n] = full(n, "uniform").feasible
+        return feasible[n]
+
+    if ok(start):
+        hi, lo = start, start - 1
+        while lo >= 1 and ok(lo):
+            hi, lo = lo, max(0, min(lo - 1, hi // 2))
+        lo = max(lo, 0)
+    else:
+        lo, hi = start, min(2 * start, top)
+        while not ok(hi):
+            if hi >= top:
+                return top
+            lo, hi = hi, min(2 * hi, top)
+    while hi - lo > 1:
+        mid = max(lo + 1, min(hi - 1, round(math.sqrt(max(lo, 1) * hi))))
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -1,0 +1,269 @@
+"""Fewer samples per plan, same answer: the t quantile, sequential acceptance, exploration on a
+subset of the examples confirmed on all of them, and what a plan cost per phase."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import optuna
+import pytest
+from synthetic import K_T, K, branches_model
+
+from analogc.budget import MIN_SEQUENTIAL_SEEDS, Acceptance, Budget
+from analogc.calibrated import CalibratedModel, open_model
+from analogc.hardware import HardwareConfig
+from analogc.passes import NoiseModel
+from analogc.pipeline import compile_model
+from analogc.report import compile_text
+from analogc.runtime.data import Dataset
+from analogc.runtime.evaluate import Evaluation
+from analogc.runtime.metrics import METRICS, Metric
+from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
+from analogc.search import SearchSettings, run_search
+from analogc.search.problem import SearchProblem
+from analogc.search.run import explore_examples
+from analogc.workers import EVALUATED_BY
+
+BUDGET = 0.002  # allowed drop of the mean cosine similarity to the clean output
+THERMAL = HardwareConfig(name="thermal-test", noise=NoiseModel(thermal=True, k_t=K_T))
+
+
+@pytest.mark.parametrize(
+    ("df", "expected"),
+    [(1, 6.3138), (2, 2.9200), (3, 2.3534), (7, 1.8946), (10, 1.8125), (30, 1.6973)],
+)
+def test_t_quantile_matches_the_tables(df: int, expected: float) -> None:
+    assert t_one_sided(0.95, df) == pytest.approx(expected, abs=5e-5)
+
+
+def test_t_quantile_other_levels_and_limits() -> None:
+    assert t_one_sided(0.975, 1) == pytest.approx(12.7062, abs=5e-4)
+    assert t_one_sided(0.995, 7) == pytest.approx(3.4995, abs=5e-4)
+    assert t_one_sided(0.05, 7) == pytest.approx(-1.8946, abs=5e-5), "lower tail: symmetric"
+    assert t_one_sided(0.95, 10**7) == pytest.approx(z_one_sided(0.95), abs=1e-5)
+    assert t_one_sided(0.95, math.inf) == z_one_sided(0.95)
+    assert t_one_sided(0.95, 0) == math.inf, "one seed: no spread to bound"
+    assert t_cdf(0.0, 5) == pytest.approx(0.5)
+    assert t_cdf(t_one_sided(0.9, 4), 4) == pytest.approx(0.9, abs=1e-10)
+
+
+def test_acceptance_uses_t_for_the_seeds_used() -> None:
+    values = (0.88, 0.89, 0.87, 0.86, 0.88, 0.87, 0.89, 0.86)
+    ev = Evaluation("accuracy", 0.9, values, tuple(range(8)))
+    drops = [0.9 - v for v in values]
+    mean = sum(drops) / 8
+    se = math.sqrt(sum((d - mean) ** 2 for d in drops) / 7) / math.sqrt(8)
+    t_rule = Acceptance(allowed=0.05)
+    assert t_rule.quantile == "student-t" and t_rule.quantile_value == pytest.approx(
+        1.8946, abs=1e-4
+    )
+    assert t_rule.bound(ev) == pytest.approx(mean + 1.8945786 * se, rel=1e-6)
+    assert Acceptance(allowed=0.05, quantile="normal").bound(ev) < t_rule.bound(ev)
+    assert "1.895" in t_rule.rule and "Student t, 7 df" in t_rule.rule, t_rule.rule
+    four = Evaluation("accuracy", 0.9, values[:4], (0, 1, 2, 3))
+    assert t_rule.bound(four) == pytest.approx(
+        float(t_rule.drops(four).mean()) + 2.3534 * float(t_rule.drops(four).std(ddof=1)) / 2,
+        rel=1e-4,
+    ), "four seeds: t with 3 degrees of freedom, whatever the full count"
+
+
+def test_budget_passes_the_quantile_on() -> None:
+    acceptance = Budget.parse("0.02").acceptance(0.9, quantile="normal", seeds=4)
+    assert acceptance.quantile_value == pytest.approx(z_one_sided(0.95))
+    assert "normal z" in acceptance.rule
+    assert Budget.parse("0.02").acceptance(0.9, seeds=4).quantile_value == pytest.approx(
+        2.3534, abs=1e-4
+    )
+
+
+# -- sequential acceptance ----------------------------------------------------------------------
+def test_verdict_decides_either_way_and_agrees_with_the_margin() -> None:
+    rule = Acceptance(allowed=0.01)
+    assert rule.verdict([0.05, 0.06, 0.055], 8) == "over", "clearly over the budget"
+    assert rule.verdict([0.001, 0.0012, 0.0011], 8) == "within", "clearly within"
+    assert rule.verdict([0.009, 0.012, 0.008], 8) is None, "undecided: another seed"
+    assert rule.verdict([0.05, 0.06], 8) is None, "never before three seeds"
+    assert rule.verdict([0.05] * 8, 8) is None, "the last seed is the full rule's"
+    over = Evaluation("accuracy", 1.0, (0.95, 0.94, 0.945), (0, 1, 2))
+    within = Evaluation("accuracy", 1.0, (0.999, 0.9988, 0.9989), (0, 1, 2))
+    assert rule.margin(over) > 0 and rule.margin(within) <= 0
+
+
+@pytest.fixture(scope="module")
+def branches(tmp_path_factory: pytest.TempPathFactory) -> CalibratedModel:
+    model, _ = branches_model()
+    path = tmp_path_factory.mktemp("branches") / "branches.onnx"
+    onnx.save(model, path)
+    x = np.random.default_rng(1).standard_normal((256, K)).astype(np.float32)
+    data = Dataset({"x": x}, source="gaussian")
+    return CalibratedModel(
+        open_model(path), THERMAL, data, metric=METRICS["cosine"], batch_size=100
+    )
+
+
+def _problem(calibrated: CalibratedModel, **settings: Any) -> SearchProblem:
+    search = SearchSettings(**{"seeds": 8, **settings})
+    acceptance = Budget.parse(BUDGET).acceptance(calibrated.evaluator.clean, seeds=search.seeds)
+    return SearchProblem(calibrated, acceptance, search)
+
+
+def test_clearly_over_budget_stops_before_the_last_seed(branches: CalibratedModel) -> None:
+    problem = _problem(branches)
+    before = branches.evaluator.example_passes
+    point = problem.score(1)
+    assert not point.feasible
+    assert point.seeds == MIN_SEQUENTIAL_SEEDS < 8, point.seeds
+    assert branches.evaluator.example_passes - before == point.seeds * 256
+    full = _problem(branches, sequential=False).score(1)
+    assert full.seeds == 8 and not full.feasible, "without it: every seed"
+
+
+def test_clearly_feasible_not_cheaper_than_the_best_is_accepted_early(
+    branches: CalibratedModel,
+) -> None:
+    problem = _problem(branches)
+    best = problem.score(2048)
+    assert best.feasible and best.seeds == 8, "cheaper than any so far: it may be the plan"
+    point = problem.score(4096)
+    assert point.feasible and point.seeds == MIN_SEQUENTIAL_SEEDS, point
+    assert _problem(branches, sequential=False).score(4096).feasible, "the full rule agrees"
+    again = problem.score(1024)
+    assert again.seeds == 8 or not again.feasible, "a cheaper candidate runs every seed"
+
+
+def test_example_passes_are_the_examples_of_every_batch_run(branches: CalibratedModel) -> None:
+    evaluator = branches.evaluator
+    assert evaluator.batch_examples == [100, 100, 56]
+    runs, passes = evaluator.runs, evaluator.example_passes
+    branches.evaluate(8, [0, 1])
+    assert evaluator.runs - runs == 6
+    assert evaluator.example_passes - passes == 2 * 256
+
+
+def _search(branches: CalibratedModel, tmp_path: Path, **settings: Any) -> tuple[Any, optuna.Study]:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    search = SearchSettings(
+        **{"trials": 12, "seeds": 8, "storage": storage, "study_name": "s", **settings}
+    )
+    acceptance = Budget.parse(BUDGET).acceptance(branches.evaluator.clean, seeds=search.seeds)
+    result = run_search(branches, acceptance, search)
+    return result, optuna.load_study(study_name="s", storage=storage)
+
+
+def test_tpe_trials_report_each_seed_and_the_pruner_stops_them(
+    branches: CalibratedModel, tmp_path: Path
+) -> None:
+    result, study = _search(branches, tmp_path, explore_examples=0)
+    assert result.sequential
+    measured = [t for t in study.trials if t.user_attrs.get(EVALUATED_BY)]
+    assert measured, "some trial was measured here"
+    for t in measured:
+        seeds = t.user_attrs.get("stopped_after_seeds", 8)
+        assert sorted(t.intermediate_values) == list(range(1, seeds + 1))
+    stopped = [t for t in measured if "stopped_after_seeds" in t.user_attrs]
+    assert stopped and all(t.user_attrs["stopped_after_seeds"] < 8 for t in stopped)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in stopped), (
+        "a decided trial completes with its verdict"
+    )
+    assert any(0 < p.seeds < 8 for p in result.trials), "points say how many seeds they ran"
+
+
+def test_nsga2_evaluates_every_seed(branches: CalibratedModel, tmp_path: Path) -> None:
+    result, study = _search(branches, tmp_path, strategy="nsga2", explore_examples=0)
+    assert not result.sequential
+    assert all(not t.intermediate_values for t in study.trials), "no pruner path"
+    assert all(p.seeds in (0, 8) for p in [*result.uniform_curve, *result.trials])
+
+
+# -- multi-fidelity -----------------------------------------------------------------------------
+def test_default_exploration_subset() -> None:
+    class Data:
+        def __init__(self, n: int, unit: str = "") -> None:
+            self.examples = n
+            self.metric = Metric("m", lambda *a: np.zeros(1), unit=unit)
+
+        def can_subset(self) -> bool:
+            return True
+
+    settings = SearchSettings()
+    assert explore_examples(settings, Data(300)) == 128  # type: ignore[arg-type]
+    assert explore_examples(settings, Data(1000)) == 250  # type: ignore[arg-type]
+    assert explore_examples(settings, Data(255)) == 0, "too little data: explore on all"  # type: ignore[arg-type]
+    assert explore_examples(SearchSettings(explore_examples=0), Data(1000)) == 0  # type: ignore[arg-type]
+    assert explore_examples(SearchSettings(explore_examples=64), Data(1000)) == 64  # type: ignore[arg-type]
+    # Counting examples (accuracy) under a 1% budget: 8 flips' worth needs 800 examples.
+    assert explore_examples(settings, Data(300, "%"), 0.01) == 0  # type: ignore[arg-type]
+    assert explore_examples(settings, Data(2000, "%"), 0.01) == 800  # type: ignore[arg-type]
+    assert explore_examples(settings, Data(2000, "%"), 0.05) == 500  # type: ignore[arg-type]
+    assert explore_examples(settings, Data(2000), 0.01) == 500, "a continuous metric"  # type: ignore[arg-type]
+
+
+def test_exploration_on_a_subset_is_confirmed_on_every_example(
+    branches: CalibratedModel, tmp_path: Path
+) -> None:
+    result, _ = _search(branches, tmp_path, explore_examples=64)
+    c = result.confirmation
+    assert c is not None and (c.explored_on, c.examples) == (64, 256)
+    assert branches.evaluator.examples == 256, "the subset ends with the search"
+    assert result.repeats == c.plan.repeats and result.feasible == c.plan.feasible
+    assert result.uniform_repeats == c.uniform
+    full = branches.evaluate(c.plan.repeats, list(range(8)))
+    assert c.plan.metric == pytest.approx(full.mean, rel=1e-12), "scored on all 256 examples"
+    assert c.plan.seeds == 8 and c.plan.feasible
+    phases = {p.phase: p.example_passes for p in result.cost}
+    assert phases["confirmation"] % 256 == 0 and phases["confirmation"] > 0
+    assert phases["exploration"] % 64 == 0, "exploration ran on the 64 examples only"
+
+
+def test_subset_is_strided_and_scored_against_its_own_clean_outputs(
+    branches: CalibratedModel,
+) -> None:
+    evaluator = branches.evaluator
+    with evaluator.subset(64) as n:
+        assert n == 64 and evaluator.batch_examples == [25, 25, 14]
+        assert evaluator.score(evaluator.clean_outputs) == pytest.approx(evaluator.clean)
+    with evaluator.subset(0) as n:
+        assert n == 256
+
+
+# -- cost per phase -----------------------------------------------------------------------------
+def test_report_cost_adds_up(tmp_path: Path) -> None:
+    model, _ = branches_model()
+    path = tmp_path / "branches.onnx"
+    onnx.save(model, path)
+    x = np.random.default_rng(1).standard_normal((256, K)).astype(np.float32)
+    report = compile_model(
+        path,
+        hardware=THERMAL,
+        data=Dataset({"x": x}, source="gaussian"),
+        metric="cosine",
+        max_drop=BUDGET,
+        output_dir=tmp_path / "out",
+        search=SearchSettings(trials=8, seeds=4, validation_seeds=4),
+    )
+    cost = report.run.cost
+    assert cost is not None
+    phases = {p.phase: p for p in cost.phases}
+    assert set(phases) >= {"calibration", "sensitivity", "exploration", "confirmation"}
+    assert cost.example_passes == sum(
+        p.example_passes for p in cost.phases if p.phase != "calibration"
+    )
+    assert phases["validation"].example_passes == 2 * 4 * 256, "plan and uniform, fresh seeds"
+    assert phases["calibration"].example_passes == 2 * 256
+    assert report.document["run"]["cost"]["example_passes"] == cost.example_passes
+    assert report.search is not None and report.search.confirmed is not None
+    assert report.search.explore_examples == 128
+    text = compile_text(report)
+    assert "noisy example-passes" in text and "exploration" in text
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "cost: " in md and "confirmed on all" in md
+
+
+def test_no_sequential_path_when_no_seed_could_be_saved(branches: CalibratedModel) -> None:
+    assert not _problem(branches, seeds=MIN_SEQUENTIAL_SEEDS).sequential
+    assert _problem(branches, seeds=MIN_SEQUENTIAL_SEEDS + 1).sequential
+    assert not _problem(branches, sequential=False).sequential
