@@ -289,7 +289,8 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     type=click.IntRange(min=0),
     help="Explore on this many of the examples, then confirm the plan and the uniform "
     "baseline on all of them; 0: explore on all [default: a quarter of the data, at least "
-    "128, when it holds 256 or more].",
+    "128, when it holds 256 or more; for accuracy and agreement at least 8 examples' worth "
+    "of the budget; all for a module:function metric].",
 )
 @click.option(
     "--strategy",

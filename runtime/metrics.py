@@ -34,6 +34,10 @@ class Metric:
             above it allows anything, so a budget that large is refused; None if unbounded.
         infinite_clean: the clean model scores +inf (its outputs are the reference, as for
             SQNR): a budget is then the lowest score allowed, not a drop from clean.
+        self_contained: each example's score depends on that example alone, so a subset of
+            the data scores the same way (the built-in metrics); a ``module:function`` may
+            score an example against the rest of its batch (retrieval among the batch's
+            embeddings), which a subset would make easier.
     """
 
     name: str
@@ -42,6 +46,7 @@ class Metric:
     unit: str = "%"
     scale: float | None = None
     infinite_clean: bool = False
+    self_contained: bool = True
 
     def format(self, value: float) -> str:
         if math.isinf(value):
@@ -146,4 +151,4 @@ def custom_metric(spec: str) -> Metric:
             )
         return values
 
-    return Metric(spec, scores, unit="")
+    return Metric(spec, scores, unit="", self_contained=False)

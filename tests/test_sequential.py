@@ -21,7 +21,7 @@ from analogc.pipeline import compile_model
 from analogc.report import compile_text
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation
-from analogc.runtime.metrics import METRICS, Metric
+from analogc.runtime.metrics import METRICS, Metric, custom_metric
 from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
 from analogc.search import SearchSettings, run_search
 from analogc.search.problem import SearchProblem
@@ -267,3 +267,20 @@ def test_no_sequential_path_when_no_seed_could_be_saved(branches: CalibratedMode
     assert not _problem(branches, seeds=MIN_SEQUENTIAL_SEEDS).sequential
     assert _problem(branches, seeds=MIN_SEQUENTIAL_SEEDS + 1).sequential
     assert not _problem(branches, sequential=False).sequential
+
+
+def test_a_metric_that_may_rank_examples_among_their_batch_explores_on_all() -> None:
+    """A module:function metric (retrieval top-1 ranks each embedding among the batch's) is
+    not scored on a subset by default: fewer examples would make it easier. Asked for
+    explicitly, the subset is used."""
+
+    class Data:
+        examples = 1000
+        metric = custom_metric("analogc.models.metrics:retrieval_top1")
+
+        def can_subset(self) -> bool:
+            return True
+
+    assert not Data.metric.self_contained and METRICS["cosine"].self_contained
+    assert explore_examples(SearchSettings(), Data(), 0.01) == 0  # type: ignore[arg-type]
+    assert explore_examples(SearchSettings(explore_examples=200), Data()) == 200  # type: ignore[arg-type]

@@ -110,8 +110,10 @@ def explore_examples(
     settings: SearchSettings, evaluator: Evaluator, allowed: float | None = None
 ) -> int:
     """Examples to explore on (0: all of them): ``--explore-examples``, or by default a
-    quarter of the data, at least 128, when it holds at least 256 examples and every example
-    can be left out on its own.
+    quarter of the data, at least 128, when it holds at least 256 examples, every example
+    can be left out on its own and the metric scores each example on its own (not a
+    ``module:function``, which may rank an example among its batch: fewer examples would
+    make it easier, and the subset's plan would not hold on all of them).
 
     By default a metric counting examples (accuracy, agreement: unit ``%``) also needs
     :data:`MIN_FLIPS` examples' worth of the ``allowed`` drop in the subset: on fewer, one
@@ -122,6 +124,8 @@ def explore_examples(
     wanted = settings.explore_examples
     if wanted is None:
         wanted = max(MIN_EXPLORE, total // 4) if total >= 2 * MIN_EXPLORE else 0
+        if not evaluator.metric.self_contained:
+            wanted = 0
         if wanted and evaluator.metric.unit == "%" and allowed is not None:
             wanted = max(wanted, math.ceil(MIN_FLIPS / allowed) if allowed > 0 else total)
     if wanted >= total or not evaluator.can_subset():
