@@ -9,10 +9,10 @@ longer meets the budget gives way to the next cheapest explored one that does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from .bisection import log_bisect
 from .problem import Point, SearchProblem
 from .result import choose
 
@@ -121,10 +121,4 @@ def confirm_uniform(full: FullRule, start: int, top: int) -> int:
             if hi >= top:
                 return top
             lo, hi = hi, min(2 * hi, top)
-    while hi - lo > 1:
-        mid = max(lo + 1, min(hi - 1, round(math.sqrt(max(lo, 1) * hi))))
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return log_bisect(ok, lo, hi)

@@ -7,10 +7,9 @@ uniform precision.
 
 from __future__ import annotations
 
-import math
-
 import optuna
 
+from ..bisection import log_bisect
 from ..problem import Point, SearchProblem
 from ..setup import Setup
 from .base import SetupStrategy
@@ -34,13 +33,7 @@ def uniform_baseline(problem: SearchProblem) -> tuple[int, list[Point]]:
         if hi >= max_repeats:
             return max_repeats, sorted(curve, key=lambda p: p.energy)
         hi = min(hi * 2, max_repeats)
-    while hi - lo > 1:
-        mid = max(lo + 1, min(hi - 1, round(math.sqrt(max(lo, 1) * hi))))
-        if probe(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi, sorted(curve, key=lambda p: p.energy)
+    return log_bisect(probe, lo, hi), sorted(curve, key=lambda p: p.energy)
 
 
 class UniformBisection(SetupStrategy):
