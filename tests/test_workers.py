@@ -115,7 +115,10 @@ def test_worker_killed_on_this_machine_is_retried_at_once(tmp_path: Path) -> Non
         pytest.skip(f"demo model {CNN} is missing")
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     storage = open_storage(url).optuna  # the schema exists before the workers start
-    args = ["-d", "demo:calib", "--trials", "16", "--seeds", "2", "-q"]
+    # Trials that evaluate for a while (a metric that sleeps per batch, every seed run), so
+    # that the kill lands mid-evaluation however fast the machine.
+    args = ["-d", "demo:calib", "--metric", "slow_metric:slow_accuracy", "--trials", "16"]
+    args += ["--seeds", "4", "--no-sequential", "-q"]
     args += ["--storage", url, "--study-name", "local", "--heartbeat", "60"]
     logs = [tmp_path / f"w{i}.log" for i in range(2)]
     outs = [tmp_path / f"w{i}" for i in range(2)]

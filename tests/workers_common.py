@@ -35,7 +35,9 @@ def start_worker(model: Path, out: Path, log: Path, args: Sequence[str]) -> subp
     """``analogc compile MODEL -o OUT ARGS``, stdout and stderr to ``log`` (not a pipe: an
     unread pipe would block a worker once full)."""
     cmd = [sys.executable, "-m", "analogc", "compile", str(model), "-o", str(out), *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    # tests/ on the path: a worker may be given a metric from it (slow_metric).
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "PYTHONPATH": path}
     with open(log, "wb") as handle:
         return subprocess.Popen(
             cmd, cwd=out.parent, env=env, stdout=handle, stderr=subprocess.STDOUT
