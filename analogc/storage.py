@@ -15,8 +15,11 @@ What sharing needs beyond what Optuna does by itself:
 - **A per-study mutex** (:meth:`SharedStorage.lock`) for the few steps that must be atomic across
   workers: the setup, claiming a configuration before evaluating it, enqueueing trials.
 - **Heartbeats**: a worker that dies leaves a RUNNING trial. Each worker records a heartbeat
-  for its trial every ``heartbeat_s`` seconds; after ``GRACE_BEATS`` missed beats the next
-  worker to start a trial fails it and enqueues a retry (``RetryHeartbeatStaleTrialCallback``).
+  for its trial every ``heartbeat_s`` seconds; after ``GRACE_BEATS`` missed beats another
+  worker fails it and enqueues a retry (``RetryHeartbeatStaleTrialCallback``), under the
+  study mutex (:meth:`SharedStorage.stale_checks`): Optuna would otherwise do it at the start
+  of any trial, unlocked, and a worker checking whether the study is finished could look in
+  between the failure and the retry's enqueueing and see neither.
 """
 
 from __future__ import annotations
@@ -81,6 +84,13 @@ class SharedStorage:
         self._acquire = acquire
         self._thread_lock = threading.RLock()
         self._depth = 0
+
+    def stale_checks(self) -> contextlib.AbstractContextManager[None]:
+        """Where Optuna may look for (and fail) trials whose heartbeat stopped: only here,
+        under the study mutex (see the module)."""
+        if isinstance(self.optuna, LockedStaleChecks):
+            return self.optuna.allowed()
+        return contextlib.nullcontext()
 
     @contextlib.contextmanager
     def lock(self, study_name: str, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
@@ -147,12 +157,42 @@ def retry_stale_trial() -> Callable[[optuna.Study, optuna.trial.FrozenTrial], No
         return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
 
 
+class LockedStaleChecks(optuna.storages.RDBStorage):
+    """An RDB storage that reports stale trials (``BaseHeartbeat._get_stale_trial_ids``, what
+    ``optuna.storages.fail_stale_trials`` asks) only inside :meth:`allowed`, which analogc
+    enters under the study mutex; Optuna's own check at the start of every trial finds none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stale_allowed = threading.local()
+
+    @contextlib.contextmanager
+    def allowed(self) -> Iterator[None]:
+        self._stale_allowed.on = True
+        try:
+            yield
+        finally:
+            self._stale_allowed.on = False
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        del state["_stale_allowed"]  # a thread-local: not picklable, and per process anyway
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._stale_allowed = threading.local()
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        if not getattr(self._stale_allowed, "on", False):
+            return []
+        return super()._get_stale_trial_ids(study_id)
+
+
 def _rdb_storage(url: str, heartbeat_s: int, **engine_kwargs: Any) -> optuna.storages.RDBStorage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, **_heartbeat(heartbeat_s)
-        )
+        return LockedStaleChecks(url, engine_kwargs=engine_kwargs, **_heartbeat(heartbeat_s))
 
 
 # --- SQLite -----------------------------------------------------------------------------------

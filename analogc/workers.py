@@ -14,6 +14,10 @@ of one Optuna study, on this machine or another. The rules, each enforced here:
 - **No trial left behind**: a worker done with the budget waits until no trial is RUNNING. A
   trial of a dead worker is failed and retried: at once when the worker ran on this machine
   (its process is gone), otherwise after its heartbeats stop for the grace period.
+- **One final study**: a worker decides the study is finished under the study lock, which
+  failing a dead trial and queueing its retry also hold; a trial that starts once the study
+  has its trials (not a retry) is skipped. Every worker that returns reads the same finished
+  trials, and so confirms the same plan.
 """
 
 from __future__ import annotations
@@ -160,15 +164,18 @@ class Budget:
 def fail_dead_trials(study: optuna.Study, storage: SharedStorage, study_name: str) -> None:
     """Fails and retries the RUNNING trials of workers known to be dead: those whose heartbeat
     is older than the grace period (Optuna's check), and those of workers on this machine
-    whose process is gone (no need to wait for the grace period)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    whose process is gone (no need to wait for the grace period).
+
+    All under the study lock, so that a worker deciding whether the study is finished (which
+    holds it too) never sees a trial failed but its retry not yet queued."""
     here = Worker.this_process()
-    if here.namespace is None:
-        return
     retry = retry_stale_trial()
     with storage.lock(study_name):
+        with storage.stale_checks(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        if here.namespace is None:
+            return
         for trial in study.get_trials(deepcopy=True, states=(RUNNING,)):
             owner = trial.user_attrs.get(WORKER_ATTR)
             if not owner or owner.get("trial") != trial.number or owner.get("ns") != here.namespace:
@@ -207,38 +214,58 @@ def run_to_completion(
 
     ``optimize(timeout)`` runs trials until ``budget.after_trial`` stops it. Trials running in
     other workers are waited for: a live worker finishes its trial; a dead one's trial is
-    failed, retried, and the retry run here. A RUNNING trial without any heartbeat (a study
-    written by an older analogc) is waited for at most the grace period plus twice the longest
-    trial.
+    failed, retried, and the retry run here. Whether the study is finished is decided under
+    the study lock, which failing a dead trial and queueing its retry hold too, and a trial
+    that starts after it is finished is skipped (:func:`late`): every worker that returns
+    sees the same finished trials. A RUNNING trial whose worker never said who it is (a study
+    written by an older analogc, without heartbeats) is waited for at most the grace period
+    plus twice the longest trial.
     """
     waited_since: float | None = None
     while True:
         timeout = None if deadline is None else deadline - time.monotonic()
         if timeout is not None and timeout <= 0:
             return
-        crew.fail_dead_trials(study)
-        if not budget.reached(study):
+        with crew.lock():
+            crew.fail_dead_trials(study)
+            reached = budget.reached(study)
+            running = study.get_trials(deepcopy=False, states=(RUNNING,)) if reached else []
+            if reached and not running:
+                return
+        if not reached:
             optimize(timeout)
             waited_since = None
             continue
-        running = study.get_trials(deepcopy=False, states=(RUNNING,))
-        if not running:
-            return
+        unowned = [t for t in running if WORKER_ATTR not in t.user_attrs]
         now = time.monotonic()
         if waited_since is None:
-            waited_since = now
             log.info(
                 "budget reached; waiting for %d trial(s) running in other workers: %s",
                 len(running),
                 ", ".join(f"#{t.number}" for t in running),
             )
+        if waited_since is None or not unowned:
+            waited_since = now  # workers that beat are failed through the heartbeat if they die
         elif now - waited_since > crew.grace_s + 2 * _longest_trial_s(study):
             log.warning(
                 "trial(s) %s still RUNNING with no sign of their workers; leaving them",
-                ", ".join(f"#{t.number}" for t in running),
+                ", ".join(f"#{t.number}" for t in unowned),
             )
             return
         time.sleep(_POLL_S)
+
+
+def late(trials: list[optuna.trial.FrozenTrial], trial: optuna.Trial, budget: Budget) -> bool:
+    """Whether ``trial`` started once the budget was reached (``trials``: the study's, read
+    under the study lock): a worker may have found the study finished in between, so it must
+    not add a result. A retry of a dead worker's trial is never late: the workers wait for it.
+    """
+    counted = 0
+    for t in trials:
+        if t.number == trial.number and "failed_trial" in t.system_attrs:
+            return False
+        counted += t.state in COUNTED
+    return counted >= budget.trials
 
 
 def _longest_trial_s(study: optuna.Study) -> float:

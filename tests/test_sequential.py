@@ -24,8 +24,10 @@ from analogc.runtime.evaluate import Evaluation
 from analogc.runtime.metrics import METRICS, Metric, custom_metric
 from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
 from analogc.search import SearchSettings, run_search
+from analogc.search.confirm import FullRule, confirm
 from analogc.search.problem import SearchProblem
 from analogc.search.run import explore_examples
+from analogc.search.setup import SETUP_KEY, Setup
 from analogc.workers import EVALUATED_BY
 
 BUDGET = 0.002  # allowed drop of the mean cosine similarity to the clean output
@@ -177,6 +179,32 @@ def test_nsga2_evaluates_every_seed(branches: CalibratedModel, tmp_path: Path) -
     assert not result.sequential
     assert all(not t.intermediate_values for t in study.trials), "no pruner path"
     assert all(p.seeds in (0, 8) for p in [*result.uniform_curve, *result.trials])
+
+
+def test_another_worker_confirms_the_same_plan(branches: CalibratedModel, tmp_path: Path) -> None:
+    """A worker that measured none of the explored points (it joined the study and found it
+    done) confirms the same plan and uniform baseline as the one that measured them: what an
+    early "over" means comes from the study, not from a worker's memory."""
+    result, study = _search(branches, tmp_path, explore_examples=0)
+    assert any(0 < p.seeds < 8 and not p.feasible for p in result.trials), "an early over"
+    setup = Setup.from_attr(study.user_attrs[SETUP_KEY])
+    other = _problem(branches)
+    other.recall(study.user_attrs[SETUP_KEY]["memo"])  # what a joining worker knows
+    records = [*setup.uniform_curve, *setup.analytic_points]
+    theirs = confirm(other, result.trials, setup.uniform, 256, records)
+    ours = result.confirmation
+    assert ours is not None
+    assert (theirs.plan.repeats, theirs.uniform) == (ours.plan.repeats, ours.uniform)
+    assert theirs.plan.metric == ours.plan.metric and theirs.plan.margin == ours.plan.margin
+    # Every early "over" in the study is final for it too, as for the worker that measured it
+    # (measured again on every seed, it would get another mean, and maybe another verdict).
+    rule = FullRule(other, reuse=True, records=[*records, *result.trials])
+    for p in [*records, *result.trials]:
+        if 0 < p.seeds < 8 and not p.feasible:
+            again = rule(p.repeats, p.source)
+            assert (again.metric, again.margin) == (p.metric, p.margin), p
+            alone = FullRule(other, reuse=True)(p.repeats, p.source)
+            assert alone.metric != p.metric, "without the records: measured in full"
 
 
 # -- multi-fidelity -----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from workers_common import (
 from analogc.cli import cli
 from analogc.errors import StorageError
 from analogc.storage import GRACE_BEATS, display_url, open_storage, postgres_url
-from analogc.workers import Budget, sampler_seed
+from analogc.workers import Budget, fail_dead_trials, late, sampler_seed
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 CNN = MODELS / "digits_cnn.onnx"
@@ -105,6 +105,42 @@ def test_budget_counts_finished_trials_and_waits_for_retries() -> None:
         )
     )
     assert not budget.reached(study), "a waiting retry runs even past the budget"
+
+
+def test_a_trial_started_after_the_budget_is_late_unless_a_retry() -> None:
+    study = optuna.create_study()
+    for value in (1.0, 2.0):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    trial = study.ask()
+    assert late(study.get_trials(deepcopy=False), trial, Budget(2)), "another worker may be done"
+    assert not late(study.get_trials(deepcopy=False), trial, Budget(3))
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING, system_attrs={"failed_trial": trial.number}
+        )
+    )
+    retry = study.ask()
+    assert not late(study.get_trials(deepcopy=False), retry, Budget(2)), "retries always run"
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_stale_trials_fail_only_under_the_study_lock(tmp_path: Path) -> None:
+    """Optuna fails stale trials at the start of any trial, unlocked; a worker checking whether
+    the study is finished could then see the trial failed and its retry not yet queued. Only
+    analogc's locked check fails them, and queues the retry in the same step."""
+    shared = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_s=1)
+    study = optuna.create_study(storage=shared.optuna, study_name="s")
+    trial = study.ask()
+    shared.optuna.record_heartbeat(trial._trial_id)  # type: ignore[union-attr]
+    time.sleep(GRACE_BEATS * 1 + 1.5)  # its worker went silent
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[trial.number].state == optuna.trial.TrialState.RUNNING
+    fail_dead_trials(study, shared, "s")
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING], states
+    assert study.trials[1].system_attrs["failed_trial"] == trial.number
 
 
 def test_worker_killed_on_this_machine_is_retried_at_once(tmp_path: Path) -> None:

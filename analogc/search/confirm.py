@@ -44,13 +44,29 @@ class FullRule:
     it is, an early "over" as final (the full rule would accept it only by chance), and an
     early "within" completed with the seeds it did not run (common random numbers: seed k is
     the same draw, so the seeds run need not be run again).
+
+    What counts as measured, and how far, comes from ``records``: the explored points and the
+    setup's, as the study holds them, the same for every worker sharing it. Each worker's
+    own memory of what it measured only saves it work; several workers confirm the same
+    plan.
     """
 
-    def __init__(self, problem: SearchProblem, *, reuse: bool) -> None:
+    def __init__(
+        self, problem: SearchProblem, *, reuse: bool, records: Sequence[Point] = ()
+    ) -> None:
         self.problem = problem
         self.reuse = reuse
         self.memo: dict[tuple[int, ...], tuple[float, float]] = {}
         self.evaluated = 0
+        total = len(problem.seeds)
+        self.early_over: dict[tuple[int, ...], tuple[float, float]] = {}
+        self.complete: dict[tuple[int, ...], tuple[float, float]] = {}
+        for p in records if reuse else ():
+            key = problem.key(problem.calibrated.configuration(p.repeats))
+            if p.seeds >= total:
+                self.complete[key] = (p.metric, p.margin)
+            elif p.seeds > 0 and not p.feasible:
+                self.early_over[key] = (p.metric, p.margin)
 
     def __call__(self, repeats: Mapping[str, int] | int, source: str) -> Point:
         problem = self.problem
@@ -63,12 +79,16 @@ class FullRule:
 
     def _measure(self, config: dict[str, int], key: tuple[int, ...]) -> tuple[float, float]:
         problem, seeds = self.problem, self.problem.seeds
+        if key in self.complete:
+            return self.complete[key]
+        if key in self.early_over:
+            return self.early_over[key]  # an early "over": final
         known = problem.memo.get(key) if self.reuse else None
         values = problem.values.get(key, ()) if self.reuse else ()
         if known is not None and (len(values) == len(seeds) or not problem.sequential):
             return known
-        if known is not None and known[1] > 0 and values:
-            return known  # an early "over": final
+        if known is None or known[1] > 0:
+            values = ()  # an "over" no record shows: measured in full, as any worker would
         rest = seeds[len(values) :]
         evaluation = problem.calibrated.evaluate(config, rest)
         evaluation = replace(evaluation, values=(*values, *evaluation.values), seeds=tuple(seeds))
@@ -77,11 +97,16 @@ class FullRule:
 
 
 def confirm(
-    problem: SearchProblem, explored: Sequence[Point], uniform: int, explored_on: int
+    problem: SearchProblem,
+    explored: Sequence[Point],
+    uniform: int,
+    explored_on: int,
+    records: Sequence[Point] = (),
 ) -> Confirmation:
-    """The uniform baseline and the plan on every example and seed (see the module)."""
+    """The uniform baseline and the plan on every example and seed (see the module);
+    ``records``: the setup's points, which the study holds besides ``explored``."""
     examples = problem.calibrated.evaluator.examples
-    full = FullRule(problem, reuse=explored_on == examples)
+    full = FullRule(problem, reuse=explored_on == examples, records=[*records, *explored])
     n = confirm_uniform(full, uniform, problem.max_uniform)
     base = full(n, "uniform")
     candidates = sorted(

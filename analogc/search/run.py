@@ -75,7 +75,8 @@ def _run_search(
             with problem.meter.phase("exploration"):
                 study, setup, new, points = _explore(problem, strategy, storage, crew, runs_before)
         with problem.meter.phase("confirmation"):
-            confirmed = confirm(problem, points, setup.uniform, explored_on)
+            setup_points = [*setup.uniform_curve, *setup.analytic_points]
+            confirmed = confirm(problem, points, setup.uniform, explored_on, setup_points)
         evaluations = evaluator.runs - runs_before
         study_evaluations = _count_evaluations(study, crew, evaluations)
     states = [t.state for t in study.get_trials(deepcopy=False)]

@@ -58,7 +58,9 @@ def measure(
 ) -> tuple[float, float]:
     """(metric, margin) of ``repeats``, measured once across every worker on the study.
 
-    Under the study lock: a result any worker measured is reused; with ``problem`` allowing
+    Under the study lock: a trial started after the study had its trials is skipped (another
+    worker may have found the study finished: :func:`analogc.workers.late`); a result any
+    worker measured is reused; with ``problem`` allowing
     it, a verdict monotonicity implies is used (``inferred``); a configuration another
     worker's running trial is measuring is skipped (the trial is pruned); otherwise this trial
     claims it (``evaluated_by``) and it is evaluated here, outside the lock.
@@ -66,6 +68,10 @@ def measure(
     crew = problem.crew
     with crew.lock():
         trials = study.get_trials(deepcopy=False)
+        if workers.late(trials, trial, workers.Budget(problem.settings.trials)):
+            trial.set_user_attr(workers.EVALUATED_BY, None)
+            trial.set_user_attr("skipped", "started after the study had its trials")
+            raise optuna.TrialPruned()
         for t in trials:
             if t.state == optuna.trial.TrialState.COMPLETE and _measured(t):
                 key = problem.key(repeats_of(t.params, problem.names))
