@@ -163,6 +163,15 @@ def test_gaussians_smoke(tmp_path: Path) -> None:
     assert all(float(row[5].rstrip("×")) > 1 for row in table_rows(md, "## The floor"))
 
 
+def test_batch_size_smoke(tmp_path: Path) -> None:
+    run_bench("batch_size.py", "--smoke", "--out", tmp_path)
+    rows = json.loads((tmp_path / "batch_size-digits_resnet.json").read_text())
+    assert [r["batch"] for r in rows] == [8, 32]
+    assert all(r["noisy"] > 0 and r["cached"] > 0 and r["clean"] > 0 for r in rows)
+    md = (tmp_path / "batch_size-digits_resnet.md").read_text()
+    assert len(table_rows(md, "Command:")) == 2
+
+
 def test_memory_smoke(tmp_path: Path) -> None:
     out = tmp_path / "memory.md"
     run_bench("memory.py", "--smoke", "--output", out)
