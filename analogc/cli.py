@@ -293,6 +293,12 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "of the budget; all for a module:function metric].",
 )
 @click.option(
+    "--sensitivity-examples",
+    type=click.IntRange(min=0),
+    help="Measure the per-layer sensitivities (the analytic warm start) on this many of the "
+    "examples explored on; 0: on all [default: 64 when there are at least 128].",
+)
+@click.option(
     "--strategy",
     default="tpe",
     show_default=True,
@@ -345,6 +351,7 @@ def compile_cmd(
     quantile: Quantile,
     sequential: bool,
     explore_examples: int | None,
+    sensitivity_examples: int | None,
     strategy: str,
     pareto: bool,
     storage: str | None,
@@ -394,6 +401,7 @@ def compile_cmd(
         quantile=quantile,
         sequential=sequential,
         explore_examples=explore_examples,
+        sensitivity_examples=sensitivity_examples,
         storage=storage,
         study_name=study_name,
         heartbeat_s=heartbeat,

@@ -395,6 +395,7 @@ def search_section(result: SearchResult) -> SearchSection:
             1 for p in [*result.uniform_curve, *result.trials] if 0 < p.seeds < s.seeds
         ),
         explore_examples=0 if c is None or c.explored_on == c.examples else c.explored_on,
+        sensitivity_examples=result.sensitivity_examples,
         confirmed=None if c is None else _confirmed(c),
     )
 

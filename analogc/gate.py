@@ -125,6 +125,7 @@ def baseline_settings(
             quantile=_quantile(base.budget.quantile),
             sequential=s.sequential or s.strategy == "nsga2",
             explore_examples=s.explore_examples,
+            sensitivity_examples=s.sensitivity_examples,
         )
     else:
         search = SearchSettings(

@@ -314,6 +314,7 @@ def _study_name(job: CompileJob) -> str:
             s.quantile,
             s.sequential,
             s.explore_examples,
+            s.sensitivity_examples,
             s.strategy,
             s.seed,
             job.settings.batch_size,

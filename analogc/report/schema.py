@@ -400,6 +400,9 @@ class SearchSection:
     """Configurations a sequential evaluation stopped before the last seed."""
     explore_examples: int = 0
     """Examples the exploration ran on (0: all of them)."""
+    sensitivity_examples: int = 0
+    """Examples the per-layer sensitivities and drops alone were measured on (0: not
+    recorded)."""
     confirmed: Confirmed | None = None
     """The plan on every example and seed (null: not confirmed)."""
 

@@ -259,6 +259,12 @@ def cost_line(report: CompileReport) -> str | None:
             part += " clean"
         elif row.phase == "exploration" and search is not None and search.explore_examples:
             part += f" on {search.explore_examples:,} of {report.data.examples:,} examples"
+        elif (
+            row.phase == "sensitivity"
+            and search is not None
+            and 0 < search.sensitivity_examples < report.data.examples
+        ):
+            part += f" on {search.sensitivity_examples:,} examples"
         parts.append(f"{part} in {row.seconds:.1f} s")
     return (
         f"cost: {cost.example_passes:,} noisy example-passes in {cost.seconds:.1f} s "

@@ -24,7 +24,8 @@ class SearchResult:
             closest to meeting it).
         feasible: whether the plan meets the budget.
         uniform_repeats, uniform_feasible: the uniform baseline and whether it meets it.
-        analytic: the analytic allocation; ``sensitivity``/``sensitivity_drop`` per layer.
+        analytic: the analytic allocation; ``sensitivity``/``sensitivity_drop`` per layer,
+            measured on ``sensitivity_examples`` examples (0: not recorded).
         uniform_curve: the uniform configurations tried, by energy.
         trials: the configurations the strategy evaluated.
         front: those no other beats on both energy and metric.
@@ -58,6 +59,7 @@ class SearchResult:
     wall_s: float
     settings: SearchSettings
     resumed: bool = False
+    sensitivity_examples: int = 0
     study_evaluations: int | None = None
     sequential: bool = False
     confirmation: Confirmation | None = None

@@ -88,6 +88,7 @@ def _run_search(
         analytic=dict(setup.analytic),
         sensitivity=dict(setup.sensitivity),
         sensitivity_drop=dict(setup.sensitivity_drop),
+        sensitivity_examples=setup.sensitivity_examples,
         uniform_curve=list(setup.uniform_curve),
         trials=points,
         front=pareto_front(points),

@@ -32,6 +32,10 @@ class SearchSettings:
         explore_examples: explore (setup and trials) on this many of the examples, then
             confirm the plan and the uniform baseline on all of them; 0: explore on all; None:
             a quarter of them, at least 128, when there are at least 256.
+        sensitivity_examples: measure the per-layer sensitivities on this many of the
+            examples explored on (0: all of them; None: ``SENSITIVITY_EXAMPLES``). They are
+            output noise powers averaged over every output element, which a few dozen
+            examples estimate well, and they only shape the analytic warm start.
         pareto: multi-objective search (NSGA-II) returning the energy/drop front.
         storage: Optuna storage URL (None: in memory); ``sqlite:///PATH`` or ``postgresql://``.
         study_name: the study's name in the storage.
@@ -52,6 +56,7 @@ class SearchSettings:
     quantile: Quantile = "student-t"
     sequential: bool = True
     explore_examples: int | None = None
+    sensitivity_examples: int | None = None
     pareto: bool = False
     storage: str | None = None
     study_name: str | None = None
@@ -75,8 +80,10 @@ class SearchSettings:
             raise ConfigError(
                 f"unknown quantile {self.quantile!r}; choose from {', '.join(QUANTILES)}"
             )
-        if self.explore_examples is not None and self.explore_examples < 0:
-            raise ConfigError(f"explore_examples must be >= 0, got {self.explore_examples}")
+        for name in ("explore_examples", "sensitivity_examples"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value}")
         for name in ("trials", "seeds", "validation_seeds", "max_repeats", "heartbeat_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -88,3 +95,8 @@ class SearchSettings:
     @property
     def fresh_seeds(self) -> list[int]:
         return list(range(self.seeds, self.seeds + self.validation_seeds))
+
+
+SENSITIVITY_EXAMPLES = 64
+"""By default, the examples the per-layer sensitivities are measured on (all of them when the
+data holds fewer than twice as many)."""

@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from .problem import Point, SearchProblem
+from .settings import SENSITIVITY_EXAMPLES, SearchSettings
 
 SETUP_KEY = "analogc_setup"
 
@@ -30,6 +31,8 @@ class Setup:
         bisection tried.
     bounds: per layer, the box ``[lo, hi]`` samplers search in (``[N, N]`` for a layer
         pinned at N).
+    sensitivity_examples: the examples the sensitivities were measured on (0: not
+        recorded, a study written by an older analogc).
     """
 
     uniform: int
@@ -39,6 +42,7 @@ class Setup:
     analytic: dict[str, int]
     analytic_points: tuple[Point, ...]
     bounds: dict[str, tuple[int, int]]
+    sensitivity_examples: int = 0
 
     def to_attr(self, memo: list[list[object]]) -> dict[str, Any]:
         return {
@@ -49,6 +53,7 @@ class Setup:
             "analytic": self.analytic,
             "analytic_points": [asdict(p) for p in self.analytic_points],
             "bounds": self.bounds,
+            "sensitivity_examples": self.sensitivity_examples,
             "memo": memo,
         }
 
@@ -62,6 +67,7 @@ class Setup:
             analytic={n: int(v) for n, v in data["analytic"].items()},
             analytic_points=tuple(Point(**p) for p in data.get("analytic_points", [])),
             bounds={n: (int(b[0]), int(b[1])) for n, b in data["bounds"].items()},
+            sensitivity_examples=int(data.get("sensitivity_examples", 0)),
         )
 
 
@@ -72,9 +78,14 @@ def compute_setup(problem: SearchProblem) -> Setup:
 
     settings = problem.settings
     uniform, curve = uniform_baseline(problem)
-    problem.on_step("sensitivity: noise in one layer at a time")
-    # Output MSE over every element of every example: one noise seed suffices.
-    with problem.meter.phase("sensitivity"):
+    # Output MSE over every element of every example: one noise seed and a few dozen
+    # examples suffice (the drops alone are measured on the same examples).
+    evaluator = problem.calibrated.evaluator
+    with (
+        problem.meter.phase("sensitivity"),
+        evaluator.subset(sensitivity_examples(settings, evaluator.examples)) as measured_on,
+    ):
+        problem.on_step(f"sensitivity: noise in one layer at a time, on {measured_on} examples")
         a, drops = sensitivities(problem.calibrated, uniform, settings.search_seeds[:1])
     analytic, analytic_points = analytic_allocation(problem, a, uniform)
     bounds = {}
@@ -85,7 +96,18 @@ def compute_setup(problem: SearchProblem) -> Setup:
         lo = max(1, min(uniform, math.floor(analytic[n] / settings.span)))
         hi = min(settings.max_repeats, max(uniform, math.ceil(analytic[n] * settings.span), lo + 1))
         bounds[n] = (lo, hi)
-    return Setup(uniform, tuple(curve), a, drops, analytic, tuple(analytic_points), bounds)
+    return Setup(
+        uniform, tuple(curve), a, drops, analytic, tuple(analytic_points), bounds, measured_on
+    )
+
+
+def sensitivity_examples(settings: SearchSettings, examples: int) -> int:
+    """Examples to measure sensitivities on (0: all): ``settings.sensitivity_examples``, or
+    :data:`SENSITIVITY_EXAMPLES` when the data holds at least twice as many."""
+    wanted = settings.sensitivity_examples
+    if wanted is None:
+        wanted = SENSITIVITY_EXAMPLES if examples >= 2 * SENSITIVITY_EXAMPLES else 0
+    return wanted if wanted < examples else 0
 
 
 def load_or_compute_setup(problem: SearchProblem, study: optuna.Study) -> tuple[Setup, bool]:
