@@ -139,8 +139,7 @@ class Evaluator:
         keeps its mix), scored against those examples' own clean outputs; yields how many.
         ``examples`` 0, or at least the data's: every example."""
         full = (self.batches, self.batch_examples, self.clean_outputs, self.labels, self.clean)
-        total = sum(self.batch_examples)
-        step = total // examples if 0 < examples < total else 1
+        step = subset_stride(self.batch_examples, examples)
         if step > 1 and self.can_subset():
             self._take_every(step)
         try:
@@ -178,3 +177,22 @@ class Evaluator:
     def evaluate_scales(self, scales: Mapping[str, float], seeds: Sequence[int]) -> Evaluation:
         values = tuple(self.score(self.outputs(scales, seed)) for seed in seeds)
         return Evaluation(self.metric.name, self.clean, values, tuple(seeds))
+
+
+def subset_stride(batch_examples: Sequence[int], examples: int) -> int:
+    """The largest k for which every k-th example of each batch leaves at least ``examples``
+    (1: all of them). The largest, so that asking again for the count it leaves gives the same
+    k (a report records the count; ``analogc check`` asks for it again)."""
+    total = sum(batch_examples)
+    if not 0 < examples < total:
+        return 1
+    # total // examples leaves at least total / k >= examples; past the largest batch, every
+    # stride keeps each batch's first example only: the same subset.
+    k = min(max(1, total // examples), max(batch_examples))
+    while k < max(batch_examples) and _kept(batch_examples, k + 1) >= examples:
+        k += 1
+    return k
+
+
+def _kept(batch_examples: Sequence[int], k: int) -> int:
+    return sum(-(-n // k) for n in batch_examples)

@@ -20,7 +20,7 @@ from analogc.passes import NoiseModel
 from analogc.pipeline import compile_model
 from analogc.report import compile_text
 from analogc.runtime.data import Dataset
-from analogc.runtime.evaluate import Evaluation
+from analogc.runtime.evaluate import Evaluation, subset_stride
 from analogc.runtime.metrics import METRICS, Metric, custom_metric
 from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
 from analogc.search import SearchSettings, run_search
@@ -276,6 +276,19 @@ def test_exploration_on_a_subset_is_confirmed_on_every_example(
     phases = {p.phase: p.example_passes for p in result.cost}
     assert phases["confirmation"] % 256 == 0 and phases["confirmation"] > 0
     assert phases["exploration"] % 64 == 0, "exploration ran on the 64 examples only"
+
+
+@pytest.mark.parametrize("batches", [[250], [256, 44], [100, 100, 56], [7, 7, 7], [1000, 1], [3]])
+def test_subset_stride_is_the_largest_and_a_count_gives_it_back(batches: list[int]) -> None:
+    total = sum(batches)
+    for wanted in range(1, total + 1):
+        k = subset_stride(batches, wanted)
+        kept = sum(-(-n // k) for n in batches)
+        assert kept >= wanted or k == 1
+        if k < max(batches):
+            assert sum(-(-n // (k + 1)) for n in batches) < wanted, "k is the largest"
+        # What a report records (the count kept) gives the same stride back (analogc check).
+        assert subset_stride(batches, kept) == k or kept >= total, (wanted, k, kept)
 
 
 def test_subset_is_strided_and_scored_against_its_own_clean_outputs(
