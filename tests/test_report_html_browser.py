@@ -110,14 +110,20 @@ def page(browser: Any, report: analogc.CompileReport) -> Iterator[Page]:
     loaded.page.close()
 
 
-def test_renders_with_a_clean_console_and_no_network(page: Page, tmp_path: Path) -> None:
+def test_renders_with_a_clean_console_and_no_network(
+    page: Page, report: analogc.CompileReport, tmp_path: Path
+) -> None:
     p = page.page
     assert p.title().startswith("analogc report: digits_cnn.onnx")
     for chart in ("#tradeoff-zoom", "#pareto", "#layers-chart"):
         box = p.locator(chart).bounding_box()
         assert box is not None and box["width"] > 400 and box["height"] > 150, (chart, box)
     assert p.locator("#tradeoff-all").is_hidden()  # the second zoom level waits for its button
-    assert p.locator("table.sortable").first.locator("tbody tr").count() == 4
+    assert report.search is not None
+    front = p.locator("#section-pareto ~ .table-wrap table.sortable").first
+    assert front.locator("tbody tr").count() == len(report.search.front) > 1
+    layers = p.locator("#section-layers ~ .table-wrap table.sortable").first
+    assert layers.locator("tbody tr").count() == len(report.layers) == 4  # the CNN's 4 ops
     shot = page.keep(tmp_path, "report-html.png", full_page=True)
     assert shot.stat().st_size > 20_000
     assert page.console == [], page.console
