@@ -87,7 +87,7 @@ class FullRule:
         values = problem.values.get(key, ()) if self.reuse else ()
         if known is not None and (len(values) == len(seeds) or not problem.sequential):
             return known
-        if known is None or known[1] > 0:
+        if known is not None and known[1] > 0:
             values = ()  # an "over" no record shows: measured in full, as any worker would
         rest = seeds[len(values) :]
         evaluation = problem.calibrated.evaluate(config, rest)
