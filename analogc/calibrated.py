@@ -36,6 +36,7 @@ from analogc.runtime.calibrate import Calibration, LayerStats, calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.evaluate import Evaluation, Evaluator
 from analogc.runtime.inputs import output_batch_axes
+from analogc.runtime.memory import return_freed_memory
 from analogc.runtime.metrics import Metric
 from analogc.runtime.simulate import Simulator
 
@@ -282,7 +283,10 @@ class CalibratedModel:
         }
         """Layer -> repeats pinned by a per-layer rule (``--pin``)."""
         names = [layer.name for layer in self.layers]
-        batch_size = fit_batch_size(loaded.model, names, batch_size, memory_budget)
+        fitted = fit_batch_size(loaded.model, names, batch_size, memory_budget)
+        if fitted < batch_size:  # memory limits the batch: what runs free must go back
+            return_freed_memory()
+        batch_size = fitted
         log.info("calibrating %d analog layers on %d examples", len(names), len(dataset))
         self.calibration: Calibration
         self.calibration, probe = calibrate(

@@ -27,10 +27,9 @@ from analogc.hardware import HardwareConfig, load_hardware
 from analogc.inputs import DEMO_MODEL, InputsInfo, demo_file, prepare_inputs
 from analogc.layer_rules import LayerHardware, LayerRule, command_line_rules, resolve_layers
 from analogc.metric_choice import ChosenMetric, choose_metric
-from analogc.passes import annotate, read_plan, restore_weights, save_model, strip
+from analogc.passes import annotate, read_plan, save_model, strip
 from analogc.passes.metadata import META_PREFIX, get_model_meta, set_model_meta
 from analogc.passes.model_io import load_model, write_bytes_atomic
-from analogc.plots import write_plots
 from analogc.report import (
     CompileReport,
     EvalReport,
@@ -261,17 +260,19 @@ def write_compile_outputs(
     """Plots, the annotated model, report.md/.html and report.json: each written atomically, the
     model last but one and the report last (a killed compile leaves no half-written file)."""
     if report.outputs.tradeoff_plot:
+        # Imported here: matplotlib's ~30 MB are not held while the model runs.
+        from analogc.plots import write_plots
+
         write_plots(report)
     plan = calibrated.plan(outcome.chosen)
     del calibrated  # its onnxruntime sessions: memory for the annotated model below
     annotated = copy.deepcopy(job.loaded.model)
     annotate(annotated, plan, FunctionLibrary(noise=job.hardware.noise, opset=job.loaded.opset))
-    if job.loaded.scratch is not None:  # weights kept in a scratch file while working come back
-        restore_weights(annotated)
     set_model_meta(annotated, HARDWARE_KEY, json.dumps(job.hardware.to_dict()))
     if job.metric.name in METRICS:
         set_model_meta(annotated, METRIC_KEY, job.metric.name)
-    save_model(annotated, job.out_model)
+    # Weights kept in a scratch file while working are streamed back into the one file.
+    save_model(annotated, job.out_model, inline_external=job.loaded.scratch is not None)
     write_bytes_atomic(job.out_dir / "report.md", compile_markdown(report).encode())
     write_bytes_atomic(job.out_dir / "report.html", compile_html(report).encode())
     write_bytes_atomic(job.out_dir / "report.json", report.to_json().encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 
 import onnx
@@ -35,3 +36,13 @@ def versions() -> str:
     import onnxruntime
 
     return f"Python {platform.python_version()}, onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}"
+
+
+def write_results(text: str, output: Path, *, smoke: bool, default: Path) -> None:
+    """Write a bench's results file; a smoke run writes only where it was told to, never over
+    the committed results."""
+    if smoke and output == default:
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output}", file=sys.stderr)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from common import write_results
 from onnx import TensorProto, helper
 
 from analogc.passes import (
@@ -236,10 +237,7 @@ runs, variants interleaved run by run; repeats {REPEATS} in every layer (repeats
   new draws each run / with the draws reused as in a search (common random numbers).
 - *RandomNormalLike alone*: drawing that many Gaussians and nothing else.
 """
-    if not args.smoke or args.output != RESULTS:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
-        print(f"wrote {args.output}", file=sys.stderr)
+    write_results(text, args.output, smoke=args.smoke, default=RESULTS)
     return 0
 
 

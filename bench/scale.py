@@ -45,7 +45,7 @@ from analogc.calibrated import open_model
 from analogc.hardware import load_hardware
 from analogc.models import zoo
 from analogc.models.cache import cache_dir
-from analogc.passes import LayerPlan, Plan, annotate, restore_weights, save_model
+from analogc.passes import LayerPlan, Plan, annotate, save_model
 from analogc.runtime.calibrate import calibrate
 from analogc.runtime.data import Dataset
 from analogc.runtime.functions import FunctionLibrary
@@ -162,11 +162,9 @@ def measure(case: Case, workdir: Path) -> dict[str, Any]:
     annotated = copy.deepcopy(loaded.model)
     with stage("annotate (in memory)"):
         annotate(annotated, plan, FunctionLibrary(noise=hw.noise, opset=loaded.opset))
-        if loaded.scratch is not None:  # as compile does: one self-contained file
-            restore_weights(annotated)
     annotated_path = workdir / f"{case.name}.analog.onnx"
-    with stage("check (full) + save annotated"):
-        save_model(annotated, annotated_path)
+    with stage("check (full) + save annotated"):  # as compile does: one self-contained file
+        save_model(annotated, annotated_path, inline_external=loaded.scratch is not None)
     del annotated
     with stage("lower for simulation + session"):
         sim = Simulator(loaded.model, plan, probe=probe, shapes=calibration.shapes)

@@ -289,8 +289,14 @@ def save_model(
     *,
     check: bool = True,
     inline_limit: int = PROTOBUF_LIMIT,
+    inline_external: bool = False,
 ) -> None:
     """Check, then write atomically; weights go to ``<name>.data`` when they must.
+
+    With ``inline_external``, the main graph's external initializers are a working copy
+    (:func:`offload_weights`): when the model fits ``inline_limit`` with them inline, it is
+    written as one file, streamed tensor by tensor from the data file (:func:`_save_inlined`),
+    never holding a second copy of the weights in memory.
 
     A model without external data whose serialised size is under ``inline_limit`` is written
     as one file (a temporary file in the same folder, then a rename). Otherwise every tensor
@@ -306,6 +312,11 @@ def save_model(
     path = Path(path)
     external = list(external_tensors(model))
     try:
+        if external and inline_external:
+            size = _inline_size(model)
+            if size is not None and size <= inline_limit:
+                _save_inlined(model, path, check=check)
+                return
         if not external and _serialised_size(model) <= inline_limit:
             if get_model_meta(model, EXTERNAL_DIR_KEY) is not None:
                 model = without_model_meta(model, EXTERNAL_DIR_KEY)
@@ -319,6 +330,153 @@ def save_model(
     except OSError as exc:  # a missing or read-only folder, a file in the way, a full disk
         reason = exc.strerror or str(exc)
         raise ConfigError(f"cannot write {path}: {reason}; choose another output") from exc
+
+
+def _inline_size(model: onnx.ModelProto) -> int | None:
+    """Bytes ``model`` serialises to with its main graph's external initializers inline (the
+    metadata entry of the working folder left out), computed without reading them; None when
+    another tensor is external or one's length is not recorded."""
+    skeleton = without_model_meta(model, EXTERNAL_DIR_KEY)
+    inits = list(skeleton.graph.initializer)
+    del skeleton.graph.initializer[:]
+    if any(True for _ in external_tensors(skeleton)):
+        return None
+    size = skeleton.ByteSize()
+    for tensor in inits:
+        inline = _inline_form(tensor)
+        if inline is None:
+            return None
+        size += _field_size(inline[0].ByteSize() + _bytes_field_size(inline[1]))
+    return int(size)
+
+
+def _inline_form(tensor: onnx.TensorProto) -> tuple[onnx.TensorProto, int] | None:
+    """``tensor`` as onnx's ``load_external_data_for_model`` leaves it, without its bytes
+    (raw_data to be set), and the number of bytes; None when the length is not recorded."""
+    out = onnx.TensorProto()
+    out.CopyFrom(tensor)
+    if tensor.data_location != onnx.TensorProto.EXTERNAL:
+        return out, -1
+    # onnx's ExternalDataInfo declares length None and sets it from the entries.
+    length = int(getattr(external_data_helper.ExternalDataInfo(tensor), "length", 0) or 0)
+    if not length:
+        return None
+    del out.external_data[:]
+    out.data_location = onnx.TensorProto.DEFAULT
+    return out, length
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _bytes_field_size(length: int) -> int:
+    """Bytes of ``raw_data`` (field 9) holding ``length`` bytes (0 when not set: -1)."""
+    return 0 if length < 0 else 1 + len(_varint(length)) + length
+
+
+def _field_size(length: int) -> int:
+    """Bytes of a length-delimited field numbered below 16 whose payload is ``length``."""
+    return 1 + len(_varint(length)) + length
+
+
+_GRAPH_FIELD = 7  # ModelProto.graph
+_INITIALIZER_FIELD = 5  # GraphProto.initializer
+
+
+def _split(message: onnx.ModelProto | onnx.GraphProto, number: int) -> tuple[bytes, bytes]:
+    """``message`` serialised as the fields numbered below ``number`` and those above it:
+    protobuf writes fields in number order, so head + field ``number`` + tail is the
+    message's own serialisation."""
+    head, tail = type(message)(), type(message)()
+    head.CopyFrom(message)
+    tail.CopyFrom(message)
+    for field, _ in message.ListFields():
+        (tail if field.number < number else head).ClearField(field.name)
+    head.ClearField(message.DESCRIPTOR.fields_by_number[number].name)
+    tail.ClearField(message.DESCRIPTOR.fields_by_number[number].name)
+    return head.SerializeToString(), tail.SerializeToString()
+
+
+def _save_inlined(model: onnx.ModelProto, path: Path, *, check: bool) -> None:
+    """Write ``model`` as one file with its external initializers inline, byte for byte what
+    ``SerializeToString`` gives once they are loaded, one tensor in memory at a time.
+
+    The check runs on the model as it is, with its weights still referenced (the checker
+    reads their shapes, not their values), and each tensor's bytes are checked against its
+    shape as they are copied.
+    """
+    source_dir = external_data_dir(model)
+    out = without_model_meta(model, EXTERNAL_DIR_KEY)
+    if check:
+        _check_referencing(out, source_dir)
+    model_head, model_tail = _split(out, _GRAPH_FIELD)
+    graph_head, graph_tail = _split(out.graph, _INITIALIZER_FIELD)
+    forms = []
+    for tensor in out.graph.initializer:
+        form = _inline_form(tensor)
+        if form is None or (form[1] >= 0 and source_dir is None):
+            raise ModelError(f"tensor '{tensor.name}' has no data analogc can find to write")
+        forms.append((tensor, *form))
+    sizes = [t.ByteSize() + _bytes_field_size(n) for _, t, n in forms]
+    graph_size = len(graph_head) + sum(_field_size(n) for n in sizes) + len(graph_tail)
+    key = bytes([_GRAPH_FIELD << 3 | 2])
+    init_key = bytes([_INITIALIZER_FIELD << 3 | 2])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model_head + key + _varint(graph_size) + graph_head)
+            for (source, inline, length), size in zip(forms, sizes, strict=True):
+                if length >= 0:
+                    inline.raw_data = _read_external(source, source_dir, length)  # type: ignore[arg-type]
+                encoded = inline.SerializeToString()
+                if len(encoded) != size:
+                    raise ModelError(
+                        f"tensor '{source.name}': {len(encoded)} bytes, {size} expected"
+                    )
+                f.write(init_key + _varint(size) + encoded)
+                inline.ClearField("raw_data")
+            f.write(graph_tail + model_tail)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_referencing(model: onnx.ModelProto, source_dir: Path | None) -> None:
+    """The checker's full check of ``model`` whose weights stay in ``source_dir``, by path
+    (the checker resolves external data only for a file, and refuses links): the model is
+    written beside its data for the check, then removed."""
+    folder = source_dir if source_dir is not None else Path(tempfile.gettempdir())
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".analogc-check-", suffix=".onnx")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model.SerializeToString())
+        onnx.checker.check_model(tmp, full_check=True)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _read_external(tensor: onnx.TensorProto, folder: Path, length: int) -> bytes:
+    """The ``length`` bytes of an external tensor, checked against its shape and type."""
+    info = external_data_helper.ExternalDataInfo(tensor)
+    with open(folder / info.location, "rb") as data:
+        data.seek(info.offset or 0)
+        raw = data.read(length)
+    expected = numel(tensor.dims) * _itemsize(tensor.data_type)
+    if len(raw) != length or (tensor.data_type != onnx.TensorProto.STRING and len(raw) != expected):
+        raise ModelError(
+            f"tensor '{tensor.name}': {len(raw)} bytes in {folder / info.location}, "
+            f"{expected} expected from its shape"
+        )
+    return raw
 
 
 def _save_with_external_data(

@@ -177,8 +177,21 @@ def test_memory_smoke(tmp_path: Path) -> None:
     run_bench("memory.py", "--smoke", "--output", out)
     (row,) = [line for line in out.read_text().splitlines() if line.startswith("| digits")]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    reference, compile_fixed = float(cells[3]), float(cells[4])
+    reference, reference_fixed, compile_fixed = (float(c) for c in cells[3:6])
     assert 0 < reference < compile_fixed < 4000, row
+    assert 0 < reference_fixed < compile_fixed, row
+
+
+def test_run_memory_smoke(tmp_path: Path) -> None:
+    """One run's memory per example, noisy against clean, each measured in its own process."""
+    out = tmp_path / "run_memory.md"
+    run_bench("run_memory.py", "--smoke", "--output", out)
+    (row,) = [line for line in out.read_text().splitlines() if line.startswith("| digits")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    clean = [float(v) for v in cells[2].split(",")]
+    noisy = [float(v) for v in cells[3].split(",")]
+    assert clean[0] <= clean[1] and noisy[0] < noisy[1], row
+    assert noisy[1] > clean[1], "the noisy run holds its draws on top of the clean activations"
 
 
 def test_vs_aihwkit_smoke_runs_or_says_why_not() -> None:

@@ -26,6 +26,8 @@ from analogc.passes import (
     infer_shapes,
     load_model,
     name_nodes,
+    offload_weights,
+    restore_weights,
     save_model,
     upgrade_model,
 )
@@ -401,3 +403,56 @@ def test_external_data_copy_without_os_fast_paths(
     original = onnx.load(str(path))
     for a, b in zip(saved.graph.initializer, original.graph.initializer, strict=True):
         np.testing.assert_array_equal(numpy_helper.to_array(a), numpy_helper.to_array(b))
+
+
+# -- weights streamed back from a working copy ---------------------------------------------------
+def _working_copy(model: onnx.ModelProto, folder: Path) -> onnx.ModelProto:
+    """``model`` with its weights in a scratch file, as compile keeps a large model."""
+    work = copy.deepcopy(model)
+    assert offload_weights(work, folder, min_bytes=1) > 0
+    return work
+
+
+@pytest.mark.parametrize("case_name", ["conv2d", "matmul_f16", "loop_matmul", "gemm"])
+def test_streamed_inline_write_is_byte_identical_to_restoring(
+    tmp_path: Path, case_name: str
+) -> None:
+    """Streaming the weights back tensor by tensor writes exactly the bytes onnx writes for the
+    model with its weights loaded again, and leaves nothing else behind."""
+    plan = plan_for([CASES[case_name]().layer], NoiseModel(shot=True, weight=True), seed=4)
+    (tmp_path / "scratch").mkdir()
+    work = annotated(_working_copy(prepare(CASES[case_name]().model), tmp_path / "scratch"), plan)
+    before = work.SerializeToString()
+    streamed = tmp_path / "out" / "streamed.onnx"
+    save_model(work, streamed, inline_external=True)
+    assert work.SerializeToString() == before, "save_model changed its argument"
+    restored = copy.deepcopy(work)
+    restore_weights(restored)
+    assert streamed.read_bytes() == restored.SerializeToString()
+    assert os.listdir(tmp_path / "out") == ["streamed.onnx"]
+    assert os.listdir(tmp_path / "scratch") == ["weights.data"]
+    assert not list(external_tensors(onnx.load(str(streamed))))
+    onnx.checker.check_model(str(streamed), full_check=True)
+
+
+def test_streamed_inline_write_falls_back_to_a_data_file_over_the_limit(tmp_path: Path) -> None:
+    model = _working_copy(chain_matmuls(), tmp_path)
+    out = tmp_path / "out" / "m.onnx"
+    save_model(model, out, inline_limit=1000, inline_external=True)
+    saved = onnx.load(str(out), load_external_data=False)
+    assert [t.name for t in external_tensors(saved)] == ["W1", "W2"]  # as they were kept
+    assert sorted(os.listdir(out.parent)) == ["m.onnx", "m.onnx.data"]
+    feed = {"x": rng().standard_normal((3, 16)).astype(np.float32)}
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+    np.testing.assert_array_equal(got, plain_session(chain_matmuls()).run(None, feed)[0])
+
+
+def test_streamed_inline_write_refuses_data_that_does_not_match_the_shape(tmp_path: Path) -> None:
+    model = _working_copy(chain_matmuls(), tmp_path)
+    with open(tmp_path / "weights.data", "r+b") as data:
+        data.truncate(100)  # W1 (1 kB) is cut short
+    out = tmp_path / "out" / "m.onnx"
+    with pytest.raises(ModelError) as exc:
+        save_model(model, out, inline_external=True, check=False)
+    assert "W1" in _message(exc) and "expected" in str(exc.value)
+    assert not out.exists() and os.listdir(tmp_path / "out") == []
