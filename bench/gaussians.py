@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, versions
@@ -197,11 +197,84 @@ def reuse(n: int) -> Source:
     return lambda: np.copyto(out, stored)
 
 
+def ort_keyed_hash(n: int, threads: int) -> Source:
+    """Draws made in the graph where they are needed, keyed like the search's (a key input,
+    the element index): two PCG-hash words per element (uint32 Mul, Add, BitShift,
+    BitwiseXor), then Box-Muller's cosine branch. What a simulation graph could use to keep
+    common random numbers without holding its draws as inputs."""
+    inits: list[onnx.TensorProto] = []
+
+    def const(name: str, value: float, dtype: type = np.uint32) -> str:
+        inits.append(numpy_helper.from_array(np.array(value, dtype=dtype), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attrs: object) -> onnx.NodeProto:
+        return helper.make_node(op, inputs, [output], **attrs)
+
+    def pcg_hash(word: str, out: str) -> list[onnx.NodeProto]:
+        right = {"direction": "RIGHT"}
+        return [
+            node("Mul", [word, const(out + "m1", 747796405)], out + "a"),
+            node("Add", [out + "a", const(out + "c1", 2891336453)], out + "s"),
+            node("BitShift", [out + "s", const(out + "28", 28)], out + "t", **right),
+            node("Add", [out + "t", const(out + "4", 4)], out + "k"),
+            node("BitShift", [out + "s", out + "k"], out + "r", **right),
+            node("BitwiseXor", [out + "r", out + "s"], out + "x"),
+            node("Mul", [out + "x", const(out + "m2", 277803737)], out + "w"),
+            node("BitShift", [out + "w", const(out + "22", 22)], out + "v", **right),
+            node("BitwiseXor", [out + "v", out + "w"], out),
+        ]
+
+    def unit(word: str, out: str) -> list[onnx.NodeProto]:  # (0, 1), never 0
+        return [
+            node("BitShift", [word, const(out + "8", 8)], out + "b", direction="RIGHT"),
+            node("Cast", [out + "b"], out + "f", to=TensorProto.FLOAT),
+            node("Add", [out + "f", const(out + "h", 0.5, np.float32)], out + "g"),
+            node("Mul", [out + "g", const(out + "e", 2.0**-24, np.float32)], out),
+        ]
+
+    nodes = [
+        node(
+            "Range",
+            [const("zero", 0, np.int64), const("n", n, np.int64), const("one", 1, np.int64)],
+            "i64",
+        ),
+        node("Cast", ["i64"], "index", to=TensorProto.UINT32),
+        node("Add", ["index", "key"], "word1"),
+        *pcg_hash("word1", "h1"),
+        node("BitwiseXor", ["h1", const("salt", 0x9E3779B9)], "word2"),
+        *pcg_hash("word2", "h2"),
+        *unit("h1", "u1"),
+        *unit("h2", "u2"),
+        node("Log", ["u1"], "log"),
+        node("Mul", ["log", const("m2", -2.0, np.float32)], "r2"),
+        node("Sqrt", ["r2"], "r"),
+        node("Mul", ["u2", const("tau", 2 * np.pi, np.float32)], "theta"),
+        node("Cos", ["theta"], "cos"),
+        node("Mul", ["r", "cos"], "y"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "keyed_hash",
+        [helper.make_tensor_value_info("key", TensorProto.UINT32, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])],
+        inits,
+    )
+    session = make_session(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), threads=threads
+    )
+    keys = iter(range(1 << 31))
+    return lambda: session.run(None, {"key": np.array(next(keys) * n, np.uint32)})
+
+
 def sources(n: int, threads: int, pool: ThreadPoolExecutor) -> dict[str, Source]:
     r = np.random
     return {
         f"onnxruntime RandomNormalLike ({threads} threads)": ort_normal(n, threads),
         f"onnxruntime RandomUniformLike + Box-Muller ({threads} threads)": ort_box_muller(
+            n, threads
+        ),
+        f"onnxruntime in-graph keyed PCG hash + Box-Muller ({threads} threads)": ort_keyed_hash(
             n, threads
         ),
         "numpy PCG64 float64, 1 thread": numpy_one(r.PCG64, n, np.float64),
@@ -272,15 +345,24 @@ def run_sources(sizes: list[int], threads: int, pool: ThreadPoolExecutor) -> dic
             )
         )
 
-    def keyed() -> None:  # runtime/draws.py: chunks of large layers as separate jobs
+    buffer = np.empty(sum(sizes), np.float32)
+    starts = np.cumsum([0, *sizes])
+
+    def keyed() -> None:  # runtime/simulate.py: chunks as separate jobs, one reused buffer
         seed = next(counter)
-        jobs = [job for p, n in enumerate(sizes) for job in keyed_normals((seed, 0, p), [(n,)])[1]]
+        jobs = [
+            job
+            for p, n in enumerate(sizes)
+            for job in keyed_normals((seed, 0, p), [(n,)], out=[buffer[starts[p] : starts[p + 1]]])[
+                1
+            ]
+        ]
         list(pool.map(lambda job: job(), jobs))
 
     return {
-        f"{threads} threads, one PCG64 stream per layer (before)": per_layer,
-        f"{threads} threads, keyed_normals: counter-based chunks above {draws.CHUNKED_ABOVE} "
-        "(shipped)": keyed,
+        f"{threads} threads, one PCG64 stream per layer, new arrays (before)": per_layer,
+        f"{threads} threads, keyed_normals: counter-based chunks above {draws.CHUNKED_ABOVE}, "
+        "into a reused buffer (shipped)": keyed,
         f"onnxruntime RandomNormalLike, all in one node ({threads} threads)": ort_normal(
             sum(sizes), threads
         ),

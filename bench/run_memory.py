@@ -4,10 +4,11 @@ draws) against clean onnxruntime on the same model (issue 13: "simulation memory
 
 Each side runs in its own process under the same allocator setting (glibc's mmap threshold
 fixed at 128 KiB, what compile sets when memory limits its batch, so that memory a run frees
-is not counted in the next). A process warms up with one run, resets its peak resident set
-(``/proc/self/clear_refs``), then makes one more run; the run's memory is the new peak less the
-resident memory just before it, noise draws included for the simulation. Per example: the
-slope between two batch sizes.
+is not counted in the next). A process resets its peak resident set
+(``/proc/self/clear_refs``) once its session is made, then runs twice (memory a first run
+allocates and keeps, such as analogc's reusable draw buffer, counts); the run memory is the
+new peak less the resident memory before the first run, noise draws included for the
+simulation. Per example: the slope between two batch sizes.
 
 Usage::
 
@@ -50,10 +51,10 @@ def peak():
             return int(line.split()[1]) / 1e3
 
 def measured(run, **extra):
-    run()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     before = rss()
+    run()
     run()
     print(json.dumps({"run_mb": peak() - before, **extra}))
 
@@ -170,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
 Command: `{cmd}` — {dt.date.today()}, {platform.machine()}, {len(os.sched_getaffinity(0))} cores,
 Python {platform.python_version()}. Each figure comes from its own process under
-`GLIBC_TUNABLES={FIXED_THRESHOLD}`: after a warm-up run, the peak resident memory of one more
-run above the resident memory just before it. *clean*: the model in onnxruntime (all graph
+`GLIBC_TUNABLES={FIXED_THRESHOLD}`: the peak resident memory of two runs above the resident
+memory before them (the session already made). *clean*: the model in onnxruntime (all graph
 optimisations, no arena, 2 threads); *noisy*: analogc's simulation graph with shot noise in
 every analog layer, fresh draws (their memory included). Per example: the slope between the
 two batch sizes.

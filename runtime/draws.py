@@ -18,6 +18,7 @@ bit between machines (as onnxruntime's own figures can).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -39,14 +40,18 @@ _U24 = np.float32(2.0**-24)
 
 
 def keyed_normals(
-    key: Sequence[int], shapes: Sequence[tuple[int, ...]]
+    key: Sequence[int],
+    shapes: Sequence[tuple[int, ...]],
+    out: Sequence[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[Job]]:
-    """Float32 arrays of these shapes and the jobs that fill them with standard normals.
+    """Float32 arrays of these shapes (``out`` when given: contiguous float32 arrays of these
+    shapes, e.g. views of a buffer reused from run to run) and the jobs that fill them with
+    standard normals.
 
     The arrays hold garbage until every job has run; jobs may run in any order, on any
     threads. The values depend only on ``key`` and ``shapes``.
     """
-    arrays = [np.empty(shape, np.float32) for shape in shapes]
+    arrays = list(out) if out is not None else [np.empty(shape, np.float32) for shape in shapes]
     if sum(a.size for a in arrays) <= CHUNKED_ABOVE:
         return arrays, [lambda: _fill_in_turn(key, arrays)]
     jobs = [
@@ -63,27 +68,51 @@ def counter_normals(key: int, out: np.ndarray) -> None:
     Pair j takes SplitMix64's output for counter ``key + j·gamma``: its top 24 bits give
     ``u1`` in (0, 1], its low 24 bits the angle ``2π·u2``; Box-Muller turns the pair into
     ``r·cos`` (first half of ``out``) and ``r·sin`` (second half). The 24-bit ``u1`` bounds
-    |z| by 5.77 (a normal exceeds that with probability 8e-9).
+    |z| by 5.77 (a normal exceeds that with probability 8e-9). The temporaries live in this
+    thread's workspace: no allocation per chunk (each would be a fresh mapping, page-faulted
+    in, when glibc's mmap threshold is fixed: analogc.runtime.memory).
     """
     half = (out.size + 1) // 2
-    z = _INDEX[:half] * _GAMMA
+    space = _workspace()
+    z, t = space.z[:half], space.t[:half]
+    r, angle = space.r[:half], space.angle[:half]
+    np.multiply(_INDEX[:half], _GAMMA, out=z)
     z += np.uint64(key)
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(0xBF58476D1CE4E5B9)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    u1 = (z >> np.uint64(40)).astype(np.float32)
-    u1 += np.float32(1.0)
-    u1 *= _U24
-    r = np.log(u1, out=u1)
+    for shift, multiplier in ((30, _MIX1), (27, _MIX2), (31, None)):
+        np.right_shift(z, np.uint64(shift), out=t)
+        z ^= t
+        if multiplier is not None:
+            z *= multiplier
+    np.right_shift(z, np.uint64(40), out=t)
+    np.copyto(r, t, casting="unsafe")  # u1
+    r += np.float32(1.0)
+    r *= _U24
+    np.log(r, out=r)
     r *= np.float32(-2.0)
     np.sqrt(r, out=r)
-    angle = (z & np.uint64(0xFFFFFF)).astype(np.float32)
+    np.bitwise_and(z, np.uint64(0xFFFFFF), out=t)
+    np.copyto(angle, t, casting="unsafe")
     angle *= _U24 * np.float32(2 * np.pi)
-    np.multiply(r, np.cos(angle), out=out[:half])
+    np.cos(angle, out=out[:half])
+    out[:half] *= r
     rest = out.size - half
-    np.multiply(r[:rest], np.sin(angle[:rest]), out=out[half:])
+    np.sin(angle[:rest], out=out[half:])
+    out[half:] *= r[:rest]
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_local = threading.local()
+
+
+def _workspace() -> threading.local:
+    """This thread's temporaries for one chunk (about 3 MB), made on its first chunk."""
+    if not hasattr(_local, "z"):
+        _local.z = np.empty(CHUNK // 2, np.uint64)
+        _local.t = np.empty(CHUNK // 2, np.uint64)
+        _local.r = np.empty(CHUNK // 2, np.float32)
+        _local.angle = np.empty(CHUNK // 2, np.float32)
+    return _local
 
 
 def _fill_in_turn(key: Sequence[int], arrays: Sequence[np.ndarray]) -> None:

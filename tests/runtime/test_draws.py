@@ -125,3 +125,45 @@ def test_counter_normals_match_normal_probabilities() -> None:
     cos_half, sin_half = z[: z.size // 2], z[z.size // 2 + 1 :]
     r = np.corrcoef(cos_half[: sin_half.size], sin_half)[0, 1]  # the two halves of each pair
     assert abs(r) < _five_sigma(sin_half.size), f"cos/sin halves: correlation {r:.5f}"
+
+
+@pytest.mark.parametrize("shapes", [[(64, 16, 8, 8), (16, 16, 3, 3)], [BIG, (CHUNK // 2,)]])
+def test_draws_into_a_reused_buffer_are_the_same(shapes: list[tuple[int, ...]]) -> None:
+    """``out=`` views of one buffer, dirty from earlier use, get exactly the fresh arrays'
+    values (single stream and chunks alike)."""
+    fresh = _drawn((7, 2, 3), shapes)
+    buffer = np.full(sum(math.prod(s) for s in shapes) + 5, np.nan, np.float32)
+    views, offset = [], 0
+    for shape in shapes:
+        views.append(buffer[offset : offset + math.prod(shape)].reshape(shape))
+        offset += math.prod(shape)
+    arrays, jobs = keyed_normals((7, 2, 3), shapes, out=views)
+    for job in jobs:
+        job()
+    for a, b, view in zip(arrays, fresh, views, strict=True):
+        assert a is view
+        np.testing.assert_array_equal(a, b)
+
+
+def test_simulator_reuses_one_buffer_for_draws_it_does_not_keep() -> None:
+    """With no cache, every run draws into the same memory (its pages are not faulted in
+    again run after run) and gives the outputs a caching simulator gives, seed for seed."""
+    case = matmul(k=4, n=256)
+    model = prepare(case.model)
+    feed = case.feed(rng(), 64)
+    plan = plan_for([case.layer], SHOT)
+    scales = {case.layer: 1.0}
+    reusing = Simulator(model, plan, cache_bytes=0)
+    caching = Simulator(model, plan)
+    addresses = set()
+    for seed in (0, 1, 0):
+        got = reusing.run(feed, scales=scales, seed=seed, batch_index=0)[0]
+        np.testing.assert_array_equal(
+            got, caching.run(feed, scales=scales, seed=seed, batch_index=0)[0]
+        )
+        assert reusing._spare is not None and reusing._spare.size == 64 * 256
+        addresses.add(reusing._spare.ctypes.data)
+    assert len(addresses) == 1, "a new buffer was made for a run of the same size"
+    first = reusing.run(feed, scales=scales, seed=5, batch_index=0)[0]
+    again = reusing.run(feed, scales=scales, seed=5, batch_index=0)[0]
+    np.testing.assert_array_equal(first, again)
