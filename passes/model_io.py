@@ -464,14 +464,43 @@ def _check_referencing(model: onnx.ModelProto, source_dir: Path | None) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+_WHOLE_BYTE_TYPES = {
+    getattr(onnx.TensorProto, name)
+    for name in (
+        "FLOAT",
+        "DOUBLE",
+        "FLOAT16",
+        "BFLOAT16",
+        "INT8",
+        "INT16",
+        "INT32",
+        "INT64",
+        "UINT8",
+        "UINT16",
+        "UINT32",
+        "UINT64",
+        "BOOL",
+        "COMPLEX64",
+        "COMPLEX128",
+        "FLOAT8E4M3FN",
+        "FLOAT8E4M3FNUZ",
+        "FLOAT8E5M2",
+        "FLOAT8E5M2FNUZ",
+    )
+    if hasattr(onnx.TensorProto, name)
+}
+"""Element types one or more whole bytes wide, whose byte count the shape gives."""
+
+
 def _read_external(tensor: onnx.TensorProto, folder: Path, length: int) -> bytes:
     """The ``length`` bytes of an external tensor, checked against its shape and type."""
     info = external_data_helper.ExternalDataInfo(tensor)
     with open(folder / info.location, "rb") as data:
         data.seek(info.offset or 0)
         raw = data.read(length)
-    expected = numel(tensor.dims) * _itemsize(tensor.data_type)
-    if len(raw) != length or (tensor.data_type != onnx.TensorProto.STRING and len(raw) != expected):
+    whole_bytes = tensor.data_type in _WHOLE_BYTE_TYPES  # not strings, not packed 4-bit types
+    expected = numel(tensor.dims) * _itemsize(tensor.data_type) if whole_bytes else length
+    if len(raw) != length or len(raw) != expected:
         raise ModelError(
             f"tensor '{tensor.name}': {len(raw)} bytes in {folder / info.location}, "
             f"{expected} expected from its shape"

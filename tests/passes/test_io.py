@@ -456,3 +456,21 @@ def test_streamed_inline_write_refuses_data_that_does_not_match_the_shape(tmp_pa
         save_model(model, out, inline_external=True, check=False)
     assert "W1" in _message(exc) and "expected" in str(exc.value)
     assert not out.exists() and os.listdir(tmp_path / "out") == []
+
+
+def test_streamed_inline_write_keeps_packed_4bit_weights(tmp_path: Path) -> None:
+    """A packed int4 initializer (two per byte) is streamed as recorded, not refused for
+    holding half the bytes its shape would give at one byte per element."""
+    model = chain_matmuls()
+    packed = TensorProto(name="q4", data_type=TensorProto.INT4, dims=[4097])
+    packed.raw_data = bytes(range(256)) * 8 + b"\x01"  # 2,049 bytes
+    model.graph.initializer.append(packed)
+    model.ir_version = max(model.ir_version, 10)
+    work = _working_copy(model, tmp_path)
+    out = tmp_path / "out" / "m.onnx"
+    save_model(work, out, inline_external=True)
+    restored = copy.deepcopy(work)
+    restore_weights(restored)
+    assert out.read_bytes() == restored.SerializeToString()
+    (q4,) = [t for t in onnx.load(str(out)).graph.initializer if t.name == "q4"]
+    assert q4.raw_data == packed.raw_data
