@@ -422,32 +422,39 @@ def _save_inlined(model: onnx.ModelProto, path: Path, *, check: bool) -> None:
         form = _inline_form(tensor)
         if form is None or (form[1] >= 0 and source_dir is None):
             raise ModelError(f"tensor '{tensor.name}' has no data analogc can find to write")
-        forms.append((tensor, *form))
-    sizes = [t.ByteSize() + _bytes_field_size(n) for _, t, n in forms]
-    graph_size = len(graph_head) + sum(_field_size(n) for n in sizes) + len(graph_tail)
-    key = bytes([_GRAPH_FIELD << 3 | 2])
-    init_key = bytes([_INITIALIZER_FIELD << 3 | 2])
+        forms.append((tensor, form[1], form[0].ByteSize() + _bytes_field_size(form[1])))
+    graph_size = len(graph_head) + sum(_field_size(n) for _, _, n in forms) + len(graph_tail)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(model_head + key + _varint(graph_size) + graph_head)
-            for (source, inline, length), size in zip(forms, sizes, strict=True):
-                if length >= 0:
-                    inline.raw_data = _read_external(source, source_dir, length)  # type: ignore[arg-type]
-                encoded = inline.SerializeToString()
-                if len(encoded) != size:
-                    raise ModelError(
-                        f"tensor '{source.name}': {len(encoded)} bytes, {size} expected"
-                    )
-                f.write(init_key + _varint(size) + encoded)
-                inline.ClearField("raw_data")
-            f.write(graph_tail + model_tail)
+            f.write(model_head)
+            f.write(bytes([_GRAPH_FIELD << 3 | 2]) + _varint(graph_size))
+            f.write(graph_head)
+            for source, length, size in forms:
+                f.write(bytes([_INITIALIZER_FIELD << 3 | 2]) + _varint(size))
+                f.write(_encoded_inline(source, source_dir, length, size))
+            f.write(graph_tail)
+            f.write(model_tail)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _encoded_inline(
+    tensor: onnx.TensorProto, source_dir: Path | None, length: int, size: int
+) -> bytes:
+    """``tensor`` serialised with its bytes inline. A message of its own, dropped once
+    serialised: a protobuf message keeps the memory of every value it ever held."""
+    inline, _ = _inline_form(tensor) or (onnx.TensorProto(), -1)
+    if length >= 0:
+        inline.raw_data = _read_external(tensor, source_dir, length)  # type: ignore[arg-type]
+    encoded: bytes = inline.SerializeToString()
+    if len(encoded) != size:
+        raise ModelError(f"tensor '{tensor.name}': {len(encoded)} bytes, {size} expected")
+    return encoded
 
 
 def _check_referencing(model: onnx.ModelProto, source_dir: Path | None) -> None:
