@@ -4,8 +4,10 @@ glibc serves large blocks with ``mmap`` and hands them back on ``free``, but rai
 threshold each time such a block is freed (up to 32 MiB): after the first noisy run of a large
 model, its draws and activations come from the heap, whose freed memory glibc keeps. A
 ResNet-50 compile held ~130 MB more at its peak that way. Fixing the threshold keeps the
-first behaviour, at the price of page faults on every large allocation (ResNet-50: runs ~10%
-slower), so analogc does it only where the batch had to shrink to fit the memory budget.
+first behaviour, at the price of page faults on every large block a run allocates afresh (the
+noise draws reuse one buffer, :class:`analogc.runtime.simulate.Simulator`, so a ResNet-50 run
+takes about as long either way; the demo's small runs took 15-30% longer), so analogc does it
+only where the batch had to shrink to fit the memory budget.
 """
 
 from __future__ import annotations
