@@ -55,6 +55,9 @@ class _Group(click.Group):
 
 
 def _interrupted(ctx: click.Context) -> None:
+    from analogc.workers import stop_heartbeats
+
+    stop_heartbeats()  # a trial's heartbeat left beating would keep the process alive
     click.echo(
         "analogc: interrupted; finished search trials are kept in the study storage", err=True
     )

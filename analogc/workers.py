@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -275,3 +276,24 @@ def _longest_trial_s(study: optuna.Study) -> float:
         if t.duration is not None
     ]
     return max(durations, default=0.0)
+
+
+def stop_heartbeats() -> int:
+    """Stop Optuna heartbeat threads left running by an interrupted trial; how many.
+
+    Optuna starts a trial's heartbeat thread (not a daemon) and stops it when the trial's
+    ``with`` block exits; a Ctrl-C landing between the start and that block leaves it beating
+    forever, and the interpreter then waits for it at exit (the process hung after saying it
+    was interrupted). Its stop event is the thread's last argument (optuna 4.x
+    ``HeartbeatThread._record_heartbeat``).
+    """
+    stopped = 0
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if getattr(target, "__name__", "") != "_record_heartbeat":
+            continue
+        for arg in getattr(thread, "_args", ()):
+            if isinstance(arg, threading.Event):
+                arg.set()
+                stopped += 1
+    return stopped

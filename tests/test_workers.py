@@ -211,3 +211,27 @@ time.sleep(3)
 connection.execute("COMMIT")
 time.sleep(600)
 """
+
+
+def test_a_heartbeat_left_running_by_an_interrupt_is_stopped() -> None:
+    """Optuna's heartbeat thread (not a daemon) outlives a trial interrupted between its
+    start and its ``with`` block; the interrupt handler stops it, or the process never ends."""
+    import threading
+
+    from optuna.storages._heartbeat import HeartbeatThread
+
+    from analogc.workers import stop_heartbeats
+
+    class Beats:
+        def get_heartbeat_interval(self) -> int:
+            return 3600
+
+        def record_heartbeat(self, trial_id: int) -> None:
+            pass
+
+    beating = HeartbeatThread(0, Beats())  # type: ignore[arg-type]
+    beating.start()  # and never joined, as after the interrupt
+    (thread,) = [t for t in threading.enumerate() if t is beating._thread]
+    assert stop_heartbeats() == 1
+    thread.join(timeout=5)
+    assert not thread.is_alive()
