@@ -147,7 +147,11 @@ class Simulator:
         found: list[dict[str, np.ndarray]] = []
         made: list[tuple[tuple[object, ...], dict[str, np.ndarray]]] = []
         jobs: list[Job] = []
-        spare = None if keep else _Carver(self._take_spare(), self._run_bytes_of(wanted) // 4)
+        spare = (
+            None
+            if keep
+            else _Carver(self._take_spare(), sum(_draw_bytes(*w[1:]) for w in wanted) // 4)
+        )
         for position, layer, shapes in wanted:
             key = (seed, batch_index, position, shapes.output, shapes.weight)
             cached = self._cache.get(key)
@@ -180,9 +184,6 @@ class Simulator:
         if buffer is not None:
             with self._lock:
                 self._spare = buffer
-
-    def _run_bytes_of(self, wanted: list[tuple[int, SimLayer, LayerShapes]]) -> int:
-        return sum(_draw_bytes(layer, shapes) for _, layer, shapes in wanted)
 
     def _keep(self, key: tuple[object, ...], draws: dict[str, np.ndarray], *, keep: bool) -> None:
         """Cache one layer's draws if ``keep`` and the cache has room."""
