@@ -20,6 +20,11 @@ What sharing needs beyond what Optuna does by itself:
   study mutex (:meth:`SharedStorage.stale_checks`): Optuna would otherwise do it at the start
   of any trial, unlocked, and a worker checking whether the study is finished could look in
   between the failure and the retry's enqueueing and see neither.
+- **Ctrl-C** on SQLite waits until the main thread has returned its connection
+  (:mod:`analogc.interrupts`): raised inside a query, it left a closed connection holding
+  its lock, and the interrupted trial's FAIL record waited on it. PostgreSQL releases a
+  closed connection's locks at once, and its advisory lock holds a connection for a whole
+  setup, so it is not deferred there.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 import optuna
 
 from analogc.errors import StorageError
+from analogc.interrupts import DeferredInterrupts
 
 SQLITE = "sqlite:///"
 POSTGRES_DRIVER = "postgresql+psycopg"
@@ -78,12 +84,21 @@ class SharedStorage:
         optuna_storage: optuna.storages.BaseStorage | None,
         url: str | None,
         acquire: Callable[[str, Callable[[], None]], contextlib.AbstractContextManager[None]],
+        interrupts: DeferredInterrupts | None = None,
     ) -> None:
         self.optuna = optuna_storage
+        self._interrupts = interrupts
         self.url = display_url(url)
         self._acquire = acquire
         self._thread_lock = threading.RLock()
         self._depth = 0
+
+    def deferring_interrupts(self) -> contextlib.AbstractContextManager[None]:
+        """Where Ctrl-C waits until the main thread has returned its database connection
+        (SQLite: see :mod:`analogc.interrupts`)."""
+        if self._interrupts is None:
+            return contextlib.nullcontext()
+        return self._interrupts.installed()
 
     def stale_checks(self) -> contextlib.AbstractContextManager[None]:
         """Where Optuna may look for (and fail) trials whose heartbeat stopped: only here,
@@ -239,7 +254,11 @@ def _open_sqlite(url: str, heartbeat_s: int) -> SharedStorage:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     engine.dispose()  # connections made before the hooks existed would skip them
-    return SharedStorage(storage, url, lambda _name, on_wait: _folder_lock(folder, on_wait))
+    interrupts = DeferredInterrupts()
+    interrupts.watch(engine)
+    return SharedStorage(
+        storage, url, lambda _name, on_wait: _folder_lock(folder, on_wait), interrupts
+    )
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

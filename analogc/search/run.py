@@ -67,7 +67,7 @@ def _run_search(
     problem.sequential = problem.sequential and strategy.sequential
     evaluator = calibrated.evaluator
     examples = evaluator.examples
-    with storage.errors():
+    with storage.errors(), storage.deferring_interrupts():
         explore = explore_examples(settings, evaluator, acceptance.allowed)
         with evaluator.subset(explore) as explored_on:
             if explored_on < examples:
