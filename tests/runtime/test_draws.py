@@ -127,6 +127,33 @@ def test_counter_normals_match_normal_probabilities() -> None:
     assert abs(r) < _five_sigma(sin_half.size), f"cos/sin halves: correlation {r:.5f}"
 
 
+def _splitmix_box_muller(key: int, size: int) -> np.ndarray:
+    """counter_normals as its docstring defines it, written plainly (float64 where exact)."""
+    half = (size + 1) // 2
+    with np.errstate(over="ignore"):
+        z = np.arange(1, half + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z += np.uint64(key)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u1 = (((z >> np.uint64(40)).astype(np.float32)) + np.float32(1)) * np.float32(2.0**-24)
+    r = np.sqrt(np.float32(-2) * np.log(u1))
+    angle = (z & np.uint64(0xFFFFFF)).astype(np.float32) * (
+        np.float32(2.0**-24) * np.float32(2 * np.pi)
+    )
+    return np.concatenate([np.cos(angle) * r, (np.sin(angle) * r)[: size - half]])
+
+
+@pytest.mark.parametrize("key", [0, 12345, 2**63 + 7, 2**64 - 1])
+@pytest.mark.parametrize("size", [CHUNK, CHUNK - 1, 1001])
+def test_counter_normals_are_splitmix64_and_box_muller(key: int, size: int) -> None:
+    """The values the docstring defines, bit for bit (the fast path reads the 24-bit fields
+    through uint32 halves of each 64-bit hash, and adds precomputed counter offsets)."""
+    got = np.empty(size, np.float32)
+    counter_normals(key, got)
+    np.testing.assert_array_equal(got, _splitmix_box_muller(key, size))
+
+
 @pytest.mark.parametrize("shapes", [[(64, 16, 8, 8), (16, 16, 3, 3)], [BIG, (CHUNK // 2,)]])
 def test_draws_into_a_reused_buffer_are_the_same(shapes: list[tuple[int, ...]]) -> None:
     """``out=`` views of one buffer, dirty from earlier use, get exactly the fresh arrays'
