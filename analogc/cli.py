@@ -273,6 +273,14 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     help="Noise seeds per evaluation (common to all configurations).",
 )
 @click.option(
+    "--validation-seeds",
+    default=16,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Fresh noise seeds for the final figures of the plan and the uniform baseline, on "
+    "every example (on a large model and data set, fewer make the last step shorter).",
+)
+@click.option(
     "--quantile",
     default="student-t",
     show_default=True,
@@ -351,6 +359,7 @@ def compile_cmd(
     timeout: float | None,
     seed: int,
     seeds: int,
+    validation_seeds: int,
     quantile: Quantile,
     sequential: bool,
     explore_examples: int | None,
@@ -401,6 +410,7 @@ def compile_cmd(
         timeout=timeout,
         seed=seed,
         seeds=seeds,
+        validation_seeds=validation_seeds,
         quantile=quantile,
         sequential=sequential,
         explore_examples=explore_examples,

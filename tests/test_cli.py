@@ -214,6 +214,19 @@ def test_annotated_model_is_refused_by_compile(demo_run: tuple[Path, Result]) ->
     assert "already annotated" in one_line_error(result)
 
 
+def test_validation_seeds_set_the_final_figures_seeds(tmp_path: Path) -> None:
+    """``--validation-seeds 3``: the plan's figures come from 3 fresh seeds after the search's."""
+    out = tmp_path / "o"
+    cnn = str(MODELS / "digits_cnn.onnx")
+    args = ["compile", cnn, "-d", "demo:calib", "-n", "1024", "--seeds", "2", "-q", "-o", str(out)]
+    invoke([*args, "--validation-seeds", "3"])
+    report = json.loads((out / "report.json").read_text())
+    assert report["dynamic"]["evaluation"]["seeds"] == [2, 3, 4]
+    assert len(report["dynamic"]["evaluation"]["values"]) == 3
+    too_few = invoke(["compile", "--demo", "--validation-seeds", "1"], exit_code=EXIT_USAGE)
+    assert "--validation-seeds" in too_few.stderr and "Traceback" not in too_few.stderr
+
+
 def test_input_file_is_never_modified(tmp_path: Path) -> None:
     src = tmp_path / "m.onnx"
     src.write_bytes((MODELS / "digits_cnn.onnx").read_bytes())
