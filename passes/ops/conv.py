@@ -139,7 +139,7 @@ class ConvFamily(AnalogFamily):
 
     def _grouped(self, b: FunctionBody, patches: str) -> str:
         """The patches as [N, G, C_in/G·K, *out]: one input vector per (example, group,
-        output position)."""
+        output position); on X itself, [N, G, C_in/G, *spatial]."""
         shape = b.op("Shape", patches)
         grouped = b.op(
             "Concat",
@@ -193,16 +193,7 @@ class ConvFamily(AnalogFamily):
         kernel = b.slice("ones_shape", 2)
         box_shape = b.op("Concat", b.slice("ones_shape", 0, 1), b.const([1]), kernel, axis=0)
         # X as [N, G, C_in/G, *spatial], squared and summed over each group's channels
-        shape = b.op("Shape", x)
-        grouped = b.op(
-            "Concat",
-            b.slice(shape, 0, 1),
-            b.slice("ones_shape", 0, 1),
-            b.const([-1]),
-            b.slice(shape, 2),
-            axis=0,
-        )
-        channels = b.reduce("ReduceSumSquare", b.op("Reshape", x, grouped), [2], keepdims=0)
+        channels = b.reduce("ReduceSumSquare", self._grouped(b, x), [2], keepdims=0)
         box = b.op("ConstantOfShape", box_shape, value=ONE_F32)
         return b.op("Conv", channels, box, refs=self.refs)
 
