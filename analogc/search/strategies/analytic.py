@@ -2,8 +2,9 @@
 
 A first-order model ``Δ ≈ Σ_l a_l / N_l``, with ``a_l`` measured by injecting noise into one
 layer at a time, gives ``N_l ∝ sqrt(a_l / MAC_l)`` (Lagrange) when ``Σ N_l·MAC_l`` is minimised
-under ``Σ a_l/N_l ≤ B``; the scale is found by bisection against the real metric. Cheap, and
-the warm start of the Optuna strategies. As a strategy on its own it plans this allocation.
+under ``Σ a_l/N_l ≤ B``; the scale is found against the real metric, probing where the
+measurements so far predict the threshold (:mod:`..threshold`). Cheap, and the warm start of
+the Optuna strategies. As a strategy on its own it plans this allocation.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from analogc.passes.noise import temporal_scale
 
 from ..problem import Point, SearchProblem
 from ..setup import Setup
+from ..threshold import crossing, smallest_feasible
 from .base import SetupStrategy
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def sensitivities(
 def analytic_allocation(
     problem: SearchProblem, a: Mapping[str, float], uniform: int
 ) -> tuple[dict[str, int], list[Point]]:
-    """N_l = λ·sqrt(a_l/MAC_l), with the smallest λ (bisection in log λ) meeting the budget,
+    """N_l = λ·sqrt(a_l/MAC_l), with the smallest λ (within 3%) meeting the budget,
     each layer capped where its converter's floor makes more repeats useless; pinned layers
     stay at their pins."""
     names, caps, pins = problem.free, problem.caps, problem.pins
@@ -79,36 +81,30 @@ def analytic_allocation(
 
     points: list[Point] = []
 
-    def feasible(lam: float) -> bool:
+    def measure(lam: float) -> float:
         point = problem.score(config(lam), "analytic")
         points.append(point)
         problem.on_step(f"analytic λ={lam:.3g}: Ē={point.energy:.4g}")
-        return point.feasible
+        return point.margin
+
+    def inner(lo: float, hi: float, guess: float | None) -> float | None:
+        """Inside (lo, hi): the predicted λ, else the geometric midpoint; none once the bracket
+        is within 3% or no λ in it gives a configuration of its own."""
+        if hi / lo <= 1.03:
+            return None
+        ends = (config(lo), config(hi))
+        options = [] if guess is None else [min(hi / 1.01, max(lo * 1.01, guess))]
+        for lam in [*options, math.sqrt(lo * hi)]:
+            if config(lam) not in ends:
+                return lam
+        return None
 
     total = sum(macs[n] for n in names)
-    lam_hi = uniform * total / sum(direction[n] * macs[n] for n in names)  # uniform's energy
-    lam_lo = None
-    for _ in range(12):
-        if feasible(lam_hi):
-            break
-        lam_lo, lam_hi = lam_hi, lam_hi * 2
-    else:
-        return config(lam_hi), points
-    if lam_lo is None:
-        lam_lo = lam_hi / 2
-        for _ in range(12):
-            if not feasible(lam_lo):
-                break
-            lam_hi, lam_lo = lam_lo, lam_lo / 2
-    while lam_hi / lam_lo > 1.03:
-        mid = math.sqrt(lam_lo * lam_hi)
-        if config(mid) in (config(lam_lo), config(lam_hi)):
-            break
-        if feasible(mid):
-            lam_hi = mid
-        else:
-            lam_lo = mid
-    return config(lam_hi), points
+    start = uniform * total / sum(direction[n] * macs[n] for n in names)  # uniform's energy
+    found = smallest_feasible(measure, start, crossing(problem.acceptance), inner=inner)
+    if found is None:  # nothing met the budget: the most repeats tried
+        return max(points, key=lambda p: p.energy).repeats, points
+    return config(found), points
 
 
 class AnalyticAllocation(SetupStrategy):

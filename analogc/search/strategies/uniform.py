@@ -1,17 +1,18 @@
 """Uniform precision: the same repeats in every layer, the smallest that meets the budget.
 
 This is the baseline every plan is compared with (DESIGN §2, "the comparison that matters"):
-double N to bracket the threshold, then bisect in log space. As a strategy on its own it plans
-uniform precision.
+from N = 1, probe where the measurements so far predict the threshold, bracket it, and narrow
+the bracket to one integer (:mod:`..threshold`). As a strategy on its own it plans uniform
+precision.
 """
 
 from __future__ import annotations
 
 import optuna
 
-from ..bisection import log_bisect
 from ..problem import Point, SearchProblem
 from ..setup import Setup
+from ..threshold import crossing, smallest_feasible
 from .base import SetupStrategy
 
 
@@ -21,19 +22,17 @@ def uniform_baseline(problem: SearchProblem) -> tuple[int, list[Point]]:
     max_repeats = problem.max_uniform
     curve: list[Point] = []
 
-    def probe(n: int) -> bool:
-        point = problem.score(n, "uniform")
+    def measure(n: float) -> float:
+        point = problem.score(int(n), "uniform")
         curve.append(point)
-        problem.on_step(f"uniform N={n}: {problem.calibrated.metric.format(point.metric)}")
-        return point.feasible
+        problem.on_step(f"uniform N={int(n)}: {problem.calibrated.metric.format(point.metric)}")
+        return point.margin
 
-    lo, hi = 0, 1
-    while not probe(hi):
-        lo = hi
-        if hi >= max_repeats:
-            return max_repeats, sorted(curve, key=lambda p: p.energy)
-        hi = min(hi * 2, max_repeats)
-    return log_bisect(probe, lo, hi), sorted(curve, key=lambda p: p.energy)
+    found = smallest_feasible(
+        measure, 1, crossing(problem.acceptance), integer=True, top=max_repeats, steps=64
+    )
+    n = max_repeats if found is None else int(found)
+    return n, sorted(curve, key=lambda p: p.energy)
 
 
 class UniformBisection(SetupStrategy):

@@ -1,0 +1,158 @@
+"""The threshold search behind the uniform baseline and the analytic allocation: the exact
+smallest feasible integer whatever the metric's shape, in few probes when the shape is the
+expected one (analogc.search.threshold)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analogc.search.bisection import log_bisect
+from analogc.search.threshold import predict_crossing, smallest_feasible
+
+ALLOWED = 0.01
+
+
+def power_law(threshold: int, power: float, quantum: float = 0.0) -> Callable[[float], float]:
+    """Margin of a drop bound ∝ N^-power that meets ALLOWED from ``threshold`` on, capped
+    like a saturated metric, optionally rounded down to plateaus of ``quantum``."""
+    scale = ALLOWED * threshold**power
+
+    def margin(n: float) -> float:
+        bound = min(0.9, scale * n**-power)
+        if quantum:
+            bound = (math.floor(bound / quantum) + 0.5) * quantum
+        return bound - ALLOWED
+
+    return margin
+
+
+def doubling_then_bisection(feasible: Callable[[int], bool], top: int) -> int:
+    """What the uniform baseline did before the predictions: double from 1, then bisect."""
+    lo, hi = 0, 1
+    while not feasible(hi):
+        lo, hi = hi, min(2 * hi, top)
+    return log_bisect(feasible, lo, hi)
+
+
+def search(margin: Callable[[float], float], top: int = 2**20) -> tuple[int | None, list[int]]:
+    probes: list[int] = []
+
+    def measure(n: float) -> float:
+        assert n == int(n) and 1 <= n <= top, n
+        probes.append(int(n))
+        return margin(n)
+
+    found = smallest_feasible(
+        measure,
+        1,
+        lambda points: predict_crossing(points, ALLOWED, db=False),
+        integer=True,
+        top=top,
+        steps=64,
+    )
+    return (None if found is None else int(found)), probes
+
+
+def exact_threshold(margin: Callable[[float], float], top: int = 2**20) -> int:
+    return doubling_then_bisection(lambda n: margin(n) <= 0, top)
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0])
+@pytest.mark.parametrize("threshold", [3, 50, 1000, 20000])
+def test_a_smooth_power_law_is_found_exactly_in_a_few_probes(power: float, threshold: int) -> None:
+    margin = power_law(threshold, power)
+    found, probes = search(margin)
+    assert found == exact_threshold(margin)
+    assert len(probes) <= 6, probes
+    assert len(set(probes)) == len(probes)  # nothing measured twice
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0])
+@pytest.mark.parametrize("threshold", [7, 132, 2500, 7000, 20000])
+def test_plateaus_cost_no_more_probes_than_doubling_and_bisection(
+    power: float, threshold: int
+) -> None:
+    """A metric with a few hundred examples moves in steps: the fit keeps pointing at a
+    plateau's edge, and the gallop away from it must not cost more than plain bisection."""
+    margin = power_law(threshold, power, quantum=0.0005)
+    old: list[int] = []
+    answer = doubling_then_bisection(lambda n: (old.append(n), margin(n) <= 0)[1], 2**20)
+    found, probes = search(margin)
+    assert found == answer
+    assert len(probes) <= len(old), (probes, old)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cut=st.integers(1, 5000),
+    values=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=40),
+)
+def test_any_monotone_margin_gives_the_exact_smallest_feasible_integer(
+    cut: int, values: list[float]
+) -> None:
+    """Whatever the shape (steps, cliffs, flat stretches the fit cannot read), the answer is
+    bracketed by measurements: a wrong model costs probes, never the answer."""
+    levels = sorted(values, reverse=True)
+
+    def margin(n: float) -> float:
+        if n >= cut:
+            return -min(levels) * 0.01
+        # decreasing, positive, with arbitrary flat stretches below the cut
+        return ALLOWED * (1 + levels[min(len(levels) - 1, int(math.log2(n)))]) + (cut - n) * 1e-9
+
+    found, probes = search(margin, top=8192)
+    assert found == cut
+    assert len(probes) <= 60
+
+
+def test_none_when_nothing_up_to_the_top_is_feasible() -> None:
+    found, probes = search(lambda n: 0.5, top=300)
+    assert found is None
+    assert probes[-1] == 300
+
+
+def test_a_feasible_start_walks_down_to_the_threshold() -> None:
+    """The analytic allocation starts at uniform's energy, usually feasible: the search goes
+    down until a probe fails, then narrows (here on a continuous scale)."""
+    margin = power_law(40, 1.0)
+
+    def inner(lo: float, hi: float, guess: float | None) -> float | None:
+        if hi / lo <= 1.03:
+            return None
+        return math.sqrt(lo * hi) if guess is None else min(hi / 1.01, max(lo * 1.01, guess))
+
+    probes: list[float] = []
+    found = smallest_feasible(
+        lambda x: (probes.append(x), margin(x))[1],
+        400.0,
+        lambda points: predict_crossing(points, ALLOWED, db=False),
+        inner=inner,
+    )
+    assert found is not None and 40 <= found <= 40 * 1.03
+    assert len(probes) <= 4, probes
+
+
+def test_a_db_floor_is_predicted_from_its_slope_per_decade() -> None:
+    """SQNR rises ~10 dB per decade of repeats: the margin from a 30 dB floor at 10 repeats,
+    15 dB short, points to 10^2.5 ≈ 316 repeats; two points fit their own slope."""
+    assert predict_crossing([(10.0, 15.0)], 0.0, db=True) == pytest.approx(10**2.5)
+    # 20 dB per decade measured between 10 and 100: 10 dB short at 100 -> 100·10^0.5
+    guess = predict_crossing([(10.0, 30.0), (100.0, 10.0)], 0.0, db=True)
+    assert guess == pytest.approx(100 * 10**0.5)
+
+
+def test_the_power_is_fitted_from_two_points_and_bounded_from_one_side() -> None:
+    # drop ∝ 1/√N through (100, 0.04) and (400, 0.02): reaches 0.01 at 1600
+    points = [(100.0, 0.04 - ALLOWED), (400.0, 0.02 - ALLOWED)]
+    assert predict_crossing(points, ALLOWED, db=False) == pytest.approx(1600)
+    # an implausible slope from one side (p = 10) falls back on p = 1
+    points = [(100.0, 0.04 - ALLOWED), (101.0, 0.04 / 1.01**10 - ALLOWED)]
+    expected = 101 * (0.04 / 1.01**10) / ALLOWED
+    assert predict_crossing(points, ALLOWED, db=False) == pytest.approx(expected)
+    # nothing to fit: no drop at all
+    assert predict_crossing([(5.0, -ALLOWED)], ALLOWED, db=False) is None
