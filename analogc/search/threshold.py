@@ -2,10 +2,10 @@
 
 The uniform baseline searches the repeats N shared by every layer, the analytic allocation a
 scale λ of its per-layer repeats; both want the smallest value whose configuration meets the
-budget. Doubling from N = 1 and then bisecting costs two dozen noisy evaluations when the
-answer is in the thousands (a ResNet-50 under cosine ≥ 0.99), most of them near the threshold,
-where the acceptance test cannot stop early. But how the metric falls with repeats is known
-in shape: a drop from the clean value falls as a power of the scale (1/N when it is a
+budget. Doubling from N = 1 and then bisecting to one integer costs about two probes per
+doubling of the answer (16 for the demo's N = 132, some 24 for an answer in the thousands),
+the last ones near the threshold, where the acceptance test cannot stop early. But how the
+metric falls with repeats is known in shape: a drop from the clean value falls as a power of the scale (1/N when it is a
 variance, as 1 − cosine is; 1/√N when it counts flips, as accuracy does), a score in dB rises
 by a fixed amount per decade. :func:`predict_crossing` fits that shape through the two
 measurements nearest the threshold; :func:`smallest_feasible` probes where it points
@@ -33,11 +33,13 @@ GROWTH = (1.25, 64.0)
 to leave a plateau, at most what one extrapolation from far away deserves."""
 
 POWER = (0.25, 2.0)
-"""Exponents p of drop ∝ scale^-p the fit accepts (1/N for a variance, 1/√N for flips);
-outside this the two points are noise, and p = 1 is used instead."""
+"""Exponents p of drop ∝ scale^-p a fit from one side of the threshold accepts (1/N for a
+variance, 1/√N for flips); outside this p = 1 is used instead. Between a bracket's ends any
+falling fit is used, and none (a bisection step) when the two do not fall."""
 
 DB_PER_DECADE = (2.5, 40.0)
-"""Slopes of a dB score per decade of scale the fit accepts (10 for a power ratio ∝ N)."""
+"""Slopes of a dB score per decade of scale a one-sided fit accepts (10 for a power ratio
+∝ N; 10 is used outside this)."""
 
 
 Measured = tuple[float, float]
