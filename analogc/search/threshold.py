@@ -5,14 +5,14 @@ scale λ of its per-layer repeats; both want the smallest value whose configurat
 budget. Doubling from N = 1 and then bisecting to one integer costs about two probes per
 doubling of the answer (16 for the demo's N = 132, some 24 for an answer in the thousands),
 the last ones near the threshold, where the acceptance test cannot stop early. But how the
-metric falls with repeats is known in shape: a drop from the clean value falls as a power of the scale (1/N when it is a
-variance, as 1 − cosine is; 1/√N when it counts flips, as accuracy does), a score in dB rises
-by a fixed amount per decade. :func:`predict_crossing` fits that shape through the two
-measurements nearest the threshold; :func:`smallest_feasible` probes where it points
-(slightly past it while no point meets the budget, so that one does), and steps ever further
-from an end that keeps moving (a plateau), up to a bisection step. Every answer is
-still bracketed by a measured feasible point and a measured infeasible one, so a wrong model
-costs probes, never the answer.
+metric falls with repeats is known in shape: a drop from the clean value falls as a power of
+the scale (1/N when it is a variance, as 1 − cosine is; 1/√N when it counts flips, as
+accuracy does), a score in dB rises by a fixed amount per decade. :func:`predict_crossing`
+fits that shape through the two measurements nearest the threshold; :func:`smallest_feasible`
+probes where it points (slightly past it while no point meets the budget, so that one does),
+and steps ever further from an end that keeps moving (a plateau), up to a bisection step.
+Every answer is still bracketed by a measured feasible point and a measured infeasible one, so
+a wrong model costs probes, never the answer.
 """
 
 from __future__ import annotations
