@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeGuard
 
@@ -63,11 +63,13 @@ class Feed:
 
 @dataclass(frozen=True)
 class Batch:
-    """What one onnxruntime run gets: the feed, its labels and how many examples it holds."""
+    """What one onnxruntime run gets: the feed, its labels and how many examples it holds
+    (``source``: the index of the data set's feed it was cut from)."""
 
     feed: dict[str, np.ndarray]
     labels: np.ndarray | None
     examples: int
+    source: int = 0
 
 
 def default_axes(inputs: Mapping[str, np.ndarray]) -> dict[str, int | None]:
@@ -219,10 +221,10 @@ class Dataset:
         """Batches of at most ``batch_size`` examples, feed by feed, in order."""
         out = []
         batch_size = self.static_batch or batch_size
-        for feed, n in zip(self.feeds, self._sizes, strict=True):
+        for i, (feed, n) in enumerate(zip(self.feeds, self._sizes, strict=True)):
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
-                out.append(self._slice(feed, start, stop))
+                out.append(replace(self._slice(feed, start, stop), source=i))
         return out
 
     def batches(self, batch_size: int) -> list[dict[str, np.ndarray]]:

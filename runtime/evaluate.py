@@ -85,6 +85,7 @@ class Evaluator:
         split = dataset.split(self.batch_size)
         self.batches = [b.feed for b in split]
         self.batch_examples = [b.examples for b in split]  # the batch sizes actually run
+        self.batch_sources = [b.source for b in split]  # the feed each batch was cut from
         self.clean_outputs = calibration.clean_outputs
         self.labels = [b.labels for b in split]
         # A metric whose reference is the clean outputs themselves (SQNR) is infinite there;
@@ -134,39 +135,96 @@ class Evaluator:
 
     @contextlib.contextmanager
     def subset(self, examples: int) -> Iterator[int]:
-        """Within: every evaluation runs on every k-th example of each batch (k the largest
+        """Within: every evaluation runs on every k-th example of the data (k the largest
         stride leaving at least ``examples``; strided, not the first ones, so that sorted data
-        keeps its mix), scored against those examples' own clean outputs; yields how many.
-        ``examples`` 0, or at least the data's: every example."""
-        full = (self.batches, self.batch_examples, self.clean_outputs, self.labels, self.clean)
+        keeps its mix), regrouped into batches as large as the full data's, scored against
+        those examples' own clean outputs; yields how many. ``examples`` 0, or at least the
+        data's: every example."""
+        full = (
+            self.batches,
+            self.batch_examples,
+            self.batch_sources,
+            self.clean_outputs,
+            self.labels,
+            self.clean,
+        )
         step = subset_stride(self.batch_examples, examples)
         if step > 1 and self.can_subset():
             self._take_every(step)
         try:
             yield self.examples
         finally:
-            self.batches, self.batch_examples, self.clean_outputs, self.labels, self.clean = full
+            (
+                self.batches,
+                self.batch_examples,
+                self.batch_sources,
+                self.clean_outputs,
+                self.labels,
+                self.clean,
+            ) = full
 
     def _take_every(self, step: int) -> None:
+        """Keeps examples 0, k, 2k, ... of the data, and packs them into batches of the size
+        the full data ran (feed by feed: feeds may differ in shape). Striding within batches
+        alone would keep at least one example of every batch: with the memory budget's
+        batches of 3, no fewer than a third of the data."""
         axes = self.dataset.batch_axes
         n_out = len(self.clean_outputs[0])
         out_axes = [a or 0 for a in [*self.output_axes, *[0] * n_out][:n_out]]
-
-        def every(a: np.ndarray, axis: int) -> np.ndarray:
-            index = [slice(None)] * np.ndim(a)
-            index[axis] = slice(None, None, step)
-            return np.ascontiguousarray(a[tuple(index)])
-
-        self.batches = [
-            {k: v if (axis := axes.get(k)) is None else every(v, axis) for k, v in feed.items()}
-            for feed in self.batches
+        size = max(self.batch_examples)
+        starts = np.cumsum([0, *self.batch_examples[:-1]])
+        picks = [
+            np.arange(-s % step, n, step) for s, n in zip(starts, self.batch_examples, strict=True)
         ]
-        self.batch_examples = [len(range(0, n, step)) for n in self.batch_examples]
-        self.clean_outputs = [
-            [every(y, axis) for y, axis in zip(out, out_axes, strict=True)]
-            for out in self.clean_outputs
-        ]
-        self.labels = [None if lab is None else lab[::step] for lab in self.labels]
+        groups: dict[int, list[int]] = {}
+        for b, source in enumerate(self.batch_sources):
+            if len(picks[b]):
+                groups.setdefault(source, []).append(b)
+
+        def packed(
+            arrays: Sequence[np.ndarray], members: Sequence[int], axis: int
+        ) -> list[np.ndarray]:
+            """Batch ``members``' kept examples, concatenated and cut into batches."""
+            kept = np.concatenate([np.take(arrays[b], picks[b], axis=axis) for b in members], axis)
+            index: list[slice] = [slice(None)] * kept.ndim
+            pieces = []
+            for start in range(0, kept.shape[axis], size):
+                index[axis] = slice(start, start + size)
+                pieces.append(np.ascontiguousarray(kept[tuple(index)]))
+            return pieces
+
+        batches: list[dict[str, np.ndarray]] = []
+        examples: list[int] = []
+        sources: list[int] = []
+        clean: list[list[np.ndarray]] = []
+        labels: list[np.ndarray | None] = []
+        for source, members in groups.items():
+            first = self.batches[members[0]]
+            inputs = {
+                name: packed([f[name] for f in self.batches], members, axis)
+                for name in first
+                if (axis := axes.get(name)) is not None
+            }
+            outputs = [
+                packed([out[j] for out in self.clean_outputs], members, axis)
+                for j, axis in enumerate(out_axes)
+            ]
+            kept = sum(len(picks[b]) for b in members)
+            count = -(-kept // size)
+            examples += [min(size, kept - i * size) for i in range(count)]
+            for i in range(count):
+                batches.append({n: inputs[n][i] if n in inputs else a for n, a in first.items()})
+                clean.append([pieces[i] for pieces in outputs])
+                sources.append(source)
+            if self.labels[members[0]] is None:
+                labels += [None] * count
+            else:
+                labels += packed(self.labels, members, 0)  # type: ignore[arg-type]
+        self.batches = batches
+        self.batch_examples = examples
+        self.batch_sources = sources
+        self.clean_outputs = clean
+        self.labels = labels
         self.clean = math.inf if self.metric.infinite_clean else self.score(self.clean_outputs)
 
     def evaluate(self, repeats: Mapping[str, int] | int, seeds: Sequence[int]) -> Evaluation:
@@ -180,19 +238,13 @@ class Evaluator:
 
 
 def subset_stride(batch_examples: Sequence[int], examples: int) -> int:
-    """The largest k for which every k-th example of each batch leaves at least ``examples``
+    """The largest k for which every k-th example of the data leaves at least ``examples``
     (1: all of them). The largest, so that asking again for the count it leaves gives the same
     k (a report records the count; ``analogc check`` asks for it again)."""
     total = sum(batch_examples)
     if not 0 < examples < total:
         return 1
-    # total // examples leaves at least total / k >= examples; past the largest batch, every
-    # stride keeps each batch's first example only: the same subset.
-    k = min(max(1, total // examples), max(batch_examples))
-    while k < max(batch_examples) and _kept(batch_examples, k + 1) >= examples:
-        k += 1
+    k = total // examples  # keeps ⌈total / k⌉ ≥ examples
+    while k < total and -(-total // (k + 1)) >= examples:
+        k += 1  # (from k = total on, every stride keeps the first example alone)
     return k
-
-
-def _kept(batch_examples: Sequence[int], k: int) -> int:
-    return sum(-(-n // k) for n in batch_examples)

@@ -283,10 +283,9 @@ def test_subset_stride_is_the_largest_and_a_count_gives_it_back(batches: list[in
     total = sum(batches)
     for wanted in range(1, total + 1):
         k = subset_stride(batches, wanted)
-        kept = sum(-(-n // k) for n in batches)
+        kept = len(range(0, total, k))
         assert kept >= wanted
-        if k < max(batches):
-            assert sum(-(-n // (k + 1)) for n in batches) < wanted, "k is the largest"
+        assert k >= total or len(range(0, total, k + 1)) < wanted, "k is the largest"
         # What a report records (the count kept) gives the same stride back (analogc check).
         assert subset_stride(batches, kept) == k or kept >= total, (wanted, k, kept)
 
@@ -295,11 +294,46 @@ def test_subset_is_strided_and_scored_against_its_own_clean_outputs(
     branches: CalibratedModel,
 ) -> None:
     evaluator = branches.evaluator
+    assert evaluator.batch_examples == [100, 100, 56]
+    x = evaluator.batches
     with evaluator.subset(64) as n:
-        assert n == 64 and evaluator.batch_examples == [25, 25, 14]
+        assert n == 64 and evaluator.batch_examples == [64], "packed into full-size batches"
         assert evaluator.score(evaluator.clean_outputs) == pytest.approx(evaluator.clean)
+        np.testing.assert_array_equal(evaluator.batches[0]["x"][25], x[1]["x"][0], "example 100")
+    with evaluator.subset(3) as n:
+        assert n == 3, "fewer examples than batches: whole batches are left out"
+        np.testing.assert_array_equal(
+            evaluator.batches[0]["x"][1:], [x[1]["x"][27], x[2]["x"][54]]
+        )  # 127, 254
     with evaluator.subset(0) as n:
         assert n == 256
+    assert evaluator.batch_examples == [100, 100, 56] and evaluator.batches is x
+
+
+def test_subset_packs_examples_feed_by_feed(tmp_path: Path) -> None:
+    """Feeds may differ in shape (each stays a run of its own): a subset packs each feed's
+    kept examples into full-size batches, never examples of two feeds into one."""
+    from analogc.runtime.data import Feed
+
+    model, _ = branches_model()
+    path = tmp_path / "branches.onnx"
+    onnx.save(model, path)
+    rng = np.random.default_rng(2)
+    feeds = [Feed({"x": rng.standard_normal((n, K)).astype(np.float32)}) for n in (70, 50)]
+    data = Dataset(feeds=feeds, source="two feeds")
+    evaluator = CalibratedModel(
+        open_model(path), THERMAL, data, metric=METRICS["cosine"], batch_size=16
+    ).evaluator
+    assert evaluator.batch_sources == [0] * 5 + [1] * 4
+    with evaluator.subset(40) as n:  # every 3rd of 120: 24 of the first feed, 16 of the second
+        assert n == 40 and evaluator.batch_examples == [16, 8, 16]
+        assert evaluator.batch_sources == [0, 0, 1]
+        first = np.concatenate([b["x"] for b in evaluator.batches[:2]])
+        np.testing.assert_array_equal(first, feeds[0].inputs["x"][::3])
+        np.testing.assert_array_equal(evaluator.batches[2]["x"], feeds[1].inputs["x"][2::3])
+        assert evaluator.score(evaluator.clean_outputs) == pytest.approx(evaluator.clean)
+        assert np.isfinite(evaluator.evaluate(4, [0]).mean)
+    assert evaluator.batch_examples == [16] * 4 + [6, 16, 16, 16, 2]
 
 
 # -- cost per phase -----------------------------------------------------------------------------
