@@ -117,6 +117,8 @@ def smallest_feasible(
     inner: Inner | None = None,
     top: float = math.inf,
     steps: int = 12,
+    overshoot: float = OVERSHOOT,
+    least_growth: float = GROWTH[0],
 ) -> float | None:
     """The smallest scale found with ``measure(scale) <= 0``, or None when none up to ``top``
     (or within ``steps`` bracketing steps) is.
@@ -130,6 +132,11 @@ def smallest_feasible(
             :func:`integer_inner` unless given).
         top: the largest scale allowed.
         steps: bracketing steps allowed in either direction.
+        overshoot: how far past the predicted threshold a bracketing probe aims (a factor;
+            1 when the start is known to lie next to the threshold, as in confirmation).
+        least_growth: the least factor a bracketing step moves the scale by. Integer steps
+            also move at least 1, 2, 4, ... (the i-th step 2^i), so that a plateau the
+            predictions keep pointing just past is left at a gallop.
     """
     if inner is None:
         if not integer:
@@ -150,10 +157,11 @@ def smallest_feasible(
     x = float(up(start))
     if probe(x):
         hi = x
-        for _ in range(steps):  # down until a probe fails
+        for step in range(steps):  # down until a probe fails
             guess = predict(points)
-            target = hi / 2 if guess is None else guess / OVERSHOOT
-            x = float(down(min(hi / GROWTH[0], max(hi / GROWTH[1], target))))
+            target = hi / 2 if guess is None else guess / overshoot
+            x = min(hi / least_growth, max(hi / GROWTH[1], target))
+            x = float(max(bottom, down(min(x, hi - 2**step))) if integer else x)
             if x < bottom or x >= hi:
                 return hi
             if not probe(x):
@@ -164,12 +172,13 @@ def smallest_feasible(
             return hi
     else:
         lo = x
-        for _ in range(steps):  # up until a probe passes
+        for step in range(steps):  # up until a probe passes
             if lo >= top:
                 return None
             guess = predict(points)
-            target = lo * 2 if guess is None else guess * OVERSHOOT
-            x = float(min(top, up(max(lo * GROWTH[0], min(lo * GROWTH[1], target)))))
+            target = lo * 2 if guess is None else guess * overshoot
+            x = max(lo * least_growth, min(lo * GROWTH[1], target))
+            x = float(min(top, up(max(x, lo + 2**step) if integer else x)))
             if not probe(x):
                 lo = x
                 continue
