@@ -129,7 +129,14 @@ def _passes(report: dict[str, Any]) -> tuple[int, bool]:
     return round(int(search.get("evaluations", 0)) * examples / batches), True
 
 
-def run_plan(label: str, name: str, workers: int, examples: int, extra: Sequence[str]) -> Row:
+def run_plan(
+    label: str,
+    name: str,
+    workers: int,
+    examples: int,
+    extra: Sequence[str],
+    keep: Path | None = None,
+) -> Row:
     base = [sys.executable, "-m", "analogc", "compile", *model_args(name, examples), "-q"]
     base += ["--seed", "0", *extra]
     with tempfile.TemporaryDirectory(prefix="plan_time-") as tmp:
@@ -156,6 +163,11 @@ def run_plan(label: str, name: str, workers: int, examples: int, extra: Sequence
             if code not in (0, 1) or not path.exists():
                 raise SystemExit(f"{name} worker {i} exited {code}:\n{text[-3000:]}")
             reports.append(json.loads(path.read_text()))
+            if keep is not None:  # the whole report: probes, configurations, per-layer N
+                keep.mkdir(parents=True, exist_ok=True)
+                stem = f"{name}-{workers}w-{i}"
+                (keep / f"{stem}.report.json").write_text(path.read_text())
+                (keep / f"{stem}.log").write_text(text)
     counted = [_passes(r) for r in reports]
     first = reports[0]
     shown = " ".join(a.replace(f"{REPO}/", "") for a in base[3:])
@@ -208,12 +220,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", default="1", help="comma-separated worker counts")
     parser.add_argument("--examples", type=int, default=512, help="inputs for resnet50/bert")
     parser.add_argument("--out", type=Path, default=RESULTS / "plan_time.json")
+    parser.add_argument(
+        "--keep", type=Path, help="folder to keep each worker's report.json and output in"
+    )
     parser.add_argument("extra", nargs="*", help="more compile options, after --")
     args = parser.parse_args(argv)
     rows = []
     for name in args.models.split(","):
         for workers in (int(w) for w in args.workers.split(",")):
-            row = run_plan(args.label, name, workers, args.examples, args.extra)
+            row = run_plan(args.label, name, workers, args.examples, args.extra, args.keep)
             print(json.dumps(asdict(row)), flush=True)
             rows.append(row)
     merged = _merge(rows, args.out)
