@@ -206,7 +206,23 @@ def test_another_worker_confirms_the_same_plan(branches: CalibratedModel, tmp_pa
             again = rule(p.repeats, p.source)
             assert (again.metric, again.margin) == (p.metric, p.margin), p
             alone = FullRule(other, reuse=True)(p.repeats, p.source)
-            assert alone.metric != p.metric, "without the records: measured in full"
+            assert not alone.feasible, "without the records: measured again, as over"
+
+
+def test_confirmation_stops_a_clearly_over_configuration_and_runs_a_feasible_one_in_full(
+    branches: CalibratedModel,
+) -> None:
+    evaluator = branches.evaluator
+    rule = FullRule(_problem(branches), reuse=False)
+    before = evaluator.example_passes
+    over = rule(1, "uniform")
+    assert not over.feasible and over.seeds == MIN_SEQUENTIAL_SEEDS
+    assert evaluator.example_passes - before == MIN_SEQUENTIAL_SEEDS * 256
+    within = rule(4096, "uniform")
+    assert within.feasible and within.seeds == 8
+    full = FullRule(_problem(branches, sequential=False), reuse=False)(1, "uniform")
+    assert full.seeds == 8 and not full.feasible, "without the sequential test: every seed"
+    assert rule(1, "again").metric == over.metric, "remembered, not measured again"
 
 
 def test_sensitivities_on_a_subset_estimate_those_on_every_example(

@@ -1,10 +1,12 @@
 """Confirmation: the plan and the uniform baseline re-evaluated on every example and every
-search seed, with no early stop.
+search seed.
 
 Exploration may run on a subset of the examples (multi-fidelity) and stop a configuration
 after a few seeds (sequential acceptance); what the report compares, the plan against the
-uniform baseline, is then decided here on the full data with the full rule. A plan that no
-longer meets the budget gives way to the next cheapest explored one that does.
+uniform baseline, is then decided here on the full data. A configuration within the budget
+runs every seed; one clearly over it stops as soon as the sequential test says so (the full
+rule would accept it only by chance), as in exploration. A plan that no longer meets the
+budget gives way to the next cheapest explored one that does.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass, replace
 from .problem import Point, SearchProblem
 from .result import choose
 from .threshold import crossing, smallest_feasible
+
+Measured = tuple[float, float, int]
+"""(metric, margin, seeds run) of one configuration."""
 
 MAX_CANDIDATES = 6
 """Explored plans re-evaluated, cheapest first, before falling back to the uniform baseline."""
@@ -38,7 +43,8 @@ class Confirmation:
 
 
 class FullRule:
-    """Scores configurations on every example and seed with the full rule (no early stop).
+    """Scores configurations on every example: every seed, or (sequentially) until the test
+    says "over".
 
     When exploration ran on every example, what it measured is reused: a full evaluation as
     it is, an early "over" as final (the full rule would accept it only by chance), and an
@@ -56,17 +62,17 @@ class FullRule:
     ) -> None:
         self.problem = problem
         self.reuse = reuse
-        self.memo: dict[tuple[int, ...], tuple[float, float]] = {}
+        self.memo: dict[tuple[int, ...], Measured] = {}
         self.evaluated = 0
         total = len(problem.seeds)
-        self.early_over: dict[tuple[int, ...], tuple[float, float]] = {}
-        self.complete: dict[tuple[int, ...], tuple[float, float]] = {}
+        self.early_over: dict[tuple[int, ...], Measured] = {}
+        self.complete: dict[tuple[int, ...], Measured] = {}
         for p in records if reuse else ():
             key = problem.key(problem.calibrated.configuration(p.repeats))
             if p.seeds >= total:
-                self.complete[key] = (p.metric, p.margin)
+                self.complete[key] = (p.metric, p.margin, total)
             elif p.seeds > 0 and not p.feasible:
-                self.early_over[key] = (p.metric, p.margin)
+                self.early_over[key] = (p.metric, p.margin, p.seeds)
 
     def __call__(self, repeats: Mapping[str, int] | int, source: str) -> Point:
         problem = self.problem
@@ -74,10 +80,10 @@ class FullRule:
         key = problem.key(config)
         if key not in self.memo:
             self.memo[key] = self._measure(config, key)
-        metric, margin = self.memo[key]
-        return Point(config, problem.energy(config), metric, margin, source, len(problem.seeds))
+        metric, margin, seeds = self.memo[key]
+        return Point(config, problem.energy(config), metric, margin, source, seeds)
 
-    def _measure(self, config: dict[str, int], key: tuple[int, ...]) -> tuple[float, float]:
+    def _measure(self, config: dict[str, int], key: tuple[int, ...]) -> Measured:
         problem, seeds = self.problem, self.problem.seeds
         if key in self.complete:
             return self.complete[key]
@@ -86,14 +92,24 @@ class FullRule:
         known = problem.memo.get(key) if self.reuse else None
         values = problem.values.get(key, ()) if self.reuse else ()
         if known is not None and (len(values) == len(seeds) or not problem.sequential):
-            return known
+            return (*known, len(seeds))
         if known is not None and known[1] > 0:
-            values = ()  # an "over" no record shows: measured in full, as any worker would
-        rest = seeds[len(values) :]
-        evaluation = problem.calibrated.evaluate(config, rest)
-        evaluation = replace(evaluation, values=(*values, *evaluation.values), seeds=tuple(seeds))
+            values = ()  # an "over" no record shows: measured again, as any worker would
         self.evaluated += 1
-        return evaluation.mean, problem.acceptance.margin(evaluation)
+        acceptance = problem.acceptance
+        if not problem.sequential:
+            evaluation = problem.calibrated.evaluate(config, seeds[len(values) :])
+            evaluation = replace(
+                evaluation, values=(*values, *evaluation.values), seeds=tuple(seeds)
+            )
+            return evaluation.mean, acceptance.margin(evaluation), len(seeds)
+        for seed in seeds[len(values) :]:
+            one = problem.calibrated.evaluate(config, [seed])
+            values = (*values, one.values[0])
+            evaluation = replace(one, values=values, seeds=tuple(seeds[: len(values)]))
+            if acceptance.verdict(acceptance.drops(evaluation), len(seeds)) == "over":
+                break  # the full rule would accept it only by chance
+        return evaluation.mean, acceptance.margin(evaluation), len(values)
 
 
 def confirm(
