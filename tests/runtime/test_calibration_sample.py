@@ -35,3 +35,18 @@ def test_a_short_stream_is_kept_whole_per_batch() -> None:
         sampler.add(np.ones(5 * _SAMPLE_PER_BATCH, np.float32))
     assert [p.size for p in sampler.parts] == [_SAMPLE_PER_BATCH, _SAMPLE_PER_BATCH]
     assert sampler.rate == 1.0
+
+
+def test_channel_max_is_the_running_max_of_abs_per_channel() -> None:
+    from analogc.runtime.calibrate import _channel_max
+
+    rng = np.random.default_rng(2)
+    found: dict[str, np.ndarray] = {}
+    batches = [rng.standard_normal((3, 5, 4, 4)).astype(np.float32) * s for s in (1, 7, 2)]
+    for y in batches:
+        _channel_max(found, "conv", y, 1)
+        _channel_max(found, "last", np.moveaxis(y, 1, -1), -1)  # a Gemm/MatMul layout
+    every = np.concatenate(batches)
+    expected = np.abs(np.moveaxis(every, 1, -1)).reshape(-1, 5).max(axis=0)
+    np.testing.assert_array_equal(found["conv"], expected)
+    np.testing.assert_array_equal(found["last"], expected)
