@@ -143,13 +143,20 @@ def confirm(
 
 def confirm_uniform(full: FullRule, start: int, top: int) -> int:
     """The smallest uniform N meeting the budget under ``full``, searched from the explored
-    answer ``start``: N and N − 1 settle it when exploration was right; when it was not,
-    the full data's own margins predict where the threshold lies (:mod:`.threshold`), the
-    subset's answer being close: a few probes instead of a doubling and a bisection."""
+    answer ``start``: N and N − 1 settle it when exploration was right (both are probed
+    first: on every example exploration measured them, and nothing runs again); when it was
+    not, the full data's own margins predict where the threshold lies (:mod:`.threshold`),
+    the subset's answer being close: a few probes instead of a doubling and a bisection."""
 
     def margin(n: float) -> float:
         return full(int(n), "uniform").margin
 
+    if start > 1 and start <= top and margin(start) <= 0:
+        # N − 1 first: the predictions might skip it, and exploration on every example has
+        # measured it already (reused, not run again)
+        if margin(start - 1) > 0:
+            return start
+        start -= 1
     found = smallest_feasible(
         margin,
         min(start, top),
