@@ -236,3 +236,16 @@ def test_confirmation_tries_n_minus_1_first_even_when_the_margin_predicts_far_be
     full = _Full(lambda n: -0.009 if n >= 71 else 0.01)
     assert confirm_uniform(full, 71, 10_000) == 71  # type: ignore[arg-type]
     assert full.probes == [71, 70]
+
+
+def test_a_saturated_feasible_end_gives_a_bisection_step_not_an_extrapolation() -> None:
+    """MiniLM's retrieval: from N = 16 on it scores as clean (margin = −allowed). A bracket
+    whose feasible end is saturated cannot be fitted; extrapolating from the infeasible end
+    pointed past the bracket every time and the search crept down from 64 (17 probes)."""
+    table = {1: 0.9912, 6: 0.08785, 8: 0.00214, 9: -0.00367, 10: -0.00718}
+
+    def margin(n: float) -> float:
+        return table.get(int(n), -ALLOWED if n > 10 else 0.1)
+
+    found, probes = search(margin, top=65536)
+    assert found == 9 and len(probes) <= 9, probes

@@ -73,6 +73,10 @@ def predict_crossing(points: Sequence[Measured], allowed: float, *, db: bool) ->
         return _exp(math.log(x0) + math.log(10) * m0 / slope)
     if allowed <= 0 or m0 + allowed <= 0:
         return None
+    if bracket and other is not None and other[1] + allowed <= 0:
+        # the feasible end scores as clean (a saturated metric: no drop left to fit), and
+        # extrapolating from the other end alone would keep probing just inside it
+        return None
     b0, target = math.log(m0 + allowed), math.log(allowed)
     power = 1.0
     if other is not None and other[1] + allowed > 0:
