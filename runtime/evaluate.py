@@ -140,28 +140,15 @@ class Evaluator:
         keeps its mix), regrouped into batches as large as the full data's, scored against
         those examples' own clean outputs; yields how many. ``examples`` 0, or at least the
         data's: every example."""
-        full = (
-            self.batches,
-            self.batch_examples,
-            self.batch_sources,
-            self.clean_outputs,
-            self.labels,
-            self.clean,
-        )
+        full = {name: getattr(self, name) for name in _SUBSET_STATE}
         step = subset_stride(self.batch_examples, examples)
         if step > 1 and self.can_subset():
             self._take_every(step)
         try:
             yield self.examples
         finally:
-            (
-                self.batches,
-                self.batch_examples,
-                self.batch_sources,
-                self.clean_outputs,
-                self.labels,
-                self.clean,
-            ) = full
+            for name, value in full.items():
+                setattr(self, name, value)
 
     def _take_every(self, step: int) -> None:
         """Keeps examples 0, k, 2k, ... of the data, and packs them into batches of the size
@@ -235,6 +222,10 @@ class Evaluator:
     def evaluate_scales(self, scales: Mapping[str, float], seeds: Sequence[int]) -> Evaluation:
         values = tuple(self.score(self.outputs(scales, seed)) for seed in seeds)
         return Evaluation(self.metric.name, self.clean, values, tuple(seeds))
+
+
+_SUBSET_STATE = ("batches", "batch_examples", "batch_sources", "clean_outputs", "labels", "clean")
+"""What :meth:`Evaluator.subset` replaces, and puts back."""
 
 
 def subset_stride(batch_examples: Sequence[int], examples: int) -> int:
