@@ -11,9 +11,11 @@ with its ratio to the fastest. Sources:
 * numpy generators on N threads: independent keyed streams, one per chunk, each writing
   ``standard_normal(out=...)`` into its slice of one preallocated array; the "keyed" rows also
   build their generators inside the timed call (what a simulator making fresh draws pays);
-* the hand-vectorised counter-based generator of ``runtime/draws.py`` (SplitMix64 of the
-  element index, then Box-Muller in float32), over the whole array and in cache-sized chunks
-  on 1 and N threads;
+* the hand-vectorised counter-based generator of ``runtime/draws.py`` (SplitMix64 of a
+  counter, each 64-bit hash read as four 16-bit indices into a table of the normal's
+  equally likely bins) in cache-sized chunks on 1 and N threads, and the one it replaced
+  (SplitMix64, then Box-Muller in float32: :func:`box_muller_chunk`), over the whole array
+  and in chunks;
 * reusing stored draws (common random numbers across configurations): a copy, no drawing.
 
 Usage::
@@ -169,15 +171,39 @@ def counter_whole(n: int) -> Source:
     return run
 
 
-def counter_chunks(n: int, pool: ThreadPoolExecutor | None) -> Source:
-    """runtime/draws.counter_normals chunk by chunk (keys derived per call), on the pool."""
+def box_muller_chunk(key: int, out: np.ndarray) -> None:
+    """The chunk generator analogc shipped before the table (runtime/draws.py before commit
+    "draws: a table of the normal's bins"): SplitMix64 of pair j's counter, its top 24 bits
+    u1 and low 24 bits the angle, Box-Muller's r·cos in the first half, r·sin in the second."""
+    half = (out.size + 1) // 2
+    z = np.arange(1, half + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    z += np.uint64(key)
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    u1 = ((z >> np.uint64(40)).astype(np.float32) + np.float32(1.0)) * np.float32(2.0**-24)
+    angle = (z & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24 * 2 * np.pi)
+    r = np.sqrt(np.float32(-2.0) * np.log(u1))
+    np.multiply(r, np.cos(angle), out=out[:half])
+    np.multiply(r[: out.size - half], np.sin(angle[: out.size - half]), out=out[half:])
+
+
+def counter_chunks(
+    n: int,
+    pool: ThreadPoolExecutor | None,
+    fill_chunk: Callable[[int, np.ndarray], None] = draws.counter_normals,
+) -> Source:
+    """``fill_chunk`` (runtime/draws.counter_normals: shipped) chunk by chunk (keys derived
+    per call), on the pool."""
     out = np.empty(n, np.float32)
     starts = list(range(0, n, draws.CHUNK))
     counter = iter(range(1 << 62))
 
     def fill(seed: int, c: int) -> None:
         key = np.random.SeedSequence([seed, c]).generate_state(1, np.uint64)[0]
-        draws.counter_normals(int(key), out[starts[c] : starts[c] + draws.CHUNK])
+        fill_chunk(int(key), out[starts[c] : starts[c] + draws.CHUNK])
 
     def run() -> None:
         seed = next(counter)
@@ -294,8 +320,16 @@ def sources(n: int, threads: int, pool: ThreadPoolExecutor) -> dict[str, Source]
             r.SFC64, n, pool, keyed=True
         ),
         "counter-based SplitMix64 + Box-Muller, whole array, 1 thread": counter_whole(n),
-        f"counter-based, chunks of {draws.CHUNK}, 1 thread": counter_chunks(n, None),
-        f"counter-based, chunks of {draws.CHUNK}, {threads} threads, keyed per call": (
+        f"SplitMix64 + Box-Muller (before), chunks of {draws.CHUNK}, 1 thread": counter_chunks(
+            n, None, box_muller_chunk
+        ),
+        f"SplitMix64 + Box-Muller (before), chunks of {draws.CHUNK}, {threads} threads": (
+            counter_chunks(n, pool, box_muller_chunk)
+        ),
+        f"SplitMix64 + normal table (shipped), chunks of {draws.CHUNK}, 1 thread": (
+            counter_chunks(n, None)
+        ),
+        f"SplitMix64 + normal table (shipped), chunks of {draws.CHUNK}, {threads} threads": (
             counter_chunks(n, pool)
         ),
         "reuse stored draws (copy only; not fresh noise)": reuse(n),
@@ -348,6 +382,20 @@ def run_sources(sizes: list[int], threads: int, pool: ThreadPoolExecutor) -> dic
     buffer = np.empty(sum(sizes), np.float32)
     starts = np.cumsum([0, *sizes])
 
+    def box_muller() -> None:  # the chunks before the table, as separate jobs, one buffer
+        seed = next(counter)
+        jobs = [
+            (p, c, start)
+            for p, n in enumerate(sizes)
+            for c, start in enumerate(range(starts[p], starts[p + 1], draws.CHUNK))
+        ]
+
+        def fill(p: int, c: int, start: int) -> None:
+            key = np.random.SeedSequence([seed, 0, p, c]).generate_state(1, np.uint64)[0]
+            box_muller_chunk(int(key), buffer[start : min(start + draws.CHUNK, starts[p + 1])])
+
+        list(pool.map(lambda job: fill(*job), jobs))
+
     def keyed() -> None:  # runtime/simulate.py: chunks as separate jobs, one reused buffer
         seed = next(counter)
         jobs = [
@@ -361,7 +409,9 @@ def run_sources(sizes: list[int], threads: int, pool: ThreadPoolExecutor) -> dic
 
     return {
         f"{threads} threads, one PCG64 stream per layer, new arrays (before)": per_layer,
-        f"{threads} threads, keyed_normals: counter-based chunks above {draws.CHUNKED_ABOVE}, "
+        f"{threads} threads, SplitMix64 + Box-Muller chunks of {draws.CHUNK} (before the table), "
+        "into a reused buffer": box_muller,
+        f"{threads} threads, keyed_normals: SplitMix64 + normal table, chunks of {draws.CHUNK}, "
         "into a reused buffer (shipped)": keyed,
         f"onnxruntime RandomNormalLike, all in one node ({threads} threads)": ort_normal(
             sum(sizes), threads

@@ -3,7 +3,7 @@
 The lowered graph takes per-layer noise scales ``1/sqrt(repeats·e1)`` and the standard-normal
 draws as inputs. Draws are keyed by (noise seed, batch, layer), so every configuration compared
 sees the same noise (common random numbers) and a seeded run is reproducible bit for bit, on any
-number of threads: layers above a million elements draw in keyed chunks (runtime/draws.py).
+number of threads: every draw is made in keyed chunks (runtime/draws.py).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class Simulator:
     ) -> tuple[list[dict[str, np.ndarray]], np.ndarray | None]:
         """The standard-normal draws of each wanted layer for one (seed, batch), by draw name:
         the same for every configuration (common random numbers), so they are kept while
-        memory allows. Missing draws are made on the pool, large layers chunk by chunk
+        memory allows. Missing draws are made on the pool, chunk by chunk
         (:func:`keyed_normals`): the values do not depend on the thread count. Draws not kept
         are made in the reusable buffer, returned with them to be given back once the session
         has run (:meth:`_give_back_spare`)."""

@@ -64,11 +64,17 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "report.json"
 
 
+FIXED_N = 256
+"""Repeats of the fixed baseline: well inside the 1% budget (a drop of ~0.2 points), so a
+re-export with slightly moved weights meets it too, whatever the noise draws."""
+
+
 @pytest.fixture(scope="module")
 def fixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A baseline with fixed repeats (quick: no search)."""
     out = tmp_path_factory.mktemp("fixed")
-    invoke(["compile", str(CNN), "-d", str(CALIB), "-n", "128", "-o", str(out), "-q"], EXIT_OK)
+    n = str(FIXED_N)
+    invoke(["compile", str(CNN), "-d", str(CALIB), "-n", n, "-o", str(out), "-q"], EXIT_OK)
     return out / "report.json"
 
 
@@ -134,7 +140,7 @@ def test_a_plan_over_budget_fails(fixed: Path, tmp_path: Path) -> None:
     assert "REGRESSION: the new plan does not meet the budget (max drop 0.0001%" in result.stdout
     assert "needs" not in result.stdout  # same repeats: same energy
     new = load_compile_report(out / "report.json")
-    assert new.mode == "fixed" and {x.repeats for x in new.layers} == {128}
+    assert new.mode == "fixed" and {x.repeats for x in new.layers} == {FIXED_N}
 
 
 def test_another_export_is_compared_layer_by_layer(fixed: Path, tmp_path: Path) -> None:
@@ -151,7 +157,7 @@ def test_another_export_is_compared_layer_by_layer(fixed: Path, tmp_path: Path) 
     report = analogc.check(path, fixed, output_dir=tmp_path / "new")
     assert isinstance(report, CheckReport) and report.passed, report.regressions
     assert report.new.sha256 != report.baseline.sha256 and report.energy_change == 0.0
-    assert [(x.baseline, x.new) for x in report.layers] == [(128, 128)] * 4
+    assert [(x.baseline, x.new) for x in report.layers] == [(FIXED_N, FIXED_N)] * 4
     assert "(same model)" not in check_text(report)
 
 

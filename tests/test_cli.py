@@ -232,7 +232,7 @@ def test_input_file_is_never_modified(tmp_path: Path) -> None:
     src.write_bytes((MODELS / "digits_cnn.onnx").read_bytes())
     before = src.read_bytes()
     invoke(
-        ["compile", str(src), "-d", "demo:calib", "-n", "64", "-o", str(tmp_path / "o"), "-q"],
+        ["compile", str(src), "-d", "demo:calib", "-n", "256", "-o", str(tmp_path / "o"), "-q"],
         exit_code=EXIT_OK,
     )
     assert src.read_bytes() == before

@@ -1,8 +1,8 @@
 """Keyed standard-normal draws (runtime/draws.py): reproducible, N(0, 1), independent.
 
-Small layers keep the single PCG64 stream analogc always drew from; layers above
-CHUNKED_ABOVE elements draw chunk by chunk from a keyed counter-based generator, on any number
-of threads.
+Every layer draws chunk by chunk from a keyed counter-based generator (SplitMix64 hashes read
+as 16-bit indices into a table of the normal's equal-probability bins), on any number of
+threads.
 """
 
 from __future__ import annotations
@@ -17,11 +17,17 @@ from helpers import plan_for, prepare, run_plain
 from reference import terms
 
 from analogc.passes import NoiseModel
-from analogc.runtime.draws import CHUNK, CHUNKED_ABOVE, counter_normals, keyed_normals
+from analogc.runtime.draws import (
+    CHUNK,
+    CHUNK_STREAM,
+    counter_normals,
+    keyed_normals,
+    normal_table,
+)
 from analogc.runtime.simulate import Simulator
 
 SHOT = NoiseModel(shot=True)
-BIG = (CHUNKED_ABOVE + 3 * CHUNK + 12_345,)  # chunked: full chunks and a partial one
+BIG = (4 * CHUNK + 12_345,)  # full chunks and a partial one
 
 
 def _drawn(key: tuple[int, ...], shapes: list[tuple[int, ...]], threads: int = 1):
@@ -38,13 +44,40 @@ def _five_sigma(n: int) -> float:
     return 5.0 / math.sqrt(n)
 
 
-def test_small_layers_keep_the_single_pcg64_stream() -> None:
-    """At most CHUNKED_ABOVE elements: draw after draw from default_rng(key), as before."""
+def _chunk_seed(key: tuple[int, ...]) -> int:
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0])
+
+
+def test_small_layers_draw_one_keyed_chunk_per_array() -> None:
+    """An array of at most CHUNK elements is one chunk, keyed by (key, stream, draw, 0)."""
     shapes = [(64, 16, 8, 8), (16, 16, 3, 3)]
-    arrays = _drawn((7, 2, 3), shapes)
-    legacy = np.random.default_rng([7, 2, 3])
-    for a, shape in zip(arrays, shapes, strict=True):
-        np.testing.assert_array_equal(a, legacy.standard_normal(shape, np.float32))
+    arrays, jobs = keyed_normals((7, 2, 3), shapes)
+    assert len(jobs) == 2
+    for job in jobs:
+        job()
+    for i, (a, shape) in enumerate(zip(arrays, shapes, strict=True)):
+        expected = np.empty(math.prod(shape), np.float32)
+        counter_normals(_chunk_seed((7, 2, 3, CHUNK_STREAM, i, 0)), expected)
+        np.testing.assert_array_equal(a.reshape(-1), expected)
+
+
+def test_the_table_is_the_normal_in_equally_likely_bins() -> None:
+    """Antisymmetric, unit variance, sorted, and its distribution function within one bin
+    (1/65,536) of the normal's at every value it takes; kurtosis within 1e-3 of 3."""
+    table = normal_table().astype(np.float64)
+    m = table.size
+    assert m == 1 << 16 and normal_table().dtype == np.float32
+    np.testing.assert_array_equal(table, -table[::-1])
+    assert abs(np.mean(table**2) - 1) < 1e-6
+    assert np.all(np.diff(table) > 0)
+    from statistics import NormalDist
+
+    phi = np.array([NormalDist().cdf(v) for v in table[:: m // 512]])
+    k = np.arange(0, m, m // 512)
+    # value k sits inside bin k: the normal puts between k/m and (k+1)/m below it
+    assert np.all(phi >= k / m - 1e-9) and np.all(phi <= (k + 1) / m + 1e-9)
+    assert abs(np.mean(table**4) - 3) < 1e-3
+    assert 4.3 < table.max() < 4.5
 
 
 @pytest.mark.parametrize("threads", [1, 2, 5])
@@ -107,51 +140,50 @@ def test_simulator_chunked_layer_is_reproducible_across_thread_counts() -> None:
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     clean = run_plain(model, feed)[0].astype(np.float64)
     z = (outs[0][0] - clean) / terms(model, feed).sigma(SHOT)
-    assert z.size > CHUNKED_ABOVE
+    assert z.size > CHUNK
     assert abs(z.mean()) < _five_sigma(z.size), f"mean {z.mean():.5f}"
     assert abs(z.std() - 1) < 0.01, f"std {z.std():.5f}"  # float32 rounding of y is ~1e-7·|y|
 
 
 def test_counter_normals_match_normal_probabilities() -> None:
     """P(|z| < 1), P(|z| < 2), P(|z| < 3) within 5 binomial standard errors of the normal
-    distribution's, no value beyond the 24-bit bound, and odd lengths filled to the end."""
-    z = np.empty(CHUNK - 1, np.float32)  # odd: the sine half is one shorter
+    distribution's, no value beyond the table's, lengths that are not a multiple of 4 filled
+    to the end, and the four draws of one hash uncorrelated."""
+    z = np.empty(CHUNK - 1, np.float32)
     z[-1] = np.nan
     counter_normals(12345, z)
-    assert np.all(np.isfinite(z)) and np.abs(z).max() <= 5.78
+    assert np.all(np.isfinite(z)) and np.abs(z).max() <= normal_table().max()
     for k, p in ((1, 0.682689), (2, 0.954500), (3, 0.997300)):
         got = np.mean(np.abs(z) < k)
         assert abs(got - p) < 5 * math.sqrt(p * (1 - p) / z.size), f"P(|z|<{k}) = {got:.5f}"
-    cos_half, sin_half = z[: z.size // 2], z[z.size // 2 + 1 :]
-    r = np.corrcoef(cos_half[: sin_half.size], sin_half)[0, 1]  # the two halves of each pair
-    assert abs(r) < _five_sigma(sin_half.size), f"cos/sin halves: correlation {r:.5f}"
+    fields = z[: (z.size // 4) * 4].reshape(-1, 4).astype(np.float64)
+    for i, j in ((0, 1), (1, 2), (2, 3), (0, 3)):
+        r = np.corrcoef(fields[:, i], fields[:, j])[0, 1]
+        assert abs(r) < _five_sigma(fields.shape[0]), f"fields {i}, {j}: correlation {r:.5f}"
 
 
-def _splitmix_box_muller(key: int, size: int) -> np.ndarray:
-    """counter_normals as its docstring defines it, written plainly (float64 where exact)."""
-    half = (size + 1) // 2
+def _splitmix_table(key: int, size: int) -> np.ndarray:
+    """counter_normals as its docstring defines it, written plainly."""
+    hashes = -(-size // 4)
     with np.errstate(over="ignore"):
-        z = np.arange(1, half + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = np.arange(1, hashes + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         z += np.uint64(key)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
-    u1 = (((z >> np.uint64(40)).astype(np.float32)) + np.float32(1)) * np.float32(2.0**-24)
-    r = np.sqrt(np.float32(-2) * np.log(u1))
-    angle = (z & np.uint64(0xFFFFFF)).astype(np.float32) * (
-        np.float32(2.0**-24) * np.float32(2 * np.pi)
-    )
-    return np.concatenate([np.cos(angle) * r, (np.sin(angle) * r)[: size - half]])
+    shifts = np.arange(4, dtype=np.uint64) * np.uint64(16)
+    index = ((z[:, None] >> shifts[None, :]) & np.uint64(0xFFFF)).reshape(-1)[:size]
+    return normal_table()[index.astype(np.intp)]
 
 
 @pytest.mark.parametrize("key", [0, 12345, 2**63 + 7, 2**64 - 1])
-@pytest.mark.parametrize("size", [CHUNK, CHUNK - 1, 1001])
-def test_counter_normals_are_splitmix64_and_box_muller(key: int, size: int) -> None:
-    """The values the docstring defines, bit for bit (the fast path reads the 24-bit fields
-    through uint32 halves of each 64-bit hash, and adds precomputed counter offsets)."""
+@pytest.mark.parametrize("size", [CHUNK, CHUNK - 1, 1001, 1])
+def test_counter_normals_are_splitmix64_and_the_table(key: int, size: int) -> None:
+    """The values the docstring defines, bit for bit (the fast path views each 64-bit hash as
+    four little-endian 16-bit fields, and adds precomputed counter offsets)."""
     got = np.empty(size, np.float32)
     counter_normals(key, got)
-    np.testing.assert_array_equal(got, _splitmix_box_muller(key, size))
+    np.testing.assert_array_equal(got, _splitmix_table(key, size))
 
 
 @pytest.mark.parametrize("shapes", [[(64, 16, 8, 8), (16, 16, 3, 3)], [BIG, (CHUNK // 2,)]])
