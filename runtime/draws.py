@@ -93,11 +93,12 @@ def counter_normals(key: int, out: np.ndarray) -> None:
 
     Hash j is SplitMix64's output for counter ``key + (j + 1)·gamma``; its four 16-bit fields,
     least significant first, index :func:`normal_table` for draws ``4j`` to ``4j + 3``. The
-    hashes live in this thread's workspace: no allocation per chunk (each would be a fresh
-    mapping, page-faulted in, when glibc's mmap threshold is fixed: analogc.runtime.memory).
+    hashes and indices live in this thread's workspace: no allocation per chunk (each would be
+    a fresh mapping, page-faulted in, when glibc's mmap threshold is fixed:
+    analogc.runtime.memory).
     """
     hashes = -(-out.size // _PER_HASH)
-    z, t = _workspace(hashes)
+    z, t, index = _workspace(hashes)
     np.add(_STEPS[:hashes], np.uint64(key), out=z)
     for shift, multiplier in ((30, _MIX1), (27, _MIX2), (31, None)):
         np.right_shift(z, np.uint64(shift), out=t)
@@ -105,19 +106,24 @@ def counter_normals(key: int, out: np.ndarray) -> None:
         if multiplier is not None:
             z *= multiplier
     fields = z.astype("<u8", copy=False).view("<u2")[: out.size]
-    # mode="wrap": every 16-bit index is in range, and numpy skips the bounds check (2x faster)
-    np.take(normal_table(), fields, out=out, mode="wrap")
+    # np.take converts other index types to intp in a temporary of its own (a fresh mapping
+    # per chunk under a fixed mmap threshold): convert into the workspace instead. mode="wrap":
+    # every 16-bit index is in range, and numpy skips the bounds check (2x faster).
+    np.copyto(index[: out.size], fields, casting="unsafe")
+    np.take(normal_table(), index[: out.size], out=out, mode="wrap")
 
 
 _local = threading.local()
 
 
-def _workspace(hashes: int) -> tuple[np.ndarray, np.ndarray]:
-    """This thread's two uint64 temporaries for one chunk (1 MB), made on its first chunk."""
+def _workspace(hashes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """This thread's temporaries for one chunk (two uint64 hash arrays and the intp indices:
+    3 MB), made on its first chunk."""
     if not hasattr(_local, "z"):
         _local.z = np.empty(_HASHES, np.uint64)
         _local.t = np.empty(_HASHES, np.uint64)
-    return _local.z[:hashes], _local.t[:hashes]
+        _local.index = np.empty(CHUNK, np.intp)
+    return _local.z[:hashes], _local.t[:hashes], _local.index
 
 
 def _chunk_job(key: tuple[int, ...], out: np.ndarray) -> Job:
