@@ -8,16 +8,17 @@ the temporaries to stay in cache, and their values depend only on the key, never
 thread drew which chunk.
 
 The generator hashes counters with SplitMix64 and reads each 64-bit hash as four 16-bit
-indices into :data:`NORMAL_TABLE`, the means of the standard normal over 65,536 bins of equal
+indices into :func:`normal_table`, the means of the standard normal over 65,536 bins of equal
 probability: a lookup per draw instead of numpy's ziggurat (about 5x slower here) or a
-Box-Muller transform (``log``, ``sqrt``, ``cos``, ``sin``: about 2.3x slower). The draws are
+Box-Muller transform (``log``, ``sqrt``, ``cos``, ``sin``: about 2.5x slower). The draws are
 discrete on 65,536 equally likely values, a distribution function within 1/65,536 of the
 normal's everywhere, unit variance, kurtosis 2.9998 (the normal's: 3) and |z| at most 4.39
 (a normal exceeds that with probability 1.1e-5: a layer of a million outputs draws some
 eleven such tail values per run, each as ±4.39 here). ``bench/gaussians.py`` measures the sources.
 
-On every machine the draws are bit-identical: integer hashing and a lookup, no floating-point
-kernels that differ between CPUs.
+The draws are the same on every machine: integer hashing and a lookup, no floating-point
+kernels that differ between CPUs (the table is computed once in float64 and rounded to
+float32).
 """
 
 from __future__ import annotations
