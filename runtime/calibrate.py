@@ -28,7 +28,7 @@ ROBUST_PERCENTILES = (0.01, 99.99)
 _POOL = 1 << 16  # draws per pool when a subgraph layer's size is unknown
 _SAMPLE_PER_BATCH = 1 << 16
 _SAMPLE_TOTAL = 1 << 19
-_CHUNK = 1 << 20
+_SUM_CHUNK = 1 << 16  # float64 values summed at a time
 
 Signature = tuple[tuple[str, tuple[int, ...]], ...]
 
@@ -197,6 +197,40 @@ def _shape_only(index: GraphIndex, name: str) -> np.ndarray | None:
     return np.broadcast_to(np.zeros((), np.float32), tuple(int(d) for d in shape))  # type: ignore[arg-type]
 
 
+class _Scratch:
+    """Buffers every sampler reuses, batch after batch.
+
+    compile fixes glibc's mmap threshold at 128 KiB (:mod:`analogc.runtime.memory`), so every
+    larger temporary is a fresh mapping whose pages fault in again: the float64 copies and
+    samples of the 65M values a ResNet-50 batch of 3 exposes took ~0.4 s per batch that way,
+    as long as the batch's own run.
+    """
+
+    def __init__(self) -> None:
+        self.wide = np.empty(_SUM_CHUNK, np.float64)
+        self.uniform = np.empty(_SAMPLE_PER_BATCH, np.float64)
+        self.keep = np.empty(_SAMPLE_PER_BATCH, np.bool_)
+
+    def thinned(self, part: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
+        """The values of ``part`` each kept with probability ``rate`` (the draws of
+        ``rng.random(part.size) < rate``, made in place)."""
+        uniform, keep = self.uniform[: part.size], self.keep[: part.size]
+        rng.random(out=uniform)
+        np.less(uniform, rate, out=keep)
+        return part[keep]
+
+
+def _sum_squares(flat: np.ndarray, wide: np.ndarray) -> float:
+    """Sum of squares in float64, through ``wide`` a chunk at a time (no float64 copy)."""
+    total = 0.0
+    for start in range(0, flat.size, wide.size):
+        chunk = flat[start : start + wide.size]
+        buffer = wide[: chunk.size]
+        np.copyto(buffer, chunk)
+        total += float(np.dot(buffer, buffer))
+    return total
+
+
 class _Sampler:
     """Keeps a bounded random sample of a stream of tensors, for robust percentiles.
 
@@ -204,11 +238,13 @@ class _Sampler:
     kept, every value kept so far and every later one is kept with half the probability
     (again each time the total is reached), so every batch keeps its weight and the sample
     its size: 512 ResNet-50 images in batches of 3 would otherwise keep 11M values for each
-    of 108 tensors (9 GB).
+    of 108 tensors (9 GB). The sample keeps the tensors' own dtype (float32: half the memory)
+    and is widened to float64 for the percentiles.
     """
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, scratch: _Scratch | None = None) -> None:
         self.rng = rng
+        self.scratch = scratch or _Scratch()
         self.parts: list[np.ndarray] = []
         self.sum_sq = 0.0
         self.count = 0
@@ -219,31 +255,32 @@ class _Sampler:
         if a.size == 0:  # a subgraph layer that did not run in this batch
             return
         flat = a.reshape(-1)
-        for start in range(0, flat.size, _CHUNK):  # float64 sums without a float64 copy
-            chunk = flat[start : start + _CHUNK].astype(np.float64)
-            self.sum_sq += float(np.dot(chunk, chunk))
+        self.sum_sq += _sum_squares(flat, self.scratch.wide)
         self.count += flat.size
         if flat.size > _SAMPLE_PER_BATCH:
-            flat = flat[self.rng.integers(0, flat.size, _SAMPLE_PER_BATCH)]
+            flat = np.take(flat, self.rng.integers(0, flat.size, _SAMPLE_PER_BATCH))
         if self.rate < 1.0:
-            flat = flat[self.rng.random(flat.size) < self.rate]
-        self.parts.append(flat.astype(np.float64))
+            flat = self.scratch.thinned(flat, self.rng, self.rate)
+        self.parts.append(flat if flat.base is None else flat.copy())
         self.kept += flat.size
         while self.kept > _SAMPLE_TOTAL:
             self.rate /= 2
-            self.parts = [p[self.rng.random(p.size) < 0.5] for p in self.parts]
+            self.parts = [self.scratch.thinned(p, self.rng, 0.5) for p in self.parts]
             self.kept = sum(p.size for p in self.parts)
+
+    def _sample(self) -> np.ndarray:
+        return np.concatenate(self.parts).astype(np.float64)
 
     def robust_range(self) -> float:
         if not self.parts:
             return 0.0
-        lo, hi = np.percentile(np.concatenate(self.parts), ROBUST_PERCENTILES)
+        lo, hi = np.percentile(self._sample(), ROBUST_PERCENTILES)
         return float(hi - lo)
 
     def robust_absmax(self) -> float:
         if not self.parts:
             return 0.0
-        return float(np.percentile(np.abs(np.concatenate(self.parts)), ROBUST_PERCENTILES[1]))
+        return float(np.percentile(np.abs(self._sample()), ROBUST_PERCENTILES[1]))
 
     def mean_square(self) -> float:
         return self.sum_sq / max(self.count, 1)
@@ -261,8 +298,9 @@ def calibrate(
     """Run the clean model once over ``dataset``; see the module docstring for what is kept."""
     probe = probe or Probe(model, layers)
     rng = np.random.default_rng(seed)
-    xs = {name: _Sampler(rng) for name in layers}
-    ys = {name: _Sampler(rng) for name in layers}
+    scratch = _Scratch()
+    xs = {name: _Sampler(rng, scratch) for name in layers}
+    ys = {name: _Sampler(rng, scratch) for name in layers}
     clean: list[list[np.ndarray]] = []
     shapes: dict[Signature, dict[str, LayerShapes]] = {}
     macs: dict[str, int] = {}
