@@ -50,3 +50,44 @@ def test_channel_max_is_the_running_max_of_abs_per_channel() -> None:
     expected = np.abs(np.moveaxis(every, 1, -1)).reshape(-1, 5).max(axis=0)
     np.testing.assert_array_equal(found["conv"], expected)
     np.testing.assert_array_equal(found["last"], expected)
+
+
+def test_the_sampler_keeps_what_a_plain_float64_reference_keeps() -> None:
+    """The sampler's reused buffers (compile fixes glibc's mmap threshold, so temporaries are
+    fresh mappings) change no value: the same draws of the same generator pick the same
+    samples, and the sum of squares agrees with a float64 copy's to rounding."""
+
+    def reference(stream: list[np.ndarray], rng: np.random.Generator) -> tuple[list, float]:
+        parts: list[np.ndarray] = []
+        sum_sq, rate, kept = 0.0, 1.0, 0
+        for a in stream:
+            flat = a.reshape(-1).astype(np.float64)
+            sum_sq += float(np.dot(flat, flat))
+            if flat.size > _SAMPLE_PER_BATCH:
+                flat = flat[rng.integers(0, flat.size, _SAMPLE_PER_BATCH)]
+            if rate < 1.0:
+                flat = flat[rng.random(flat.size) < rate]
+            parts.append(flat)
+            kept += flat.size
+            while kept > _SAMPLE_TOTAL:
+                rate /= 2
+                parts = [p[rng.random(p.size) < 0.5] for p in parts]
+                kept = sum(p.size for p in parts)
+        return parts, sum_sq
+
+    data = np.random.default_rng(3)
+    # small tensors kept whole, large ones sampled, enough batches to thin twice
+    stream = [
+        data.standard_normal(n).astype(np.float32) * 3
+        for n in [1000, 3 * _SAMPLE_PER_BATCH + 17, 200_000] * 9
+    ]
+    sampler = _Sampler(np.random.default_rng(5))
+    for a in stream:
+        sampler.add(a)
+    parts, sum_sq = reference(stream, np.random.default_rng(5))
+    assert sampler.rate == 0.25  # the thinning ran, twice
+    assert [p.size for p in sampler.parts] == [p.size for p in parts]
+    np.testing.assert_array_equal(
+        np.concatenate(sampler.parts).astype(np.float64), np.concatenate(parts)
+    )
+    assert abs(sampler.sum_sq - sum_sq) <= 1e-12 * sum_sq
