@@ -17,7 +17,9 @@ Usage::
     python tests/golden/identity.py record OUT.json [--quick]
     python tests/golden/identity.py compare A.json B.json
 
-``tests/golden/identity.json`` was recorded before the structure was refactored (issue 9);
+``tests/golden/identity.json`` was recorded before the structure was refactored (issue 9),
+its ``compile`` cases again when the noise draws changed (issue 13: the table generator of
+``runtime/draws.py``; the graph cases did not change);
 ``tests/test_identity.py`` checks the graph cases against it on every test run (see there
 for which are exact and which canonical), and ``compare`` checks the rest on one machine,
 e.g. against a worktree of an older commit.
