@@ -414,3 +414,11 @@ class CalibratedModel:
 
     def evaluate(self, repeats: Mapping[str, int] | int, seeds: Sequence[int]) -> Evaluation:
         return self.evaluator.evaluate(self.configuration(repeats), seeds)
+
+    def evaluate_together(
+        self, configurations: Sequence[Mapping[str, int] | int], seeds: Sequence[int]
+    ) -> list[Evaluation]:
+        """:meth:`evaluate` of each, sharing each batch's draws (the same values)."""
+        return self.evaluator.evaluate_together(
+            [self.configuration(c) for c in configurations], seeds
+        )

@@ -306,8 +306,9 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
 @click.option(
     "--sensitivity-examples",
     type=click.IntRange(min=0),
-    help="Measure the per-layer sensitivities (the analytic warm start) on this many of the "
-    "examples explored on; 0: on all [default: 64 when there are at least 128].",
+    help="Measure the per-layer sensitivities (the analytic warm start) on at most this many "
+    "of the examples explored on (a layer known within 10% stops sooner); 0: on all "
+    "[default: 64 when there are at least 128].",
 )
 @click.option(
     "--strategy",

@@ -152,8 +152,13 @@ def build_compile_report(
 ) -> CompileReport:
     """Evaluate the plan (and the uniform baseline) on fresh seeds and fill in the report."""
     fresh = job.search.fresh_seeds
-    evaluation = calibrated.evaluate(outcome.chosen, fresh)
     result = outcome.search
+    if result is None:
+        evaluation, uniform_evaluation = calibrated.evaluate(outcome.chosen, fresh), None
+    else:
+        evaluation, uniform_evaluation = calibrated.evaluate_together(
+            [outcome.chosen, outcome.uniform], fresh
+        )
     dynamic_acc, uniform_acc = (
         calibrated.account(outcome.chosen),
         calibrated.account(outcome.uniform),
@@ -198,7 +203,7 @@ def build_compile_report(
         digital=digital_rows(job.loaded, job.layer_hardware, job.rules),
         rules=rule_rows(job.loaded, job.layer_hardware, job.rules),
         macs=_macs(job.loaded, dynamic_acc, job.layer_hardware),
-        uniform=_uniform(calibrated, uniform_acc, outcome, fresh),
+        uniform=_uniform(uniform_acc, outcome, uniform_evaluation),
         saving=_saving(dynamic_acc, uniform_acc, result),
         analytic=None
         if result is None
@@ -331,12 +336,11 @@ def _macs(
 
 
 def _uniform(
-    calibrated: CalibratedModel, acc: Accounting, outcome: PlanOutcome, fresh: list[int]
+    acc: Accounting, outcome: PlanOutcome, evaluation: Evaluation | None
 ) -> UniformSection | None:
     result = outcome.search
-    if result is None:
+    if result is None or evaluation is None:
         return None
-    evaluation = calibrated.evaluate(outcome.uniform, fresh)
     return UniformSection(
         **_totals(acc),
         repeats=outcome.uniform,

@@ -161,6 +161,11 @@ def run_compile(job: CompileJob) -> CompileReport:
     _make_dir(job.out_dir)
     outcome = plan_repeats(job, calibrated, acceptance)
     job.lap("search", calibrated.evaluator.example_passes)
+    log.info(
+        "final figures on %d fresh noise seeds: the plan%s",
+        len(job.search.fresh_seeds),
+        "" if outcome.search is None else f" and the uniform baseline (N = {outcome.uniform})",
+    )
     report = build_compile_report(job, calibrated, acceptance, outcome)
     write_compile_outputs(job, calibrated, outcome, report)
     return report

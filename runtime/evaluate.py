@@ -95,10 +95,9 @@ class Evaluator:
         self.example_passes = 0  # noisy example forward passes: Σ over runs of batch examples
 
     def score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
-        scores = [
-            self.metric.score(self._batch_first(out), self._batch_first(clean), labels)
-            for out, clean, labels in zip(outputs, self.clean_outputs, self.labels, strict=True)
-        ]
+        if len(outputs) != len(self.clean_outputs):
+            raise ValueError(f"{len(outputs)} batches of outputs for {len(self.batches)} batches")
+        scores = [self.example_scores(out, b) for b, out in enumerate(outputs)]
         return float(np.concatenate(scores).mean())
 
     def _batch_first(self, outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -114,12 +113,20 @@ class Evaluator:
         return np.concatenate([r.reshape(len(r), -1) for r in rows]).astype(np.float64)
 
     def outputs(self, scales: Mapping[str, float], seed: int) -> list[list[np.ndarray]]:
-        result = []
-        for b, feed in enumerate(self.batches):
-            result.append(self.simulator.run(feed, scales=scales, seed=seed, batch_index=b))
-            self.runs += 1
-            self.example_passes += self.batch_examples[b]
+        return [self.batch_outputs(scales, seed, b) for b in range(len(self.batches))]
+
+    def batch_outputs(self, scales: Mapping[str, float], seed: int, b: int) -> list[np.ndarray]:
+        """Batch ``b`` under noise: what :meth:`outputs` gives for it (the same draws), alone."""
+        result = self.simulator.run(self.batches[b], scales=scales, seed=seed, batch_index=b)
+        self.runs += 1
+        self.example_passes += self.batch_examples[b]
         return result
+
+    def example_scores(self, outputs: Sequence[np.ndarray], b: int) -> np.ndarray:
+        """The metric of each example of batch ``b`` (the mean over every batch's is
+        :meth:`score`)."""
+        clean = self._batch_first(self.clean_outputs[b])
+        return np.asarray(self.metric.score(self._batch_first(outputs), clean, self.labels[b]))
 
     @property
     def examples(self) -> int:
@@ -222,6 +229,23 @@ class Evaluator:
     def evaluate_scales(self, scales: Mapping[str, float], seeds: Sequence[int]) -> Evaluation:
         values = tuple(self.score(self.outputs(scales, seed)) for seed in seeds)
         return Evaluation(self.metric.name, self.clean, values, tuple(seeds))
+
+    def evaluate_together(
+        self, configurations: Sequence[Mapping[str, int] | int], seeds: Sequence[int]
+    ) -> list[Evaluation]:
+        """What :meth:`evaluate` gives for each configuration, run batch by batch: every
+        configuration in turn on one batch and seed, so that a model whose draws are too large
+        to keep makes each batch's draws once for all of them, not once each."""
+        scales = [self.simulator.scales(c) for c in configurations]
+        values: list[list[float]] = [[] for _ in configurations]
+        for seed in seeds:
+            scores: list[list[np.ndarray]] = [[] for _ in configurations]
+            for b in range(len(self.batches)):
+                for i, s in enumerate(scales):
+                    scores[i].append(self.example_scores(self.batch_outputs(s, seed, b), b))
+            for i, per_batch in enumerate(scores):
+                values[i].append(float(np.concatenate(per_batch).mean()))  # as :meth:`score`
+        return [Evaluation(self.metric.name, self.clean, tuple(v), tuple(seeds)) for v in values]
 
 
 _SUBSET_STATE = ("batches", "batch_examples", "batch_sources", "clean_outputs", "labels", "clean")

@@ -98,7 +98,7 @@ class Simulator:
             for name in self.layers
         }
         self._cached_bytes = 0
-        self._spare: np.ndarray | None = np.empty(0, np.float32)
+        self._spare: _Spare | None = (np.empty(0, np.float32), None)
         """Memory for the draws of a run that keeps none, reused run after run: its pages are
         touched once, not faulted in again by every run (with glibc's mmap threshold fixed,
         analogc.runtime.memory, a ResNet-50 run's fresh arrays made drawing ~1.8x slower)."""
@@ -137,7 +137,7 @@ class Simulator:
         wanted: list[tuple[int, SimLayer, LayerShapes]],
         *,
         keep: bool,
-    ) -> tuple[list[dict[str, np.ndarray]], np.ndarray | None]:
+    ) -> tuple[list[dict[str, np.ndarray]], _Spare | None]:
         """The standard-normal draws of each wanted layer for one (seed, batch), by draw name:
         the same for every configuration (common random numbers), so they are kept while
         memory allows. Missing draws are made on the pool, chunk by chunk
@@ -147,22 +147,26 @@ class Simulator:
         found: list[dict[str, np.ndarray]] = []
         made: list[tuple[tuple[object, ...], dict[str, np.ndarray]]] = []
         jobs: list[Job] = []
-        spare = (
-            None
-            if keep
-            else _Carver(self._take_spare(), sum(_draw_bytes(*w[1:]) for w in wanted) // 4)
-        )
-        for position, layer, shapes in wanted:
-            key = (seed, batch_index, position, shapes.output, shapes.weight)
+        keys = [(seed, batch_index, p, sh.output, sh.weight) for p, _, sh in wanted]
+        missing = tuple(k for k in keys if k not in self._cache)
+        spare, holds = (None, None) if keep else self._take_spare()
+        carver = None if keep else _Carver(spare, sum(_draw_bytes(*w[1:]) for w in wanted) // 4)
+        # the buffer still holds these very draws (the previous run's, same seed and batch):
+        # carved again in the same order, they are used as they are
+        again = carver is not None and carver.buffer is spare and holds == missing
+        for key, (position, layer, shapes) in zip(keys, wanted, strict=True):
             cached = self._cache.get(key)
             if cached is None:
                 names = [n for n, d in layer.draws.items() if d.per == "run"]
                 wanted_shapes = [_shape(layer.draws[n].like, shapes) for n in names]
-                arrays, fill = keyed_normals(
-                    (seed, batch_index, position),
-                    wanted_shapes,
-                    out=None if spare is None else [spare.take(s) for s in wanted_shapes],
-                )
+                out = None if carver is None else [carver.take(s) for s in wanted_shapes]
+                fill: list[Job] = []
+                if again and out is not None:
+                    arrays = out
+                else:
+                    arrays, fill = keyed_normals(
+                        (seed, batch_index, position), wanted_shapes, out=out
+                    )
                 cached = dict(zip(names, arrays, strict=True))
                 jobs += fill
                 made.append((key, cached))
@@ -171,19 +175,23 @@ class Simulator:
             pass
         for made_key, draws in made:
             self._keep(made_key, draws, keep=keep)
-        return found, None if spare is None else spare.buffer
+        if carver is None:
+            return found, None
+        return found, (carver.buffer, missing)
 
-    def _take_spare(self) -> np.ndarray | None:
-        """The reusable draw buffer, if no other run holds it."""
+    def _take_spare(self) -> tuple[np.ndarray | None, tuple[object, ...] | None]:
+        """The reusable draw buffer and the draws it holds (their keys), if no other run
+        holds it."""
         with self._lock:
             spare, self._spare = self._spare, None
-        return spare
+        return (None, None) if spare is None else spare
 
-    def _give_back_spare(self, buffer: np.ndarray | None) -> None:
-        """Once the session has run: the buffer serves the next run."""
-        if buffer is not None:
+    def _give_back_spare(self, spare: _Spare | None) -> None:
+        """Once the session has run: the buffer serves the next run (and still holds this
+        run's draws: a run of another configuration on the same batch and seed uses them)."""
+        if spare is not None:
             with self._lock:
-                self._spare = buffer
+                self._spare = spare
 
     def _keep(self, key: tuple[object, ...], draws: dict[str, np.ndarray], *, keep: bool) -> None:
         """Cache one layer's draws if ``keep`` and the cache has room."""
@@ -264,6 +272,10 @@ class Simulator:
         finally:
             self._give_back_spare(buffer)
         return outputs
+
+
+_Spare = tuple[np.ndarray, tuple[object, ...] | None]
+"""The reusable draw buffer, and the keys of the draws it holds (None: not known)."""
 
 
 class _Carver:

@@ -29,7 +29,13 @@ from analogc.search.problem import SearchProblem
 from analogc.search.run import explore_examples
 from analogc.search.settings import SENSITIVITY_EXAMPLES
 from analogc.search.setup import SETUP_KEY, Setup
-from analogc.search.strategies.analytic import sensitivities
+from analogc.search.strategies import analytic
+from analogc.search.strategies.analytic import (
+    MIN_SENSITIVITY_BATCHES,
+    MIN_SENSITIVITY_EXAMPLES,
+    sensitivities,
+    spread_order,
+)
 from analogc.workers import EVALUATED_BY
 
 BUDGET = 0.002  # allowed drop of the mean cosine similarity to the clean output
@@ -225,6 +231,29 @@ def test_confirmation_stops_a_clearly_over_configuration_and_runs_a_feasible_one
     assert rule(1, "again").metric == over.metric, "remembered, not measured again"
 
 
+@pytest.mark.parametrize("sequential", [True, False])
+def test_confirming_configurations_together_measures_what_one_by_one_does(
+    small_batches: CalibratedModel, sequential: bool
+) -> None:
+    """Batch by batch, several configurations at once: the same figures, the same seeds run
+    (an "over" still stops early), the same passes, and nothing measured twice."""
+    evaluator = small_batches.evaluator
+    configs = [(1, "uniform"), (4096, "uniform"), (64, "uniform")]
+    alone = FullRule(_problem(small_batches, sequential=sequential), reuse=False)
+    before = evaluator.example_passes
+    one_by_one = [alone(c, s) for c, s in configs]
+    cost = evaluator.example_passes - before
+    together = FullRule(_problem(small_batches, sequential=sequential), reuse=False)
+    before = evaluator.example_passes
+    together.together([*configs, configs[0]])
+    assert evaluator.example_passes - before == cost
+    assert together.evaluated == 3
+    assert [together(c, s) for c, s in configs] == one_by_one
+    assert evaluator.example_passes - before == cost, "measured once"
+    if sequential:
+        assert [p.seeds for p in one_by_one][:2] == [MIN_SEQUENTIAL_SEEDS, 8]
+
+
 def test_sensitivities_on_a_subset_estimate_those_on_every_example(
     branches: CalibratedModel,
 ) -> None:
@@ -232,13 +261,92 @@ def test_sensitivities_on_a_subset_estimate_those_on_every_example(
     the 256 examples they are within 15% of those on all (over seeds 0-2 the relative errors
     were 0.4-9%, about 5% standard deviation: 15% is three of them)."""
     evaluator = branches.evaluator
-    everywhere, _ = sensitivities(branches, 16, [0])
+    everywhere = sensitivities(branches, 16, [0]).a
     with evaluator.subset(64) as on:
         assert on == 64
-        subset, _ = sensitivities(branches, 16, [0])
+        subset = sensitivities(branches, 16, [0]).a
     for name, a in everywhere.items():
         assert subset[name] == pytest.approx(a, rel=0.15), name
     assert subset != everywhere, "measured on other examples"
+
+
+@pytest.fixture(scope="module")
+def small_batches(tmp_path_factory: pytest.TempPathFactory) -> CalibratedModel:
+    """The branches model in batches of 4: 64 batches a sensitivity may stop between."""
+    model, _ = branches_model()
+    path = tmp_path_factory.mktemp("small") / "branches.onnx"
+    onnx.save(model, path)
+    x = np.random.default_rng(1).standard_normal((256, K)).astype(np.float32)
+    data = Dataset({"x": x}, source="gaussian")
+    return CalibratedModel(open_model(path), THERMAL, data, metric=METRICS["cosine"], batch_size=4)
+
+
+def _reference_sensitivities(
+    calibrated: CalibratedModel, reference: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """What the sensitivities are on every batch, written out plainly (one seed, no static
+    terms): the mean of the batches' output MSEs over the clean power, times N_ref."""
+    from analogc.passes.noise import temporal_scale
+
+    evaluator = calibrated.evaluator
+    clean = evaluator.clean_outputs
+    power = float(np.mean([np.mean(np.square(c[0], dtype=np.float64)) for c in clean]))
+    a, drops = {}, {}
+    for name in calibrated.names:
+        scales = dict.fromkeys(calibrated.names, 0.0)
+        scales[name] = temporal_scale(reference, calibrated.base_plan.e1_of(name))
+        outputs = evaluator.outputs(scales, 0)
+        mse = np.mean(
+            [
+                np.mean((o[0] - c[0]) ** 2, dtype=np.float64)
+                for o, c in zip(outputs, clean, strict=True)
+            ]
+        )
+        a[name] = float(mse) / power * reference
+        drops[name] = evaluator.clean - evaluator.score(outputs)
+    return a, drops
+
+
+def test_sensitivities_run_every_batch_when_none_settles_and_match_the_plain_formula(
+    small_batches: CalibratedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analytic, "SENSITIVITY_PRECISION", 0.0)
+    evaluator = small_batches.evaluator
+    before = evaluator.example_passes
+    found = sensitivities(small_batches, 16, [0])
+    assert evaluator.example_passes - before == 256 * len(small_batches.names)
+    assert set(found.examples.values()) == {256}
+    a, drops = _reference_sensitivities(small_batches, 16)
+    assert found.a == a, "every batch: exactly the mean over the data"
+    for name, drop in drops.items():
+        assert found.drops[name] == pytest.approx(drop, rel=1e-12, abs=1e-15), name
+
+
+def test_a_sensitivity_stops_once_known_within_its_precision(
+    small_batches: CalibratedModel,
+) -> None:
+    """Batch by batch, spread over the data: each layer stops once one standard error is
+    within 10% of its a_l. The estimate then lies within 35% (3.5 standard errors) of the
+    value on every example, and costs only the examples it ran."""
+    evaluator = small_batches.evaluator
+    everywhere, _ = _reference_sensitivities(small_batches, 16)
+    before = evaluator.example_passes
+    found = sensitivities(small_batches, 16, [0])
+    assert evaluator.example_passes - before == sum(found.examples.values())
+    for name, a in everywhere.items():
+        used = found.examples[name]
+        assert max(MIN_SENSITIVITY_EXAMPLES, 4 * MIN_SENSITIVITY_BATCHES) <= used < 256, name
+        assert found.a[name] == pytest.approx(a, rel=0.35), (name, used)
+    assert sum(found.examples.values()) < 256 * len(everywhere) / 2
+
+
+def test_spread_order_samples_the_whole_range_from_its_first_steps() -> None:
+    for n in (1, 2, 3, 7, 22, 64, 100):
+        order = spread_order(n)
+        assert sorted(order) == list(range(n)), n
+    order = spread_order(64)
+    for k in (2, 4, 8, 16):
+        assert sorted(i * k // 64 for i in order[:k]) == list(range(k)), "one per k-th part"
 
 
 def test_setup_measures_sensitivities_on_a_subset(
@@ -406,3 +514,20 @@ def test_a_metric_that_may_rank_examples_among_their_batch_explores_on_all() -> 
     assert not Data.metric.self_contained and METRICS["cosine"].self_contained
     assert explore_examples(SearchSettings(), Data(), 0.01) == 0  # type: ignore[arg-type]
     assert explore_examples(SearchSettings(explore_examples=200), Data()) == 200  # type: ignore[arg-type]
+
+
+def test_configurations_evaluated_together_score_as_each_alone(
+    small_batches: CalibratedModel,
+) -> None:
+    """The final figures run the plan and the uniform baseline batch by batch (one draw per
+    batch for both): the same values as each evaluated on its own, and the same passes."""
+    evaluator = small_batches.evaluator
+    configs: list[dict[str, int] | int] = [
+        64,
+        {n: 16 * (i + 1) for i, n in enumerate(small_batches.names)},
+    ]
+    before = evaluator.example_passes
+    together = small_batches.evaluate_together(configs, [3, 4])
+    assert evaluator.example_passes - before == 2 * 2 * 256
+    alone = [small_batches.evaluate(c, [3, 4]) for c in configs]
+    assert together == alone

@@ -80,8 +80,67 @@ class FullRule:
         key = problem.key(config)
         if key not in self.memo:
             self.memo[key] = self._measure(config, key)
+            self._tell(config, self.memo[key], source)
         metric, margin, seeds = self.memo[key]
         return Point(config, problem.energy(config), metric, margin, source, seeds)
+
+    def _tell(self, config: Mapping[str, int], measured: Measured, source: str) -> None:
+        problem = self.problem
+        metric, margin, seeds = measured
+        free = {config[n] for n in problem.free}
+        what = (
+            f"the uniform baseline at N = {free.pop()}"
+            if source == "uniform" and len(free) == 1
+            else f"a plan ({source})"
+        )
+        problem.on_step(
+            f"confirmed {what}, Ē {problem.energy(dict(config)):.4g}: "
+            f"{problem.calibrated.metric.format(metric)} on {seeds} seeds, "
+            f"{'within' if margin <= 0 else 'over'} budget"
+        )
+
+    def together(self, configurations: Sequence[tuple[Mapping[str, int] | int, str]]) -> None:
+        """Measures these configurations now, as :meth:`__call__` would one by one (the same
+        seeds, the same sequential stops, the same figures), but batch by batch, every one
+        in turn on each batch: a model whose draws are too large to keep then makes each
+        batch's draws once for all of them. Only where nothing is reused (exploration ran on
+        a subset); configurations measured already are left out."""
+        problem, acceptance, seeds = self.problem, self.problem.acceptance, self.problem.seeds
+        if self.reuse:
+            return
+        todo: dict[tuple[int, ...], dict[str, int]] = {}
+        sources: dict[tuple[int, ...], str] = {}
+        for repeats, source in configurations:
+            config = problem.calibrated.configuration(repeats)
+            key = problem.key(config)
+            if key not in self.memo and key not in todo:
+                todo[key], sources[key] = config, source
+        if not todo:
+            return
+        self.evaluated += len(todo)
+        if not problem.sequential:
+            evaluations = problem.calibrated.evaluate_together(list(todo.values()), seeds)
+            for key, evaluation in zip(todo, evaluations, strict=True):
+                self.memo[key] = (evaluation.mean, acceptance.margin(evaluation), len(seeds))
+                self._tell(todo[key], self.memo[key], sources[key])
+            return
+        values: dict[tuple[int, ...], tuple[float, ...]] = dict.fromkeys(todo, ())
+        running = dict(todo)
+        for seed in seeds:
+            if not running:
+                break
+            ones = problem.calibrated.evaluate_together(list(running.values()), [seed])
+            for key, one in zip(list(running), ones, strict=True):
+                values[key] = (*values[key], one.values[0])
+                evaluation = replace(
+                    one, values=values[key], seeds=tuple(seeds[: len(values[key])])
+                )
+                measured = (evaluation.mean, acceptance.margin(evaluation), len(values[key]))
+                self.memo[key] = measured
+                over = acceptance.verdict(acceptance.drops(evaluation), len(seeds)) == "over"
+                if over or len(values[key]) == len(seeds):
+                    del running[key]  # as :meth:`_measure`: an "over" is final
+                    self._tell(todo[key], measured, sources[key])
 
     def _measure(self, config: dict[str, int], key: tuple[int, ...]) -> Measured:
         problem, seeds = self.problem, self.problem.seeds
@@ -123,14 +182,26 @@ def confirm(
     ``records``: the setup's points, which the study holds besides ``explored``."""
     examples = problem.calibrated.evaluator.examples
     full = FullRule(problem, reuse=explored_on == examples, records=[*records, *explored])
+
+    def candidates(energy: float) -> list[Point]:
+        """The explored plans cheaper than ``energy`` that met the budget, cheapest first."""
+        return sorted(
+            (p for p in explored if p.feasible and p.source != "inferred" and p.energy < energy),
+            key=lambda p: (p.energy, p.margin),
+        )
+
+    if explored_on < examples:
+        problem.on_step(f"confirming the uniform baseline and the plan on all {examples} examples")
+    # Measured whatever the full data says: the explored uniform N and the cheapest plan
+    # below it, together (one draw per batch for both). N − 1 is left to the search for N:
+    # where the full data puts N higher, it would be wasted.
+    cheapest = candidates(problem.energy(uniform))[:1]
+    if uniform <= problem.max_uniform:
+        full.together([(uniform, "uniform"), *((p.repeats, p.source) for p in cheapest)])
     n = confirm_uniform(full, uniform, problem.max_uniform)
     base = full(n, "uniform")
-    candidates = sorted(
-        (p for p in explored if p.feasible and p.source != "inferred" and p.energy < base.energy),
-        key=lambda p: (p.energy, p.margin),
-    )
     plan = base if base.feasible else None
-    for p in candidates[:MAX_CANDIDATES]:
+    for p in candidates(base.energy)[:MAX_CANDIDATES]:
         point = full(p.repeats, p.source)
         if point.feasible:
             plan = point

@@ -32,9 +32,10 @@ class SearchSettings:
         explore_examples: explore (setup and trials) on this many of the examples, then
             confirm the plan and the uniform baseline on all of them; 0: explore on all; None:
             a quarter of them, at least 128, when there are at least 256.
-        sensitivity_examples: measure the per-layer sensitivities on this many of the
-            examples explored on (0: all of them; None: ``SENSITIVITY_EXAMPLES``). They are
-            output noise powers averaged over every output element, which a few dozen
+        sensitivity_examples: measure the per-layer sensitivities on at most this many of
+            the examples explored on (0: all of them; None: ``SENSITIVITY_EXAMPLES``); a layer
+            known within 10% on fewer stops there (:func:`.strategies.analytic.sensitivities`).
+            They are output noise powers averaged over every output element, which a few dozen
             examples estimate well, and they only shape the analytic warm start.
         pareto: multi-objective search (NSGA-II) returning the energy/drop front.
         storage: Optuna storage URL (None: in memory); ``sqlite:///PATH`` or ``postgresql://``.

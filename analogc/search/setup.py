@@ -73,7 +73,7 @@ class Setup:
 
 def compute_setup(problem: SearchProblem) -> Setup:
     """Uniform baseline, sensitivities at its N, analytic allocation, search boxes."""
-    from .strategies.analytic import analytic_allocation, sensitivities
+    from .strategies.analytic import SENSITIVITY_PRECISION, analytic_allocation, sensitivities
     from .strategies.uniform import uniform_baseline
 
     settings = problem.settings
@@ -85,8 +85,18 @@ def compute_setup(problem: SearchProblem) -> Setup:
         problem.meter.phase("sensitivity"),
         evaluator.subset(sensitivity_examples(settings, evaluator.examples)) as measured_on,
     ):
-        problem.on_step(f"sensitivity: noise in one layer at a time, on {measured_on} examples")
-        a, drops = sensitivities(problem.calibrated, uniform, settings.search_seeds[:1])
+        problem.on_step(
+            f"sensitivity: noise in one layer at a time, on up to {measured_on} examples"
+        )
+        found = sensitivities(problem.calibrated, uniform, settings.search_seeds[:1])
+        a, drops = found.a, found.drops
+        used = sorted(found.examples.values())
+        if used and used[0] < measured_on:
+            problem.on_step(
+                f"sensitivity: {sum(u < measured_on for u in used)} of {len(used)} layers known "
+                f"within {SENSITIVITY_PRECISION:.0%} on fewer examples ({used[0]} to "
+                f"{used[-1]}, mean {sum(used) / len(used):.0f})"
+            )
     analytic, analytic_points = analytic_allocation(problem, a, uniform)
     bounds = {}
     for n in problem.names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -220,9 +221,43 @@ def test_simulator_reuses_one_buffer_for_draws_it_does_not_keep() -> None:
         np.testing.assert_array_equal(
             got, caching.run(feed, scales=scales, seed=seed, batch_index=0)[0]
         )
-        assert reusing._spare is not None and reusing._spare.size == 64 * 256
-        addresses.add(reusing._spare.ctypes.data)
+        assert reusing._spare is not None and reusing._spare[0].size == 64 * 256
+        addresses.add(reusing._spare[0].ctypes.data)
     assert len(addresses) == 1, "a new buffer was made for a run of the same size"
     first = reusing.run(feed, scales=scales, seed=5, batch_index=0)[0]
     again = reusing.run(feed, scales=scales, seed=5, batch_index=0)[0]
     np.testing.assert_array_equal(first, again)
+
+
+def test_a_run_on_the_same_batch_and_seed_reuses_the_draws_the_buffer_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another configuration on the same (seed, batch) uses the draws still in the buffer,
+    drawing nothing, and gives what a simulator drawing afresh gives; another seed or batch
+    draws again."""
+    from analogc.runtime import simulate
+
+    case = matmul(k=4, n=256)
+    model = prepare(case.model)
+    feed = case.feed(rng(), 64)
+    plan = plan_for([case.layer], SHOT)
+    runs = [(0, 0, 1.0), (0, 0, 0.25), (0, 1, 0.25), (1, 1, 0.25), (1, 1, 1.0)]
+    wanted = [
+        Simulator(model, plan, cache_bytes=0).run(
+            feed, scales={case.layer: scale}, seed=seed, batch_index=batch
+        )[0]
+        for seed, batch, scale in runs
+    ]
+    reusing = Simulator(model, plan, cache_bytes=0)
+    calls: list[tuple[int, ...]] = []
+    real = simulate.keyed_normals
+
+    def counting(key: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:
+        calls.append(key)
+        return real(key, *args, **kwargs)
+
+    monkeypatch.setattr(simulate, "keyed_normals", counting)
+    for (seed, batch, scale), want in zip(runs, wanted, strict=True):
+        got = reusing.run(feed, scales={case.layer: scale}, seed=seed, batch_index=batch)[0]
+        np.testing.assert_array_equal(got, want)
+    assert [k[:2] for k in calls] == [(0, 0), (0, 1), (1, 1)], calls
