@@ -136,8 +136,10 @@ def run_plan(
     examples: int,
     extra: Sequence[str],
     keep: Path | None = None,
+    progress: bool = False,
 ) -> Row:
-    base = [sys.executable, "-m", "analogc", "compile", *model_args(name, examples), "-q"]
+    base = [sys.executable, "-m", "analogc", "compile", *model_args(name, examples)]
+    base += [] if progress else ["-q"]
     base += ["--seed", "0", *extra]
     with tempfile.TemporaryDirectory(prefix="plan_time-") as tmp:
         root = Path(tmp)
@@ -147,15 +149,22 @@ def run_plan(
             for i in range(workers)
         ]
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        # Each worker's output goes to a file as it comes (--keep's folder: to follow a long
+        # run's progress while it runs).
+        logs_dir = keep if keep is not None else root
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        logs = [logs_dir / f"{name}-{workers}w-{i}.log" for i in range(workers)]
         start = time.perf_counter()
-        procs = [
-            subprocess.Popen(
-                cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
-            for cmd in commands
-        ]
-        outputs = [p.communicate()[0].decode(errors="replace") for p in procs]
+        procs = []
+        for cmd, log in zip(commands, logs, strict=True):
+            with log.open("wb") as sink:
+                procs.append(
+                    subprocess.Popen(cmd, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT)
+                )
+        for p in procs:
+            p.wait()
         wall = time.perf_counter() - start
+        outputs = [log.read_bytes().decode(errors="replace") for log in logs]
         codes = [p.returncode for p in procs]
         reports = []
         for i, (code, text) in enumerate(zip(codes, outputs, strict=True)):
@@ -167,7 +176,6 @@ def run_plan(
                 keep.mkdir(parents=True, exist_ok=True)
                 stem = f"{name}-{workers}w-{i}"
                 (keep / f"{stem}.report.json").write_text(path.read_text())
-                (keep / f"{stem}.log").write_text(text)
     counted = [_passes(r) for r in reports]
     first = reports[0]
     shown = " ".join(a.replace(f"{REPO}/", "") for a in base[3:])
@@ -223,12 +231,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--keep", type=Path, help="folder to keep each worker's report.json and output in"
     )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="compile without -q: its progress lines go to --keep's .log files (the progress "
+        "bar's redraws too, so slightly more work than a quiet run)",
+    )
     parser.add_argument("extra", nargs="*", help="more compile options, after --")
     args = parser.parse_args(argv)
     rows = []
     for name in args.models.split(","):
         for workers in (int(w) for w in args.workers.split(",")):
-            row = run_plan(args.label, name, workers, args.examples, args.extra, args.keep)
+            row = run_plan(
+                args.label, name, workers, args.examples, args.extra, args.keep, args.progress
+            )
             print(json.dumps(asdict(row)), flush=True)
             rows.append(row)
     merged = _merge(rows, args.out)

@@ -220,3 +220,28 @@ def test_plan_time_records_a_plans_wall_time_passes_and_saving(tmp_path: Path) -
         assert row["example_passes"] > 0 and row["wall_s"] > 0
     table = out.with_suffix(".md").read_text()
     assert len(table_rows(table, "# Plan time")) == 2
+
+
+def test_plan_time_keeps_a_progress_log_and_the_report(tmp_path: Path) -> None:
+    """--progress --keep: the compile's progress lines land in the kept log (written as they
+    come, for following a long plan), beside its whole report."""
+    keep = tmp_path / "keep"
+    run_bench(
+        "plan_time.py",
+        "--label",
+        "p",
+        "--out",
+        tmp_path / "plan_time.json",
+        "--progress",
+        "--keep",
+        keep,
+        "--",
+        "--trials",
+        "3",
+        "--seeds",
+        "2",
+    )
+    log = (keep / "demo-1w-0.log").read_text()
+    assert "uniform N=" in log and "final figures on" in log, log[-2000:]
+    report = json.loads((keep / "demo-1w-0.report.json").read_text())
+    assert report["run"]["cost"]["example_passes"] > 0

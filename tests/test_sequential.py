@@ -24,8 +24,8 @@ from analogc.runtime.evaluate import Evaluation, subset_stride
 from analogc.runtime.metrics import METRICS, Metric, custom_metric
 from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
 from analogc.search import SearchSettings, run_search
-from analogc.search.confirm import FullRule, confirm
-from analogc.search.problem import SearchProblem
+from analogc.search.confirm import SCALE_TOLERANCE, FullRule, confirm, confirm_uniform, scaled_up
+from analogc.search.problem import Point, SearchProblem
 from analogc.search.run import explore_examples
 from analogc.search.settings import SENSITIVITY_EXAMPLES
 from analogc.search.setup import SETUP_KEY, Setup
@@ -531,3 +531,45 @@ def test_configurations_evaluated_together_score_as_each_alone(
     assert evaluator.example_passes - before == 2 * 2 * 256
     alone = [small_batches.evaluate(c, [3, 4]) for c in configs]
     assert together == alone
+
+
+def _threshold_plan(calibrated: CalibratedModel) -> tuple[SearchProblem, int, dict[str, int]]:
+    """The smallest uniform N meeting the budget on every example, and a plan 15% below a
+    feasible per-layer allocation (over the budget there)."""
+    problem = _problem(calibrated)
+    n = confirm_uniform(FullRule(problem, reuse=False), 64, problem.max_uniform)
+    a = sensitivities(calibrated, n, [0]).a
+    allocation, _ = analytic.analytic_allocation(problem, a, n)
+    low = {k: max(1, round(0.85 * v)) for k, v in allocation.items()}
+    return problem, n, low
+
+
+def test_a_plan_over_the_budget_on_every_example_is_scaled_up_to_meet_it(
+    small_batches: CalibratedModel,
+) -> None:
+    problem, _, low = _threshold_plan(small_batches)
+    full = FullRule(problem, reuse=False)
+    start = full(low, "analytic")
+    assert not start.feasible, "the plan 15% below the allocation is over the budget"
+    scaled = scaled_up(full, start, math.inf)
+    assert scaled is not None and scaled.feasible
+    assert start.energy < scaled.energy < 1.25 * start.energy
+    ratios = {round(scaled.repeats[k] / v, 1) for k, v in low.items() if v >= 10}
+    assert len(ratios) == 1, f"one factor on every layer: {ratios}"
+    below = {k: max(1, round(v / SCALE_TOLERANCE)) for k, v in scaled.repeats.items()}
+    assert full(below, "check").margin > 0 or below == low, "within 3% of the least factor"
+    assert scaled_up(full, start, start.energy * 1.001) is None, "no cheaper than the ceiling"
+
+
+def test_confirmation_scales_a_plan_the_subset_accepted_instead_of_dropping_it(
+    small_batches: CalibratedModel,
+) -> None:
+    """Explored on a subset, the cheapest plan met the budget there; over it on every example,
+    it is scaled up, not replaced by the uniform baseline."""
+    problem, n, low = _threshold_plan(small_batches)
+    energy = problem.energy(low)
+    explored = [Point(low, energy, 1.0, -1.0, "analytic", 8)]  # as the subset judged it
+    confirmed = confirm(problem, explored, n, explored_on=64)
+    assert confirmed.uniform == n and confirmed.uniform_point.feasible
+    assert confirmed.plan.feasible and confirmed.plan.source == "analytic"
+    assert energy < confirmed.plan.energy < confirmed.uniform_point.energy

@@ -6,11 +6,13 @@ after a few seeds (sequential acceptance); what the report compares, the plan ag
 uniform baseline, is then decided here on the full data. A configuration within the budget
 runs every seed; one clearly over it stops as soon as the sequential test says so (the full
 rule would accept it only by chance), as in exploration. A plan that no longer meets the
-budget gives way to the next cheapest explored one that does.
+budget is scaled up until it does, as the uniform N is searched again (:func:`scaled_up`), or,
+if that costs as much as the uniform baseline, gives way to the next cheapest explored one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -203,6 +205,11 @@ def confirm(
     plan = base if base.feasible else None
     for p in candidates(base.energy)[:MAX_CANDIDATES]:
         point = full(p.repeats, p.source)
+        if not point.feasible and base.feasible:
+            # Within the budget on the subset, not on every example: like the uniform N, its
+            # scale is searched again on them (a plan at the threshold of the subset sits at
+            # the full data's only by chance), rather than giving way to a far costlier one.
+            point = scaled_up(full, point, base.energy) or point
         if point.feasible:
             plan = point
             break
@@ -210,6 +217,57 @@ def confirm(
         closest = choose(explored) if explored else base
         plan = full(closest.repeats, closest.source)
     return Confirmation(plan, n, base, examples, explored_on, full.evaluated)
+
+
+SCALE_TOLERANCE = 1.03
+"""A plan scaled up in confirmation stops once its factor is bracketed within 3% (the analytic
+allocation's scale is found as closely)."""
+
+
+def scaled_up(full: FullRule, plan: Point, ceiling: float) -> Point | None:
+    """``plan`` with every free layer's repeats multiplied by the least factor (within
+    :data:`SCALE_TOLERANCE`) that meets the budget under ``full``, if it costs less than
+    ``ceiling``; None otherwise. Its margins predict the factor (:mod:`.threshold`): a plan
+    just over the budget takes one probe a few percent up."""
+    problem = full.problem
+    caps, free = problem.caps, problem.free
+
+    def config(factor: float) -> dict[str, int]:
+        scaled = {n: int(min(caps[n], max(1, round(factor * plan.repeats[n])))) for n in free}
+        return {**plan.repeats, **scaled}
+
+    def margin(factor: float) -> float:
+        return full(config(factor), plan.source).margin
+
+    def inner(lo: float, hi: float, guess: float | None) -> float | None:
+        if hi / lo <= SCALE_TOLERANCE:
+            return None
+        ends = (config(lo), config(hi))
+        options = [] if guess is None else [min(hi / 1.01, max(lo * 1.01, guess))]
+        for factor in [*options, math.sqrt(lo * hi)]:
+            if config(factor) not in ends:
+                return factor
+        return None
+
+    found = smallest_feasible(
+        margin,
+        1.0,
+        crossing(problem.acceptance),
+        inner=inner,
+        top=ceiling / plan.energy,
+        overshoot=1.0,
+        least_growth=1.01,
+    )
+    if found is None:
+        return None
+    point = full(config(found), plan.source)
+    if not point.feasible or point.energy >= ceiling:
+        return None
+    problem.on_step(
+        f"the plan, over the budget on every example, meets it scaled by {found:.3g}: "
+        f"Ē {plan.energy:.4g} → {point.energy:.4g}"
+    )
+    return point
 
 
 def confirm_uniform(full: FullRule, start: int, top: int) -> int:
