@@ -233,7 +233,12 @@ def scaled_up(full: FullRule, plan: Point, ceiling: float) -> Point | None:
     caps, free = problem.caps, problem.free
 
     def config(factor: float) -> dict[str, int]:
-        scaled = {n: int(min(caps[n], max(1, round(factor * plan.repeats[n])))) for n in free}
+        # Rounded up: any factor above 1 adds a repeat to every layer not at its cap (rounded
+        # to nearest, a small factor leaves layers of a few dozen repeats as they were, and
+        # probe after probe measures nearly the same plan).
+        scaled = {
+            n: int(min(caps[n], max(1, math.ceil(factor * plan.repeats[n] - 1e-9)))) for n in free
+        }
         return {**plan.repeats, **scaled}
 
     def margin(factor: float) -> float:
@@ -256,7 +261,7 @@ def scaled_up(full: FullRule, plan: Point, ceiling: float) -> Point | None:
         inner=inner,
         top=ceiling / plan.energy,
         overshoot=1.0,
-        least_growth=1.01,
+        least_growth=SCALE_TOLERANCE,
     )
     if found is None:
         return None
