@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from .problem import Point, SearchProblem
 from .result import choose
-from .threshold import crossing, smallest_feasible
+from .threshold import crossing, scale_inner, smallest_feasible
 
 Measured = tuple[float, float, int]
 """(metric, margin, seeds run) of one configuration."""
@@ -244,21 +244,11 @@ def scaled_up(full: FullRule, plan: Point, ceiling: float) -> Point | None:
     def margin(factor: float) -> float:
         return full(config(factor), plan.source).margin
 
-    def inner(lo: float, hi: float, guess: float | None) -> float | None:
-        if hi / lo <= SCALE_TOLERANCE:
-            return None
-        ends = (config(lo), config(hi))
-        options = [] if guess is None else [min(hi / 1.01, max(lo * 1.01, guess))]
-        for factor in [*options, math.sqrt(lo * hi)]:
-            if config(factor) not in ends:
-                return factor
-        return None
-
     found = smallest_feasible(
         margin,
         1.0,
         crossing(problem.acceptance),
-        inner=inner,
+        inner=scale_inner(config, SCALE_TOLERANCE),
         top=ceiling / plan.energy,
         overshoot=1.0,
         least_growth=SCALE_TOLERANCE,

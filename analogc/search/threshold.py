@@ -219,6 +219,25 @@ def smallest_feasible(
         moved = end
 
 
+def scale_inner(config: Callable[[float], object], tolerance: float) -> Inner:
+    """The inner() of a continuous scale whose configurations are ``config(scale)``: the
+    predicted scale (kept 1% inside the bracket), else the geometric midpoint; none once the
+    bracket is within ``tolerance`` (a factor) or no scale in it gives a configuration of its
+    own."""
+
+    def inner(lo: float, hi: float, guess: float | None) -> float | None:
+        if hi / lo <= tolerance:
+            return None
+        ends = (config(lo), config(hi))
+        options = [] if guess is None else [min(hi / 1.01, max(lo * 1.01, guess))]
+        for scale in [*options, math.sqrt(lo * hi)]:
+            if config(scale) not in ends:
+                return scale
+        return None
+
+    return inner
+
+
 def integer_inner(lo: float, hi: float, guess: float | None) -> float | None:
     """The integer to probe in (lo, hi): the predicted smallest feasible one, ⌈guess⌉, or the
     geometric midpoint (repeats act on the noise as 1/√N)."""

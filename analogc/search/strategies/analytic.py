@@ -21,7 +21,7 @@ from analogc.passes.noise import temporal_scale
 
 from ..problem import Point, SearchProblem
 from ..setup import Setup
-from ..threshold import crossing, smallest_feasible
+from ..threshold import crossing, scale_inner, smallest_feasible
 from .base import SetupStrategy
 
 if TYPE_CHECKING:
@@ -168,21 +168,11 @@ def analytic_allocation(
         problem.on_step(f"analytic λ={lam:.3g}: Ē={point.energy:.4g}")
         return point.margin
 
-    def inner(lo: float, hi: float, guess: float | None) -> float | None:
-        """Inside (lo, hi): the predicted λ, else the geometric midpoint; none once the bracket
-        is within 3% or no λ in it gives a configuration of its own."""
-        if hi / lo <= 1.03:
-            return None
-        ends = (config(lo), config(hi))
-        options = [] if guess is None else [min(hi / 1.01, max(lo * 1.01, guess))]
-        for lam in [*options, math.sqrt(lo * hi)]:
-            if config(lam) not in ends:
-                return lam
-        return None
-
     total = sum(macs[n] for n in names)
     start = uniform * total / sum(direction[n] * macs[n] for n in names)  # uniform's energy
-    found = smallest_feasible(measure, start, crossing(problem.acceptance), inner=inner)
+    found = smallest_feasible(
+        measure, start, crossing(problem.acceptance), inner=scale_inner(config, 1.03)
+    )
     if found is None:  # nothing met the budget: the most repeats tried
         return max(points, key=lambda p: p.energy).repeats, points
     return config(found), points
