@@ -105,13 +105,20 @@ def test_verdict_decides_either_way_and_agrees_with_the_margin() -> None:
 
 @pytest.fixture(scope="module")
 def branches(tmp_path_factory: pytest.TempPathFactory) -> CalibratedModel:
+    return _calibrated_branches(tmp_path_factory, batch_size=100)
+
+
+def _calibrated_branches(
+    tmp_path_factory: pytest.TempPathFactory, *, batch_size: int
+) -> CalibratedModel:
+    """The branches model calibrated on 256 Gaussian inputs under thermal noise."""
     model, _ = branches_model()
     path = tmp_path_factory.mktemp("branches") / "branches.onnx"
     onnx.save(model, path)
     x = np.random.default_rng(1).standard_normal((256, K)).astype(np.float32)
     data = Dataset({"x": x}, source="gaussian")
     return CalibratedModel(
-        open_model(path), THERMAL, data, metric=METRICS["cosine"], batch_size=100
+        open_model(path), THERMAL, data, metric=METRICS["cosine"], batch_size=batch_size
     )
 
 
@@ -273,12 +280,7 @@ def test_sensitivities_on_a_subset_estimate_those_on_every_example(
 @pytest.fixture(scope="module")
 def small_batches(tmp_path_factory: pytest.TempPathFactory) -> CalibratedModel:
     """The branches model in batches of 4: 64 batches a sensitivity may stop between."""
-    model, _ = branches_model()
-    path = tmp_path_factory.mktemp("small") / "branches.onnx"
-    onnx.save(model, path)
-    x = np.random.default_rng(1).standard_normal((256, K)).astype(np.float32)
-    data = Dataset({"x": x}, source="gaussian")
-    return CalibratedModel(open_model(path), THERMAL, data, metric=METRICS["cosine"], batch_size=4)
+    return _calibrated_branches(tmp_path_factory, batch_size=4)
 
 
 def _reference_sensitivities(
