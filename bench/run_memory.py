@@ -88,8 +88,11 @@ calibrated = CalibratedModel(
 scales = {name: 0.1 for name in calibrated.names}
 sim = calibrated.simulator
 seeds = iter(range(100))
-draws_mb = sim._run_bytes(sim.noise_shapes(feed)) / 1e6
-measured(lambda: sim.run(feed, scales=scales, seed=next(seeds), batch_index=0), draws_mb=draws_mb)
+draws_mb = sim.held_draw_bytes(feed) / 1e6
+measured(
+    lambda: sim.run(feed, scales=scales, seed=next(seeds), batch_index=0),
+    draws_mb=draws_mb, pieces=sim.pieces,
+)
 """
 )
 

@@ -122,6 +122,16 @@ class Evaluator:
         self.example_passes += self.batch_examples[b]
         return result
 
+    def batch_outputs_together(
+        self, scales: Sequence[Mapping[str, float]], seed: int, b: int
+    ) -> list[list[np.ndarray]]:
+        """What :meth:`batch_outputs` gives for each of ``scales``: a model run in pieces makes
+        each piece's draws once for all of them (Simulator.run_together)."""
+        result = self.simulator.run_together(self.batches[b], scales, seed=seed, batch_index=b)
+        self.runs += len(scales)
+        self.example_passes += len(scales) * self.batch_examples[b]
+        return result
+
     def example_scores(self, outputs: Sequence[np.ndarray], b: int) -> np.ndarray:
         """The metric of each example of batch ``b`` (the mean over every batch's is
         :meth:`score`)."""
@@ -241,8 +251,9 @@ class Evaluator:
         for seed in seeds:
             scores: list[list[np.ndarray]] = [[] for _ in configurations]
             for b in range(len(self.batches)):
-                for i, s in enumerate(scales):
-                    scores[i].append(self.example_scores(self.batch_outputs(s, seed, b), b))
+                outputs = self.batch_outputs_together(scales, seed, b)
+                for i, out in enumerate(outputs):
+                    scores[i].append(self.example_scores(out, b))
             for i, per_batch in enumerate(scores):
                 values[i].append(float(np.concatenate(per_batch).mean()))  # as :meth:`score`
         return [Evaluation(self.metric.name, self.clean, tuple(v), tuple(seeds)) for v in values]

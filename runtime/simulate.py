@@ -9,17 +9,21 @@ number of threads: every draw is made in keyed chunks (runtime/draws.py).
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 import threading
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 
 from analogc.passes import Plan, SimLayer, lower_for_simulation
 from analogc.passes.graph_index import GraphIndex
 from analogc.passes.noise import temporal_scale
 from analogc.passes.scopes import locate
+from analogc.passes.split import cut_points, split_model
 
 from .calibrate import LayerShapes, Probe, Signature, signature
 from .draws import Job, keyed_normals
@@ -38,6 +42,17 @@ CHIP_STREAM = 0x5EED
 CACHED_RUNS_MIN = 16
 """Draws are kept only if the cache could hold at least this many runs of the same size."""
 
+PIECES = 16
+"""A run whose draws are large runs the graph in this many pieces (passes.split), each piece's
+draws made while the piece before it runs: it holds about 2/PIECES of the draws at a time. On
+ResNet-50 (batch 3), 16 pieces ran as fast as the whole graph and 8 pieces about 4% slower."""
+
+SPARES = 2
+"""Reusable draw buffers kept (a run in pieces fills one while the other is in use)."""
+
+PIECES_FROM_BYTES = 16 << 20
+"""Draws of one run (at the calibrated batch size) above which the graph runs in pieces."""
+
 
 class Simulator:
     """Runs the model with analog noise on the layers of ``plan``.
@@ -52,6 +67,9 @@ class Simulator:
         threads: onnxruntime intra-op threads, and threads drawing the noise.
         cache_bytes: memory for keeping draws between runs (each (seed, batch, layer) draw
             is reused by every configuration evaluated on it); 0 disables the cache.
+        pieces: run the graph in up to this many consecutive pieces, each with its own draws
+            (the same values: draws are keyed by layer); default: :data:`PIECES` when one
+            run's draws at a known batch size exceed :data:`PIECES_FROM_BYTES`, else whole.
     """
 
     def __init__(
@@ -64,6 +82,7 @@ class Simulator:
         stats: bool = False,
         threads: int | None = None,
         cache_bytes: int = 256 << 20,
+        pieces: int | None = None,
     ) -> None:
         self.plan = plan
         self.layers = list(plan.layers)
@@ -73,8 +92,6 @@ class Simulator:
             noise=plan.noise, opset=GraphIndex(model).opset, mode="simulate", stats=stats
         )
         _, self.interface = lower_for_simulation(lowered, plan, library)
-        self.session = make_session(lowered, threads=threads, arena=False)
-        del lowered
         self.output_names = [o.name for o in model.graph.output]
         self.terms = plan.noise.terms
         if stats:  # one variance per term per layer, layer by layer
@@ -84,6 +101,11 @@ class Simulator:
         self._shapes: dict[Signature, dict[str, LayerShapes]] = {
             k: dict(v) for k, v in (shapes or {}).items()
         }
+        self._pieces = self._split(lowered, pieces, threads)
+        self.session = (
+            make_session(lowered, threads=threads, arena=False) if self._pieces is None else None
+        )
+        del lowered
         self.cache_bytes = cache_bytes
         full_runs = [self._run_bytes(layer_shapes) for layer_shapes in self._shapes.values()]
         if full_runs and max(full_runs) * CACHED_RUNS_MIN > cache_bytes:
@@ -98,12 +120,74 @@ class Simulator:
             for name in self.layers
         }
         self._cached_bytes = 0
-        self._spare: _Spare | None = (np.empty(0, np.float32), None)
-        """Memory for the draws of a run that keeps none, reused run after run: its pages are
+        self._spares: list[_Spare] = []
+        """Memory for the draws of runs that keep none, reused run after run: its pages are
         touched once, not faulted in again by every run (with glibc's mmap threshold fixed,
-        analogc.runtime.memory, a ResNet-50 run's fresh arrays made drawing ~1.8x slower)."""
+        analogc.runtime.memory, a ResNet-50 run's fresh arrays made drawing ~1.8x slower).
+        Two at most: a run in pieces draws the next piece into one while the other serves the
+        current piece."""
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads or default_threads())
+
+    def _split(
+        self, lowered: onnx.ModelProto, pieces: int | None, threads: int | None
+    ) -> list[_PieceRun] | None:
+        """The sessions of the graph's pieces, or None to run it whole."""
+        sizes = [
+            {
+                x.name: float(_draw_bytes(x, sh[x.name]))
+                for x in self.interface.layers
+                if x.name in sh
+            }
+            for sh in self._shapes.values()
+        ]
+        largest = max(sizes, key=lambda s: sum(s.values()), default={})
+        if pieces is None:
+            pieces = PIECES if sum(largest.values()) > PIECES_FROM_BYTES else 1
+        if pieces < 2:
+            return None
+        weights: dict[str, float] = {}
+        for layer in self.interface.layers:
+            temporal = [d for d in layer.draws.values() if d.per == "run"]
+            for draw in temporal:  # unknown shapes: every layer alike
+                weights[draw.input] = largest.get(layer.name, 1.0) / len(temporal)
+        cuts = cut_points(lowered, weights, pieces)
+        if not cuts:
+            return None
+        runs: list[_PieceRun] = []
+        made: set[str] = set()
+        for piece in split_model(lowered, cuts):
+            reads = set(piece.inputs)
+            runs.append(
+                _PieceRun(
+                    session=make_session(piece.model, threads=threads, arena=False),
+                    inputs=piece.inputs,
+                    outputs=piece.outputs,
+                    layers=tuple(
+                        i
+                        for i, layer in enumerate(self.interface.layers)
+                        if any(d.input in reads for d in layer.draws.values() if d.per == "run")
+                    ),
+                    forget=(),
+                )
+            )
+            made |= set(piece.outputs)
+        if not set(self.output_names) <= made:  # an output no node makes (an input, a weight)
+            return None
+        last_reader = {name: j for j, run in enumerate(runs) for name in run.inputs if name in made}
+        keep = set(self.output_names)
+        return [
+            dataclasses.replace(
+                run,
+                forget=tuple(n for n, j2 in last_reader.items() if j2 == j and n not in keep),
+            )
+            for j, run in enumerate(runs)
+        ]
+
+    @property
+    def pieces(self) -> int:
+        """How many pieces a run is made of (1: the graph runs whole)."""
+        return 1 if self._pieces is None else len(self._pieces)
 
     def scales(self, repeats: Mapping[str, int] | int | None) -> dict[str, float]:
         """Temporal noise scale per layer: 1/sqrt(N·e1); ``None`` means clean (all zero)."""
@@ -130,6 +214,20 @@ class Simulator:
             if layer.name in shapes
         )
 
+    def held_draw_bytes(self, feed: Mapping[str, np.ndarray]) -> int:
+        """Bytes of draws a run on ``feed`` with every layer noisy holds at once: the whole
+        run's, or in pieces the most two consecutive pieces take (one runs while the next
+        one's draws are made)."""
+        shapes = self.noise_shapes(feed)
+        if self._pieces is None:
+            return self._run_bytes(shapes)
+        layers = self.interface.layers
+        held = [
+            sum(_draw_bytes(layers[p], shapes[layers[p].name]) for p in piece.layers)
+            for piece in self._pieces
+        ]
+        return max(a + b for a, b in itertools.pairwise([*held, 0]))
+
     def _draws(
         self,
         seed: int,
@@ -137,13 +235,14 @@ class Simulator:
         wanted: list[tuple[int, SimLayer, LayerShapes]],
         *,
         keep: bool,
-    ) -> tuple[list[dict[str, np.ndarray]], _Spare | None]:
+    ) -> _Pending:
         """The standard-normal draws of each wanted layer for one (seed, batch), by draw name:
         the same for every configuration (common random numbers), so they are kept while
         memory allows. Missing draws are made on the pool, chunk by chunk
-        (:func:`keyed_normals`): the values do not depend on the thread count. Draws not kept
-        are made in the reusable buffer, returned with them to be given back once the session
-        has run (:meth:`_give_back_spare`)."""
+        (:func:`keyed_normals`): the values do not depend on the thread count; they are being
+        made when this returns (:meth:`_Pending.wait`), so that a run in pieces draws the next
+        piece's noise while the current one runs. Draws not kept are made in a reusable
+        buffer, to be given back once the session has run (:meth:`_give_back_spare`)."""
         found: list[dict[str, np.ndarray]] = []
         made: list[tuple[tuple[object, ...], dict[str, np.ndarray]]] = []
         jobs: list[Job] = []
@@ -171,27 +270,26 @@ class Simulator:
                 jobs += fill
                 made.append((key, cached))
             found.append(cached)
-        for _ in self._pool.map(lambda job: job(), jobs):
-            pass
-        for made_key, draws in made:
-            self._keep(made_key, draws, keep=keep)
-        if carver is None:
-            return found, None
-        return found, (carver.buffer, missing)
+        return _Pending(
+            found,
+            [self._pool.submit(job) for job in jobs],
+            lambda: [self._keep(key, draws, keep=keep) for key, draws in made],
+            None if carver is None else (carver.buffer, missing),
+        )
 
     def _take_spare(self) -> tuple[np.ndarray | None, tuple[object, ...] | None]:
-        """The reusable draw buffer and the draws it holds (their keys), if no other run
-        holds it."""
+        """The reusable draw buffer last given back and the draws it holds (their keys), if
+        one is free."""
         with self._lock:
-            spare, self._spare = self._spare, None
-        return (None, None) if spare is None else spare
+            return self._spares.pop() if self._spares else (None, None)
 
     def _give_back_spare(self, spare: _Spare | None) -> None:
         """Once the session has run: the buffer serves the next run (and still holds this
         run's draws: a run of another configuration on the same batch and seed uses them)."""
         if spare is not None:
             with self._lock:
-                self._spare = spare
+                self._spares.append(spare)
+                del self._spares[:-SPARES]
 
     def _keep(self, key: tuple[object, ...], draws: dict[str, np.ndarray], *, keep: bool) -> None:
         """Cache one layer's draws if ``keep`` and the cache has room."""
@@ -245,33 +343,114 @@ class Simulator:
             seed: noise seed; with ``batch_index`` it fixes every draw.
             batch_index: position of this batch in the data set.
         """
+        return self.run_together(feed, [scales], seed=seed, batch_index=batch_index)[0]
+
+    def run_together(
+        self,
+        feed: Mapping[str, np.ndarray],
+        configurations: Sequence[Mapping[str, float]],
+        *,
+        seed: int,
+        batch_index: int,
+    ) -> list[list[np.ndarray]]:
+        """What :meth:`run` gives for each configuration's scales, on the same batch and seed:
+        a graph run in pieces makes each piece's draws once for all of them."""
         shapes = self.noise_shapes(feed)
-        inputs = dict(feed)
-        wanted: list[tuple[int, SimLayer, LayerShapes]] = []
+        shared = dict(feed)
+        own: list[dict[str, np.ndarray]] = [{} for _ in configurations]
+        noisy: set[int] = set()
         for position, layer in enumerate(self.interface.layers):
-            scale = float(scales.get(layer.name, 0.0))
-            inputs[layer.scale] = np.asarray(scale, np.float32)
-            if scale > 0:
-                wanted.append((position, layer, shapes[layer.name]))
-            else:
-                for draw in layer.draws.values():
-                    inputs[draw.input] = _zeros(draw.rank)
+            for values, scales in zip(own, configurations, strict=True):
+                scale = float(scales.get(layer.name, 0.0))
+                values[layer.scale] = np.asarray(scale, np.float32)
+                if scale > 0:
+                    noisy.add(position)
+                else:
+                    for draw in layer.draws.values():
+                        values[draw.input] = _zeros(draw.rank)
             if layer.has_chip_draws:  # static: on whatever the temporal scale
                 for name, value in self._chip(seed, position, layer).items():
-                    inputs[layer.draws[name].input] = value
+                    shared[layer.draws[name].input] = value
         # Keep draws only when the cache can hold many runs like this one: a cache holding a
         # few runs of a large model saves little time for the memory it takes.
-        run_bytes = sum(_draw_bytes(layer, sh) for _, layer, sh in wanted)
+        wanted = [(p, self.interface.layers[p]) for p in sorted(noisy)]
+        run_bytes = sum(_draw_bytes(layer, shapes[layer.name]) for _, layer in wanted)
         keep = run_bytes * CACHED_RUNS_MIN <= self.cache_bytes
-        draws, buffer = self._draws(seed, batch_index, wanted, keep=keep)
-        for (_, layer, _), made in zip(wanted, draws, strict=True):
-            for name, value in made.items():
-                inputs[layer.draws[name].input] = value
-        try:
-            outputs: list[np.ndarray] = self.session.run(self.output_names, inputs)
-        finally:
-            self._give_back_spare(buffer)
-        return outputs
+        if self._pieces is None:
+            assert self.session is not None
+            whole = _PieceRun(self.session, tuple(shared), tuple(self.output_names), (), ())
+            pieces = [dataclasses.replace(whole, layers=tuple(sorted(noisy)))]
+        else:
+            pieces = self._pieces
+
+        def start(piece: _PieceRun) -> tuple[list[tuple[int, SimLayer]], _Pending]:
+            layers = [(p, self.interface.layers[p]) for p in piece.layers if p in noisy]
+            wanted = [(p, x, shapes[x.name]) for p, x in layers]
+            return layers, self._draws(seed, batch_index, wanted, keep=keep)
+
+        following = start(pieces[0])
+        for j, piece in enumerate(pieces):
+            layers, pending = following
+            draws, buffer = pending.wait()
+            made: dict[str, np.ndarray] = {}
+            for (_, layer), values in zip(layers, draws, strict=True):
+                for name, value in values.items():
+                    made[layer.draws[name].input] = value
+            try:
+                if j + 1 < len(pieces):  # the next piece's draws, made while this one runs
+                    following = start(pieces[j + 1])
+                for values in own:
+                    if self._pieces is None:
+                        inputs = {**shared, **made, **values}
+                    else:
+                        inputs = {}
+                        for name in piece.inputs:
+                            for source in (values, made, shared):  # a config's zeros first
+                                if name in source:
+                                    inputs[name] = source[name]
+                                    break
+                    outputs = piece.session.run(list(piece.outputs), inputs)
+                    values.update(zip(piece.outputs, outputs, strict=True))
+                    for name in piece.forget:
+                        del values[name]
+            finally:
+                self._give_back_spare(buffer)
+        return [[values[name] for name in self.output_names] for values in own]
+
+
+class _Pending:
+    """Draws being made on the pool: :meth:`wait` gives them once every chunk is made."""
+
+    def __init__(
+        self,
+        found: list[dict[str, np.ndarray]],
+        futures: list[Future[None]],
+        then: Callable[[], object],
+        spare: _Spare | None,
+    ) -> None:
+        self.found, self.futures, self.then, self.spare = found, futures, then, spare
+
+    def wait(self) -> tuple[list[dict[str, np.ndarray]], _Spare | None]:
+        for future in self.futures:
+            future.result()
+        self.then()
+        return self.found, self.spare
+
+
+@dataclasses.dataclass(frozen=True)
+class _PieceRun:
+    """One piece of the graph, ready to run (passes.split.Piece with its session).
+
+    Attributes:
+        layers: positions of the layers whose draws it takes.
+        forget: the earlier pieces' tensors no piece after it reads (dropped once it ran).
+    """
+
+    session: ort.InferenceSession
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    layers: tuple[int, ...]
+    forget: tuple[str, ...]
 
 
 _Spare = tuple[np.ndarray, tuple[object, ...] | None]

@@ -159,3 +159,27 @@ def test_an_annotated_corpus_model_is_refused(folder: Path) -> None:
     model = _prepared(out)
     with pytest.raises(UnsupportedModelError, match="already annotated"):
         annotate(model, _plan(model, ALL), FunctionLibrary(noise=ALL, opset=17))
+
+
+@pytest.mark.parametrize("entry", SIMULATED, ids=[e.name for e in SIMULATED])
+def test_simulation_in_pieces_gives_the_whole_graphs_outputs(entry: Entry, folder: Path) -> None:
+    """A graph run piece by piece (each piece's draws made just before it) computes what it
+    computes whole: the same draws, keyed by layer, and the same operations."""
+    model = _prepared(_saved(entry, folder))
+    feed = entry.feed()
+    plan = _plan(model, ALL)
+    whole = Simulator(model, plan, threads=1, pieces=1)
+    split = Simulator(model, plan, threads=1, pieces=3)
+    assert whole.pieces == 1
+    if len(plan.layers) > 1 and split.pieces == 1:
+        pytest.fail(f"{entry.name}: {len(plan.layers)} layers and no place to cut")
+    scales = [whole.scales(1), whole.scales(None), {next(iter(plan.layers)): 0.5}]
+    expected = [whole.run(feed, scales=s, seed=2, batch_index=1) for s in scales]
+    together = split.run_together(feed, scales, seed=2, batch_index=1)
+    alone = [split.run(feed, scales=s, seed=2, batch_index=1) for s in scales]
+    for want, got, one in zip(expected, together, alone, strict=True):
+        for w, g, o in zip(want, got, one, strict=True):
+            np.testing.assert_allclose(
+                np.asarray(g, np.float64), np.asarray(w, np.float64), 1e-5, 1e-6
+            )
+            np.testing.assert_array_equal(g, o)

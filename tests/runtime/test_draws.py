@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import matmul, rng
+from builders import matmul, parallel_matmuls, rng
 from helpers import plan_for, prepare, run_plain
 from reference import terms
 
@@ -221,12 +221,27 @@ def test_simulator_reuses_one_buffer_for_draws_it_does_not_keep() -> None:
         np.testing.assert_array_equal(
             got, caching.run(feed, scales=scales, seed=seed, batch_index=0)[0]
         )
-        assert reusing._spare is not None and reusing._spare[0].size == 64 * 256
-        addresses.add(reusing._spare[0].ctypes.data)
+        assert len(reusing._spares) == 1 and reusing._spares[0][0].size == 64 * 256
+        addresses.add(reusing._spares[0][0].ctypes.data)
     assert len(addresses) == 1, "a new buffer was made for a run of the same size"
     first = reusing.run(feed, scales=scales, seed=5, batch_index=0)[0]
     again = reusing.run(feed, scales=scales, seed=5, batch_index=0)[0]
     np.testing.assert_array_equal(first, again)
+
+
+def _counted_draws(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """The keys the simulator draws from (keyed_normals calls), from now on."""
+    from analogc.runtime import simulate
+
+    calls: list[tuple[int, ...]] = []
+    real = simulate.keyed_normals
+
+    def counting(key: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:
+        calls.append(key)
+        return real(key, *args, **kwargs)
+
+    monkeypatch.setattr(simulate, "keyed_normals", counting)
+    return calls
 
 
 def test_a_run_on_the_same_batch_and_seed_reuses_the_draws_the_buffer_holds(
@@ -235,7 +250,6 @@ def test_a_run_on_the_same_batch_and_seed_reuses_the_draws_the_buffer_holds(
     """Another configuration on the same (seed, batch) uses the draws still in the buffer,
     drawing nothing, and gives what a simulator drawing afresh gives; another seed or batch
     draws again."""
-    from analogc.runtime import simulate
 
     case = matmul(k=4, n=256)
     model = prepare(case.model)
@@ -249,15 +263,67 @@ def test_a_run_on_the_same_batch_and_seed_reuses_the_draws_the_buffer_holds(
         for seed, batch, scale in runs
     ]
     reusing = Simulator(model, plan, cache_bytes=0)
-    calls: list[tuple[int, ...]] = []
-    real = simulate.keyed_normals
-
-    def counting(key: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:
-        calls.append(key)
-        return real(key, *args, **kwargs)
-
-    monkeypatch.setattr(simulate, "keyed_normals", counting)
+    calls = _counted_draws(monkeypatch)
     for (seed, batch, scale), want in zip(runs, wanted, strict=True):
         got = reusing.run(feed, scales={case.layer: scale}, seed=seed, batch_index=batch)[0]
         np.testing.assert_array_equal(got, want)
     assert [k[:2] for k in calls] == [(0, 0), (0, 1), (1, 1)], calls
+
+
+def test_a_run_in_pieces_draws_each_piece_once_for_every_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run in pieces, configurations evaluated together share each layer's draws (one
+    keyed_normals call per layer), give what the whole graph gives for each alone, and reuse
+    two buffers run after run (one piece runs while the next one's draws are made)."""
+    from analogc.runtime import simulate
+
+    model = prepare(parallel_matmuls())
+    plan = plan_for(["first", "second"], SHOT)
+    feed = {"x": rng().standard_normal((64, 16)).astype(np.float32)}
+    whole = Simulator(model, plan, cache_bytes=0, pieces=1)
+    split = Simulator(model, plan, cache_bytes=0, pieces=2)
+    assert (whole.pieces, split.pieces) == (1, 2)
+    configurations = [
+        whole.scales(1),
+        {"first": 0.0, "second": 0.5},
+        {"first": 0.25, "second": 0.0},
+    ]
+    wanted = [whole.run(feed, scales=c, seed=3, batch_index=2) for c in configurations]
+    calls = _counted_draws(monkeypatch)
+    got = split.run_together(feed, configurations, seed=3, batch_index=2)
+    assert sorted(calls) == [(3, 2, 0), (3, 2, 1)], calls
+    for want, out in zip(wanted, got, strict=True):
+        for w, o in zip(want, out, strict=True):
+            np.testing.assert_array_equal(o, w)
+    addresses = set()
+    for seed in range(4):
+        split.run(feed, scales=configurations[0], seed=seed, batch_index=0)
+        assert len(split._spares) <= simulate.SPARES
+        addresses |= {spare.ctypes.data for spare, _ in split._spares}
+    assert len(addresses) <= simulate.SPARES, "new buffers were made for runs of the same size"
+
+
+def test_a_simulator_runs_in_pieces_when_a_runs_draws_are_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pieces by default only where one run's draws (at a batch size calibration saw) exceed
+    PIECES_FROM_BYTES; held draws are then those of two pieces, not of the run."""
+    from analogc.runtime import simulate
+    from analogc.runtime.calibrate import signature
+
+    model = prepare(parallel_matmuls())
+    plan = plan_for(["first", "second"], SHOT)
+    feed = {"x": rng().standard_normal((64, 16)).astype(np.float32)}
+    probe = Simulator(model, plan)
+    shapes = {signature(feed): probe.noise_shapes(feed)}
+    run_bytes = probe.held_draw_bytes(feed)
+    outputs = [4 * math.prod(probe.noise_shapes(feed)[n].output) for n in ("first", "second")]
+    assert run_bytes == sum(outputs)  # both layers' output draws, float32
+    monkeypatch.setattr(simulate, "PIECES_FROM_BYTES", run_bytes)
+    assert Simulator(model, plan, shapes=shapes).pieces == 1
+    monkeypatch.setattr(simulate, "PIECES_FROM_BYTES", run_bytes - 1)
+    split = Simulator(model, plan, shapes=shapes)
+    assert split.pieces == 2
+    assert split.held_draw_bytes(feed) == run_bytes  # two pieces of one layer each
+    assert Simulator(model, plan).pieces == 1  # no batch size known: whole
