@@ -270,10 +270,15 @@ class Simulator:
                 jobs += fill
                 made.append((key, cached))
             found.append(cached)
+
+        def keep_made() -> None:
+            for made_key, draws in made:
+                self._keep(made_key, draws, keep=keep)
+
         return _Pending(
             found,
             [self._pool.submit(job) for job in jobs],
-            lambda: [self._keep(key, draws, keep=keep) for key, draws in made],
+            keep_made,
             None if carver is None else (carver.buffer, missing),
         )
 
@@ -425,7 +430,7 @@ class _Pending:
         self,
         found: list[dict[str, np.ndarray]],
         futures: list[Future[None]],
-        then: Callable[[], object],
+        then: Callable[[], None],
         spare: _Spare | None,
     ) -> None:
         self.found, self.futures, self.then, self.spare = found, futures, then, spare
