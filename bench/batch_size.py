@@ -16,6 +16,9 @@ clean in turn, so that drift hits all alike:
   a search seed costs the first time it is used);
 * ``noisy, kept draws``: the same under a seed evaluated before, whose draws the simulator
   kept (what the search's later configurations cost, where memory allows keeping them);
+* ``noisy, whole graph``: as ``noisy``, with the simulation graph run whole where analogc
+  runs it in pieces (a run whose draws are large: ``analogc.runtime.simulate.PIECES``), so
+  that the pieces' cost or gain shows side by side;
 * ``clean``: the original model in onnxruntime on the same batches, same threads.
 
 Usage::
@@ -49,6 +52,7 @@ from analogc.hardware import load_hardware
 from analogc.inputs import load_data
 from analogc.runtime.metrics import METRICS
 from analogc.runtime.session import make_session
+from analogc.runtime.simulate import Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -79,8 +83,33 @@ class Contender:
         self.noisy_s: list[float] = []
         self.cached_s: list[float] = []
         self.clean_s: list[float] = []
+        self.whole_s: list[float] = []
+        self.pieces = self.calibrated.simulator.pieces
+        self.whole = (
+            Simulator(
+                loaded.model,
+                self.calibrated.base_plan,
+                shapes=self.calibrated.calibration.shapes,
+                threads=threads,
+                pieces=1,
+            )
+            if self.pieces > 1
+            else None
+        )
         self.calibrated.evaluate(16, [0])  # warm-up; seed 0's draws are kept, as in a search
+        self._whole(0)
         self._clean()
+
+    def _whole(self, seed: int) -> None:
+        """One evaluation with the graph run whole (nothing if it runs whole anyway)."""
+        if self.whole is None:
+            return
+        evaluator = self.calibrated.evaluator
+        pieces, evaluator.simulator = evaluator.simulator, self.whole
+        try:
+            self.calibrated.evaluate(16, [seed])
+        finally:
+            evaluator.simulator = pieces
 
     def _clean(self) -> None:
         for feed in self.batches:
@@ -94,6 +123,9 @@ class Contender:
         self.calibrated.evaluate(16, [0])  # draws kept from before, where memory allows
         self.cached_s.append(time.perf_counter() - start)
         start = time.perf_counter()
+        self._whole(1 + seed)  # the same fresh seed as ``noisy``, other simulator
+        self.whole_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
         self._clean()
         self.clean_s.append(time.perf_counter() - start)
 
@@ -102,7 +134,15 @@ class Contender:
         noisy = self.examples / statistics.median(self.noisy_s)
         cached = self.examples / statistics.median(self.cached_s)
         plain = self.examples / statistics.median(self.clean_s)
-        return {"batch": self.batch, "noisy": noisy, "cached": cached, "clean": plain}
+        whole = self.examples / statistics.median(self.whole_s) if self.whole else noisy
+        return {
+            "batch": self.batch,
+            "pieces": self.pieces,
+            "noisy": noisy,
+            "cached": cached,
+            "whole": whole,
+            "clean": plain,
+        }
 
 
 def zoo_model(name: str, examples: int) -> tuple[Path, str]:
@@ -130,10 +170,12 @@ def write(rows: list[dict[str, float]], args: argparse.Namespace) -> None:
         f"{args.memory_mb} MB, uniform N = 16, median of {args.rounds} rounds, noisy and "
         "clean interleaved. Command: `python bench/batch_size.py " + " ".join(sys.argv[1:]) + "`.",
         "",
-        "| batch | noisy ex/s | noisy, kept draws ex/s | clean ex/s | noisy/clean time |",
-        "|---:|---:|---:|---:|---:|",
+        "| batch | pieces | noisy ex/s | noisy, kept draws ex/s | noisy, whole graph ex/s "
+        "| clean ex/s | noisy/clean time |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| {r['batch']:.0f} | {_rate(r['noisy'])} | {_rate(r['cached'])} | {_rate(r['clean'])} "
+            f"| {r['batch']:.0f} | {r['pieces']:.0f} | {_rate(r['noisy'])} | {_rate(r['cached'])} "
+            f"| {_rate(r['whole']) if r['pieces'] > 1 else '(whole)'} | {_rate(r['clean'])} "
             f"| {r['clean'] / r['noisy']:.2f}× |"
             for r in rows
         ),

@@ -119,6 +119,7 @@ def measure(name: str, model: Path, data: Path, batches: tuple[int, int]) -> dic
         row[f"{side}_run_mb"] = runs
         row[f"{side}_per_example_mb"] = (runs[1] - runs[0]) / (batches[1] - batches[0])
         if side == "noisy":
+            row["pieces"] = [int(f["pieces"]) for f in found]
             draws = [f["draws_mb"] for f in found]
             row["draws_per_example_mb"] = (draws[1] - draws[0]) / (batches[1] - batches[0])
     row["ratio"] = float(row["noisy_per_example_mb"]) / float(row["clean_per_example_mb"])  # type: ignore[arg-type]
@@ -155,15 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="analogc-run-memory-") as tmp_dir:
         rows = [measure(*case) for case in _models(args.smoke, Path(tmp_dir))]
     lines = [
-        "| model | batches | clean run MB | noisy run MB | clean MB/example | noisy MB/example "
-        "| of which noise draws MB/example | noisy / clean |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | batches | pieces | clean run MB | noisy run MB | clean MB/example "
+        "| noisy MB/example | of which noise draws held MB/example | noisy / clean |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         b = r["batches"]
         clean, noisy = r["clean_run_mb"], r["noisy_run_mb"]
         lines.append(
-            f"| {r['model']} | {b[0]}, {b[1]} | {clean[0]:.0f}, {clean[1]:.0f} | "  # type: ignore[index]
+            f"| {r['model']} | {b[0]}, {b[1]} | {', '.join(map(str, r['pieces']))} | "  # type: ignore[call-overload]
+            f"{clean[0]:.0f}, {clean[1]:.0f} | "  # type: ignore[index]
             f"{noisy[0]:.0f}, {noisy[1]:.0f} | {r['clean_per_example_mb']:.3g} | "  # type: ignore[index]
             f"{r['noisy_per_example_mb']:.3g} | {r['draws_per_example_mb']:.3g} | "
             f"{r['ratio']:.2f} |"
@@ -177,8 +179,9 @@ Python {platform.python_version()}. Each figure comes from its own process under
 `GLIBC_TUNABLES={FIXED_THRESHOLD}`: the peak resident memory of two runs above the resident
 memory before them (the session already made). *clean*: the model in onnxruntime (all graph
 optimisations, no arena, 2 threads); *noisy*: analogc's simulation graph with shot noise in
-every analog layer, fresh draws (their memory included). Per example: the slope between the
-two batch sizes.
+every analog layer, fresh draws (their memory included), run in the pieces shown (one session
+per piece, each piece's draws made while the piece before it runs: the draws held are those
+of the two largest consecutive pieces). Per example: the slope between the two batch sizes.
 
 {chr(10).join(lines)}
 

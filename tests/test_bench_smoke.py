@@ -168,6 +168,7 @@ def test_batch_size_smoke(tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "batch_size-digits_resnet.json").read_text())
     assert [r["batch"] for r in rows] == [8, 32]
     assert all(r["noisy"] > 0 and r["cached"] > 0 and r["clean"] > 0 for r in rows)
+    assert all(r["pieces"] == 1 for r in rows), "the demo's draws are small: it runs whole"
     md = (tmp_path / "batch_size-digits_resnet.md").read_text()
     assert len(table_rows(md, "Command:")) == 2
 
