@@ -370,9 +370,10 @@ class Simulator:
                 values[layer.scale] = np.asarray(scale, np.float32)
                 if scale > 0:
                     noisy.add(position)
-                else:
+                else:  # a chip's draws stay: the static terms do not scale
                     for draw in layer.draws.values():
-                        values[draw.input] = _zeros(draw.rank)
+                        if draw.per == "run":
+                            values[draw.input] = _zeros(draw.rank)
             if layer.has_chip_draws:  # static: on whatever the temporal scale
                 for name, value in self._chip(seed, position, layer).items():
                     shared[layer.draws[name].input] = value

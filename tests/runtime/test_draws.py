@@ -274,12 +274,13 @@ def test_a_run_in_pieces_draws_each_piece_once_for_every_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Run in pieces, configurations evaluated together share each layer's draws (one
-    keyed_normals call per layer), give what the whole graph gives for each alone, and reuse
+    keyed_normals call per layer; the chip's with temporal noise off too), give what the whole
+    graph gives for each alone, and reuse
     two buffers run after run (one piece runs while the next one's draws are made)."""
     from analogc.runtime import simulate
 
     model = prepare(parallel_matmuls())
-    plan = plan_for(["first", "second"], SHOT)
+    plan = plan_for(["first", "second"], NoiseModel(shot=True, programming=True, k_p=0.05))
     feed = {"x": rng().standard_normal((64, 16)).astype(np.float32)}
     whole = Simulator(model, plan, cache_bytes=0, pieces=1)
     split = Simulator(model, plan, cache_bytes=0, pieces=2)
@@ -288,8 +289,13 @@ def test_a_run_in_pieces_draws_each_piece_once_for_every_configuration(
         whole.scales(1),
         {"first": 0.0, "second": 0.5},
         {"first": 0.25, "second": 0.0},
+        whole.scales(None),  # the programmed chip alone
     ]
     wanted = [whole.run(feed, scales=c, seed=3, batch_index=2) for c in configurations]
+    clean = run_plain(model, feed)
+    assert all(not np.array_equal(w, c) for w, c in zip(wanted[3], clean, strict=True)), (
+        "the programmed chip was left out with temporal noise off"
+    )
     calls = _counted_draws(monkeypatch)
     got = split.run_together(feed, configurations, seed=3, batch_index=2)
     assert sorted(calls) == [(3, 2, 0), (3, 2, 1)], calls
