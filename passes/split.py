@@ -62,8 +62,8 @@ def cut_points(
     an equal share of the weighted graph inputs (the noise draws, by size).
 
     A cut lies where every tensor crossing it has a declared type (the next piece takes it as
-    an input), at the first such place once the share is reached. Fewer cuts when there are
-    no such places; none when the weights sit in one node.
+    an input): the first such place whose weight before it is nearest the share. Fewer cuts
+    when there are no such places; none when the weights sit in one node.
     """
     graph = model.graph
     nodes = list(graph.node)
@@ -85,20 +85,20 @@ def cut_points(
     if pieces < 2 or total <= 0 or len(graph.sparse_initializer):
         return []
     live: set[str] = set()  # made by nodes[:p], read at or after p
-    cuts: list[int] = []
-    target = 1
+    valid: list[int] = []
     for p in range(1, len(nodes)):
         live -= {n for n in live if last_use.get(n, -1) < p}
         live |= {o for o in nodes[p - 1].output if o and last_use.get(o, -1) >= p}
-        if target >= pieces:
+        if 0 < weight_before[p] < total and live <= typed:
+            valid.append(p)
+    cuts: list[int] = []
+    for k in range(1, pieces):
+        after = weight_before[cuts[-1]] if cuts else 0.0
+        options = [p for p in valid if weight_before[p] > after]
+        if not options:
             break
-        if weight_before[p] < total * target / pieces or not live <= typed:
-            continue
-        if weight_before[p] >= total:  # nothing weighted after it
-            break
-        cuts.append(p)
-        while target < pieces and weight_before[p] >= total * target / pieces:
-            target += 1
+        target = total * k / pieces
+        cuts.append(min(options, key=lambda p: (abs(weight_before[p] - target), p)))
     return cuts
 
 
