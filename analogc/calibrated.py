@@ -311,6 +311,9 @@ class CalibratedModel:
             self.base_plan,
             shapes=self.calibration.shapes,
             threads=threads,
+            # a run whose draws alone would take half the budget (a batch of one that still
+            # does not fit) runs in pieces, holding a few layers' draws at a time
+            draw_budget=memory_budget // 2,
         )
         self.evaluator = Evaluator(
             self.simulator,

@@ -32,6 +32,8 @@ import numpy as np
 import onnx
 from common import write_results
 
+from analogc.runtime.simulate import PIECES
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "run_memory.md"
 FIXED_THRESHOLD = "glibc.malloc.mmap_threshold=131072"
@@ -80,13 +82,18 @@ from analogc.hardware import load_hardware
 from analogc.runtime.data import Dataset
 from analogc.runtime.memory import return_freed_memory
 from analogc.runtime.metrics import METRICS
+from analogc.runtime.simulate import Simulator
 return_freed_memory()
 calibrated = CalibratedModel(
     open_model(model), load_hardware("optical-shot"), Dataset(feed, source="bench"),
     metric=METRICS["cosine"], batch_size=batch, threads=2, memory_budget=1 << 40,
 )
 scales = {name: 0.1 for name in calibrated.names}
-sim = calibrated.simulator
+sim = Simulator(
+    calibrated.loaded.model, calibrated.base_plan, shapes=calibrated.calibration.shapes,
+    threads=2, pieces=int(sys.argv[4]),
+)
+del calibrated
 seeds = iter(range(100))
 draws_mb = sim.held_draw_bytes(feed) / 1e6
 measured(
@@ -97,10 +104,10 @@ measured(
 )
 
 
-def _child(script: str, model: Path, data: Path, batch: int) -> dict[str, float]:
+def _child(script: str, model: Path, data: Path, batch: int, pieces: int) -> dict[str, float]:
     env = {**os.environ, "GLIBC_TUNABLES": FIXED_THRESHOLD}
     result = subprocess.run(
-        [sys.executable, "-c", script, str(model), str(data), str(batch)],
+        [sys.executable, "-c", script, str(model), str(data), str(batch), str(pieces)],
         capture_output=True,
         text=True,
         check=False,
@@ -111,10 +118,14 @@ def _child(script: str, model: Path, data: Path, batch: int) -> dict[str, float]
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-def measure(name: str, model: Path, data: Path, batches: tuple[int, int]) -> dict[str, object]:
+def measure(
+    name: str, model: Path, data: Path, batches: tuple[int, int], pieces: int
+) -> dict[str, object]:
+    """Clean and noisy run memory at both batch sizes, the simulation in ``pieces`` (1:
+    whole)."""
     row: dict[str, object] = {"model": name, "batches": list(batches)}
     for side, script in (("clean", _CLEAN), ("noisy", _NOISY)):
-        found = [_child(script, model, data, b) for b in batches]
+        found = [_child(script, model, data, b, pieces) for b in batches]
         runs = [f["run_mb"] for f in found]
         row[f"{side}_run_mb"] = runs
         row[f"{side}_per_example_mb"] = (runs[1] - runs[0]) / (batches[1] - batches[0])
@@ -154,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="analogc-run-memory-") as tmp_dir:
-        rows = [measure(*case) for case in _models(args.smoke, Path(tmp_dir))]
+        rows = [
+            measure(*case, pieces)
+            for case in _models(args.smoke, Path(tmp_dir))
+            for pieces in (1, PIECES)
+        ]
     lines = [
         "| model | batches | pieces | clean run MB | noisy run MB | clean MB/example "
         "| noisy MB/example | of which noise draws held MB/example | noisy / clean |",
@@ -179,9 +194,11 @@ Python {platform.python_version()}. Each figure comes from its own process under
 `GLIBC_TUNABLES={FIXED_THRESHOLD}`: the peak resident memory of two runs above the resident
 memory before them (the session already made). *clean*: the model in onnxruntime (all graph
 optimisations, no arena, 2 threads); *noisy*: analogc's simulation graph with shot noise in
-every analog layer, fresh draws (their memory included), run in the pieces shown (one session
-per piece, each piece's draws made while the piece before it runs: the draws held are those
-of the two largest consecutive pieces). Per example: the slope between the two batch sizes.
+every analog layer, fresh draws (their memory included), the graph run whole (what compile
+does while one run's draws fit half its memory budget) and in pieces (one session per piece,
+each piece's draws made while the piece before it runs: the draws held are those of the two
+largest consecutive pieces; what compile does beyond). Per example: the slope between the two
+batch sizes.
 
 {chr(10).join(lines)}
 

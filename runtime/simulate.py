@@ -43,15 +43,17 @@ CACHED_RUNS_MIN = 16
 """Draws are kept only if the cache could hold at least this many runs of the same size."""
 
 PIECES = 16
-"""A run whose draws are large runs the graph in this many pieces (passes.split), each piece's
-draws made while the piece before it runs: it holds about 2/PIECES of the draws at a time. On
-ResNet-50 (batch 3), 16 pieces ran as fast as the whole graph and 8 pieces about 4% slower."""
+"""A run whose draws take more than the simulator's ``draw_budget`` runs the graph in this
+many pieces (passes.split), each piece's draws made while the piece before it runs: it holds
+about 2/PIECES of the draws at a time. Pieces cost time (on ResNet-50, 5-6% more per noisy
+example than the whole graph at batches 3 and 4, 22% at batch 1, 49% at batch 8;
+``bench/batch_size.py``), so only a run that would not fit otherwise is cut."""
+
+PREFETCH = True
+"""Make the next piece's draws while the current one runs (False: after it; slower)."""
 
 SPARES = 2
 """Reusable draw buffers kept (a run in pieces fills one while the other is in use)."""
-
-PIECES_FROM_BYTES = 16 << 20
-"""Draws of one run (at the calibrated batch size) above which the graph runs in pieces."""
 
 
 class Simulator:
@@ -69,7 +71,9 @@ class Simulator:
             is reused by every configuration evaluated on it); 0 disables the cache.
         pieces: run the graph in up to this many consecutive pieces, each with its own draws
             (the same values: draws are keyed by layer); default: :data:`PIECES` when one
-            run's draws at a known batch size exceed :data:`PIECES_FROM_BYTES`, else whole.
+            run's draws at a known batch size exceed ``draw_budget``, else whole.
+        draw_budget: bytes one run's draws may take before the graph runs in pieces (None:
+            no limit).
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class Simulator:
         threads: int | None = None,
         cache_bytes: int = 256 << 20,
         pieces: int | None = None,
+        draw_budget: int | None = None,
     ) -> None:
         self.plan = plan
         self.layers = list(plan.layers)
@@ -101,7 +106,7 @@ class Simulator:
         self._shapes: dict[Signature, dict[str, LayerShapes]] = {
             k: dict(v) for k, v in (shapes or {}).items()
         }
-        self._pieces = self._split(lowered, pieces, threads)
+        self._pieces = self._split(lowered, pieces, threads, draw_budget)
         self.session = (
             make_session(lowered, threads=threads, arena=False) if self._pieces is None else None
         )
@@ -130,7 +135,11 @@ class Simulator:
         self._pool = ThreadPoolExecutor(max_workers=threads or default_threads())
 
     def _split(
-        self, lowered: onnx.ModelProto, pieces: int | None, threads: int | None
+        self,
+        lowered: onnx.ModelProto,
+        pieces: int | None,
+        threads: int | None,
+        draw_budget: int | None,
     ) -> list[_PieceRun] | None:
         """The sessions of the graph's pieces, or None to run it whole."""
         sizes = [
@@ -143,7 +152,8 @@ class Simulator:
         ]
         largest = max(sizes, key=lambda s: sum(s.values()), default={})
         if pieces is None:
-            pieces = PIECES if sum(largest.values()) > PIECES_FROM_BYTES else 1
+            over = draw_budget is not None and sum(largest.values()) > draw_budget
+            pieces = PIECES if over else 1
         if pieces < 2:
             return None
         weights: dict[str, float] = {}
@@ -403,7 +413,7 @@ class Simulator:
                 for name, value in values.items():
                     made[layer.draws[name].input] = value
             try:
-                if j + 1 < len(pieces):  # the next piece's draws, made while this one runs
+                if j + 1 < len(pieces) and PREFETCH:  # made while this piece runs
                     following = start(pieces[j + 1])
                 for values in own:
                     if self._pieces is None:
@@ -421,6 +431,8 @@ class Simulator:
                         del values[name]
             finally:
                 self._give_back_spare(buffer)
+            if j + 1 < len(pieces) and not PREFETCH:
+                following = start(pieces[j + 1])
         return [[values[name] for name in self.output_names] for values in own]
 
 

@@ -169,6 +169,7 @@ def test_batch_size_smoke(tmp_path: Path) -> None:
     assert [r["batch"] for r in rows] == [8, 32]
     assert all(r["noisy"] > 0 and r["cached"] > 0 and r["clean"] > 0 for r in rows)
     assert all(r["pieces"] == 1 for r in rows), "the demo's draws are small: it runs whole"
+    assert all(r["split"] > 0 and r["split_pieces"] > 1 for r in rows), rows
     md = (tmp_path / "batch_size-digits_resnet.md").read_text()
     assert len(table_rows(md, "Command:")) == 2
 
@@ -184,15 +185,24 @@ def test_memory_smoke(tmp_path: Path) -> None:
 
 
 def test_run_memory_smoke(tmp_path: Path) -> None:
-    """One run's memory per example, noisy against clean, each measured in its own process."""
+    """One run's memory per example, noisy against clean, each measured in its own process;
+    the simulation whole and in pieces, holding fewer draws in pieces."""
     out = tmp_path / "run_memory.md"
     run_bench("run_memory.py", "--smoke", "--output", out)
-    (row,) = [line for line in out.read_text().splitlines() if line.startswith("| digits")]
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    clean = [float(v) for v in cells[2].split(",")]
-    noisy = [float(v) for v in cells[3].split(",")]
-    assert clean[0] <= clean[1] and noisy[0] < noisy[1], row
-    assert noisy[1] > clean[1], "the noisy run holds its draws on top of the clean activations"
+    text = out.read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| model"))
+    names = [c.strip() for c in header.strip("|").split("|")]
+    rows = [dict(zip(names, cells, strict=True)) for cells in table_rows(text, "Command:")]
+    assert [r["model"] for r in rows] == ["digits ResNet"] * 2
+    whole, split = rows
+    assert whole["pieces"] == "1, 1" and split["pieces"] != "1, 1", rows
+    for row in rows:
+        clean = [float(v) for v in row["clean run MB"].split(",")]
+        noisy = [float(v) for v in row["noisy run MB"].split(",")]
+        assert clean[0] <= clean[1] and noisy[0] < noisy[1], row
+        assert noisy[1] > clean[1], "the noisy run holds its draws on top of the clean activations"
+    held = [float(r["of which noise draws held MB/example"]) for r in rows]
+    assert held[1] < held[0], rows
 
 
 def test_vs_aihwkit_smoke_runs_or_says_why_not() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from analogc.runtime.draws import (
 from analogc.runtime.simulate import Simulator
 
 SHOT = NoiseModel(shot=True)
+DEMO_MODEL = Path(__file__).resolve().parents[2] / "models" / "digits_resnet.onnx"
 BIG = (4 * CHUNK + 12_345,)  # full chunks and a partial one
 
 
@@ -310,12 +312,9 @@ def test_a_run_in_pieces_draws_each_piece_once_for_every_configuration(
     assert len(addresses) <= simulate.SPARES, "new buffers were made for runs of the same size"
 
 
-def test_a_simulator_runs_in_pieces_when_a_runs_draws_are_large(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_simulator_runs_in_pieces_when_a_runs_draws_exceed_its_budget() -> None:
     """Pieces by default only where one run's draws (at a batch size calibration saw) exceed
-    PIECES_FROM_BYTES; held draws are then those of two pieces, not of the run."""
-    from analogc.runtime import simulate
+    the draw budget; held draws are then those of two pieces, not of the run."""
     from analogc.runtime.calibrate import signature
 
     model = prepare(parallel_matmuls())
@@ -326,10 +325,37 @@ def test_a_simulator_runs_in_pieces_when_a_runs_draws_are_large(
     run_bytes = probe.held_draw_bytes(feed)
     outputs = [4 * math.prod(probe.noise_shapes(feed)[n].output) for n in ("first", "second")]
     assert run_bytes == sum(outputs)  # both layers' output draws, float32
-    monkeypatch.setattr(simulate, "PIECES_FROM_BYTES", run_bytes)
-    assert Simulator(model, plan, shapes=shapes).pieces == 1
-    monkeypatch.setattr(simulate, "PIECES_FROM_BYTES", run_bytes - 1)
-    split = Simulator(model, plan, shapes=shapes)
+    assert Simulator(model, plan, shapes=shapes, draw_budget=run_bytes).pieces == 1
+    assert Simulator(model, plan, shapes=shapes).pieces == 1  # no budget: whole
+    split = Simulator(model, plan, shapes=shapes, draw_budget=run_bytes - 1)
     assert split.pieces == 2
     assert split.held_draw_bytes(feed) == run_bytes  # two pieces of one layer each
-    assert Simulator(model, plan).pieces == 1  # no batch size known: whole
+    assert Simulator(model, plan, draw_budget=0).pieces == 1  # no batch size known: whole
+
+
+def test_compile_runs_in_pieces_only_when_the_memory_budget_binds() -> None:
+    """CalibratedModel gives its simulator half the memory budget for draws: the demo runs
+    whole under the default budget and in pieces under one its draws exceed."""
+    from analogc.calibrated import CalibratedModel, open_model
+    from analogc.hardware import load_hardware
+    from analogc.inputs import load_data
+    from analogc.runtime.metrics import METRICS
+
+    loaded = open_model(DEMO_MODEL)
+    data = load_data("demo:calib", loaded.model)
+
+    def calibrated(budget: int) -> CalibratedModel:
+        return CalibratedModel(
+            loaded,
+            load_hardware("optical-shot"),
+            data,
+            metric=METRICS["agreement"],
+            batch_size=8,
+            threads=1,
+            memory_budget=budget,
+        )
+
+    assert calibrated(512 << 20).simulator.pieces == 1
+    small = calibrated(16 << 10)  # batch 1, whose draws (22 KB) exceed half of it
+    assert small.calibration.batch_size == 1
+    assert small.simulator.pieces > 1
