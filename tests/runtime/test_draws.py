@@ -301,9 +301,13 @@ def test_a_run_in_pieces_draws_each_piece_once_for_every_configuration(
     calls = _counted_draws(monkeypatch)
     got = split.run_together(feed, configurations, seed=3, batch_index=2)
     assert sorted(calls) == [(3, 2, 0), (3, 2, 1)], calls
-    for want, out in zip(wanted, got, strict=True):
-        for w, o in zip(want, out, strict=True):
+    monkeypatch.setattr(simulate, "PREFETCH", False)  # each piece's draws after the one before
+    after = split.run_together(feed, configurations, seed=3, batch_index=2)
+    monkeypatch.setattr(simulate, "PREFETCH", True)
+    for want, out, late in zip(wanted, got, after, strict=True):
+        for w, o, a in zip(want, out, late, strict=True):
             np.testing.assert_array_equal(o, w)
+            np.testing.assert_array_equal(a, w)
     addresses = set()
     for seed in range(4):
         split.run(feed, scales=configurations[0], seed=seed, batch_index=0)
