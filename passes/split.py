@@ -55,6 +55,13 @@ def _subgraphs(attribute: onnx.AttributeProto) -> Iterable[onnx.GraphProto]:
         yield from attribute.graphs
 
 
+def _reads(nodes: Sequence[onnx.NodeProto]) -> tuple[list[set[str]], dict[str, int]]:
+    """What each node reads, and the position of the last node reading each name."""
+    uses = [references(node) for node in nodes]
+    last_use = {name: i for i, names in enumerate(uses) for name in names}
+    return uses, last_use
+
+
 def cut_points(
     model: onnx.ModelProto, input_weights: Mapping[str, float], pieces: int
 ) -> list[int]:
@@ -68,11 +75,7 @@ def cut_points(
     graph = model.graph
     nodes = list(graph.node)
     typed = {v.name for v in [*graph.input, *graph.output, *graph.value_info]}
-    uses = [references(node) for node in nodes]
-    last_use: dict[str, int] = {}
-    for i, names in enumerate(uses):
-        for name in names:
-            last_use[name] = i
+    uses, last_use = _reads(nodes)
     for output in graph.output:
         last_use[output.name] = len(nodes)
     seen: set[str] = set()
@@ -113,12 +116,8 @@ def split_model(model: onnx.ModelProto, cuts: Sequence[int]) -> Iterable[Piece]:
     declared = {v.name: v for v in [*graph.input, *graph.output, *graph.value_info]}
     graph_inputs = {v.name for v in graph.input}
     graph_outputs = {o.name for o in graph.output}
-    uses = [references(node) for node in nodes]
+    uses, last_use = _reads(nodes)
     made_by = {o: i for i, node in enumerate(nodes) for o in node.output if o}
-    last_use: dict[str, int] = {}
-    for i, names in enumerate(uses):
-        for name in names:
-            last_use[name] = i
     for start, stop in itertools.pairwise(bounds):
         read = set().union(*uses[start:stop]) if stop > start else set()
         outside = sorted(
