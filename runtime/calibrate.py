@@ -242,9 +242,14 @@ class _Sampler:
     and is widened to float64 for the percentiles.
     """
 
-    def __init__(self, rng: np.random.Generator, scratch: _Scratch | None = None) -> None:
+    def __init__(
+        self, rng: np.random.Generator, scratch: _Scratch | None = None, *, squares: bool = True
+    ) -> None:
         self.rng = rng
         self.scratch = scratch or _Scratch()
+        self.squares = squares
+        """Keep the sum of squares (:meth:`mean_square`): a pass over every value, which the
+        layer inputs' samplers skip (only the outputs' mean square is used)."""
         self.parts: list[np.ndarray] = []
         self.sum_sq = 0.0
         self.count = 0
@@ -255,7 +260,8 @@ class _Sampler:
         if a.size == 0:  # a subgraph layer that did not run in this batch
             return
         flat = a.reshape(-1)
-        self.sum_sq += _sum_squares(flat, self.scratch.wide)
+        if self.squares:
+            self.sum_sq += _sum_squares(flat, self.scratch.wide)
         self.count += flat.size
         if flat.size > _SAMPLE_PER_BATCH:
             flat = np.take(flat, self.rng.integers(0, flat.size, _SAMPLE_PER_BATCH))
@@ -283,6 +289,8 @@ class _Sampler:
         return float(np.percentile(np.abs(self._sample()), ROBUST_PERCENTILES[1]))
 
     def mean_square(self) -> float:
+        if not self.squares:
+            raise ValueError("this sampler does not keep the sum of squares")
         return self.sum_sq / max(self.count, 1)
 
 
@@ -299,7 +307,7 @@ def calibrate(
     probe = probe or Probe(model, layers)
     rng = np.random.default_rng(seed)
     scratch = _Scratch()
-    xs = {name: _Sampler(rng, scratch) for name in layers}
+    xs = {name: _Sampler(rng, scratch, squares=False) for name in layers}
     ys = {name: _Sampler(rng, scratch) for name in layers}
     clean: list[list[np.ndarray]] = []
     shapes: dict[Signature, dict[str, LayerShapes]] = {}

@@ -86,6 +86,9 @@ class Evaluator:
         self.batches = [b.feed for b in split]
         self.batch_examples = [b.examples for b in split]  # the batch sizes actually run
         self.batch_sources = [b.source for b in split]  # the feed each batch was cut from
+        self.batch_ids: list[int | None] = list(range(len(split)))
+        """Each batch's position in the full data (its draws' key), or None for a batch a
+        subset packed from several (drawn under its own position)."""
         self.clean_outputs = calibration.clean_outputs
         self.labels = [b.labels for b in split]
         # A metric whose reference is the clean outputs themselves (SQNR) is infinite there;
@@ -93,6 +96,12 @@ class Evaluator:
         self.clean = math.inf if metric.infinite_clean else self.score(self.clean_outputs)
         self.runs = 0  # noisy batch evaluations so far (throughput accounting)
         self.example_passes = 0  # noisy example forward passes: Σ over runs of batch examples
+        self._scored: dict[tuple[tuple[float, ...], int, int], np.ndarray] = {}
+        """Example scores per (scales, seed, batch of the full data), made inside a subset of
+        whole batches: a configuration explored on them is confirmed on the others only (the
+        same draws, the same batch: the same scores)."""
+        self.keep_scores = False
+        """Whether scores made now are kept (inside a subset of whole batches)."""
 
     def score(self, outputs: Sequence[Sequence[np.ndarray]]) -> float:
         if len(outputs) != len(self.clean_outputs):
@@ -117,7 +126,9 @@ class Evaluator:
 
     def batch_outputs(self, scales: Mapping[str, float], seed: int, b: int) -> list[np.ndarray]:
         """Batch ``b`` under noise: what :meth:`outputs` gives for it (the same draws), alone."""
-        result = self.simulator.run(self.batches[b], scales=scales, seed=seed, batch_index=b)
+        result = self.simulator.run(
+            self.batches[b], scales=scales, seed=seed, batch_index=self._draw_key(b)
+        )
         self.runs += 1
         self.example_passes += self.batch_examples[b]
         return result
@@ -127,10 +138,53 @@ class Evaluator:
     ) -> list[list[np.ndarray]]:
         """What :meth:`batch_outputs` gives for each of ``scales``: a model run in pieces makes
         each piece's draws once for all of them (Simulator.run_together)."""
-        result = self.simulator.run_together(self.batches[b], scales, seed=seed, batch_index=b)
+        result = self.simulator.run_together(
+            self.batches[b], scales, seed=seed, batch_index=self._draw_key(b)
+        )
         self.runs += len(scales)
         self.example_passes += len(scales) * self.batch_examples[b]
         return result
+
+    def forget_scores(self) -> None:
+        """Drop the scores kept from subsets of whole batches (what is scored next runs)."""
+        self._scored.clear()
+
+    def _draw_key(self, b: int) -> int:
+        """The batch index batch ``b``'s draws are keyed by: its place in the full data."""
+        own = self.batch_ids[b]
+        return b if own is None else own
+
+    def _score_key(
+        self, scales: Mapping[str, float], seed: int, b: int
+    ) -> tuple[tuple[float, ...], int, int] | None:
+        own = self.batch_ids[b]
+        if own is None:
+            return None
+        return tuple(float(scales.get(n, 0.0)) for n in self.simulator.layers), seed, own
+
+    def batch_scores(self, scales: Mapping[str, float], seed: int, b: int) -> np.ndarray:
+        """The metric of each example of batch ``b`` under noise (recalled when a subset of
+        whole batches scored this batch of the full data so before)."""
+        return self.batch_scores_together([scales], seed, b)[0]
+
+    def batch_scores_together(
+        self, scales: Sequence[Mapping[str, float]], seed: int, b: int
+    ) -> list[np.ndarray]:
+        """:meth:`batch_scores` for each of ``scales``; those not recalled run together."""
+        keys = [self._score_key(s, seed, b) for s in scales]
+        found: list[np.ndarray | None] = [None if k is None else self._scored.get(k) for k in keys]
+        todo = [i for i, f in enumerate(found) if f is None]
+        if todo:
+            if len(todo) == 1:
+                runs = [self.batch_outputs(scales[todo[0]], seed, b)]
+            else:
+                runs = self.batch_outputs_together([scales[i] for i in todo], seed, b)
+            for i, outputs in zip(todo, runs, strict=True):
+                found[i] = self.example_scores(outputs, b)
+                key = keys[i]
+                if key is not None and self.keep_scores:
+                    self._scored[key] = found[i]
+        return [f for f in found if f is not None]
 
     def example_scores(self, outputs: Sequence[np.ndarray], b: int) -> np.ndarray:
         """The metric of each example of batch ``b`` (the mean over every batch's is
@@ -156,16 +210,33 @@ class Evaluator:
         stride leaving at least ``examples``; strided, not the first ones, so that sorted data
         keeps its mix), regrouped into batches as large as the full data's, scored against
         those examples' own clean outputs; yields how many. ``examples`` 0, or at least the
-        data's: every example."""
+        data's: every example.
+
+        Data in at least :data:`WHOLE_BATCHES_FROM` batches keeps whole batches instead (every
+        k-th batch): each keeps its draws, so what a configuration scored on them is not run
+        again on the full data (:meth:`batch_scores`)."""
         full = {name: getattr(self, name) for name in _SUBSET_STATE}
-        step = subset_stride(self.batch_examples, examples)
-        if step > 1 and self.can_subset():
-            self._take_every(step)
+        if len(self.batches) >= WHOLE_BATCHES_FROM:
+            step = subset_stride(self.batch_examples, examples, whole_batches=True)
+            if step > 1 and self.can_subset():
+                self._take_batches(step)
+        else:
+            step = subset_stride(self.batch_examples, examples)
+            if step > 1 and self.can_subset():
+                self._take_every(step)
         try:
             yield self.examples
         finally:
             for name, value in full.items():
                 setattr(self, name, value)
+
+    def _take_batches(self, step: int) -> None:
+        """Keeps batches 0, k, 2k, ... of the data as they are."""
+        for name in ("batches", "batch_examples", "batch_sources", "clean_outputs", "labels"):
+            setattr(self, name, getattr(self, name)[::step])
+        self.batch_ids = self.batch_ids[::step]
+        self.keep_scores = True
+        self.clean = math.inf if self.metric.infinite_clean else self.score(self.clean_outputs)
 
     def _take_every(self, step: int) -> None:
         """Keeps examples 0, k, 2k, ... of the data, and packs them into batches of the size
@@ -227,6 +298,7 @@ class Evaluator:
         self.batches = batches
         self.batch_examples = examples
         self.batch_sources = sources
+        self.batch_ids = [None] * len(batches)
         self.clean_outputs = clean
         self.labels = labels
         self.clean = math.inf if self.metric.infinite_clean else self.score(self.clean_outputs)
@@ -237,7 +309,14 @@ class Evaluator:
         return self.evaluate_scales(scales, seeds)
 
     def evaluate_scales(self, scales: Mapping[str, float], seeds: Sequence[int]) -> Evaluation:
-        values = tuple(self.score(self.outputs(scales, seed)) for seed in seeds)
+        values = tuple(
+            float(
+                np.concatenate(
+                    [self.batch_scores(scales, seed, b) for b in range(len(self.batches))]
+                ).mean()
+            )  # as :meth:`score`
+            for seed in seeds
+        )
         return Evaluation(self.metric.name, self.clean, values, tuple(seeds))
 
     def evaluate_together(
@@ -251,25 +330,46 @@ class Evaluator:
         for seed in seeds:
             scores: list[list[np.ndarray]] = [[] for _ in configurations]
             for b in range(len(self.batches)):
-                outputs = self.batch_outputs_together(scales, seed, b)
-                for i, out in enumerate(outputs):
-                    scores[i].append(self.example_scores(out, b))
+                for i, batch in enumerate(self.batch_scores_together(scales, seed, b)):
+                    scores[i].append(batch)
             for i, per_batch in enumerate(scores):
                 values[i].append(float(np.concatenate(per_batch).mean()))  # as :meth:`score`
         return [Evaluation(self.metric.name, self.clean, tuple(v), tuple(seeds)) for v in values]
 
 
-_SUBSET_STATE = ("batches", "batch_examples", "batch_sources", "clean_outputs", "labels", "clean")
+_SUBSET_STATE = (
+    "batches",
+    "batch_examples",
+    "batch_sources",
+    "batch_ids",
+    "keep_scores",
+    "clean_outputs",
+    "labels",
+    "clean",
+)
 """What :meth:`Evaluator.subset` replaces, and puts back."""
 
+WHOLE_BATCHES_FROM = 64
+"""Data in at least this many batches is subset by whole batches (every k-th), which keep
+their draws and scores, so that the confirmation on every example runs only the batches
+exploration left out; with fewer, a subset of whole batches would be coarse (every other of
+the demo's two batches is one of them): examples are strided and packed instead."""
 
-def subset_stride(batch_examples: Sequence[int], examples: int) -> int:
-    """The largest k for which every k-th example of the data leaves at least ``examples``
-    (1: all of them). The largest, so that asking again for the count it leaves gives the same
-    k (a report records the count; ``analogc check`` asks for it again)."""
+
+def subset_stride(
+    batch_examples: Sequence[int], examples: int, *, whole_batches: bool = False
+) -> int:
+    """The largest k for which every k-th example (``whole_batches``: every k-th batch) of the
+    data leaves at least ``examples`` (1: all of them). The largest, so that asking again for
+    the count it leaves gives the same k (a report records the count; ``analogc check`` asks
+    for it again)."""
     total = sum(batch_examples)
     if not 0 < examples < total:
         return 1
+    if whole_batches:
+        return max(
+            k for k in range(1, len(batch_examples) + 1) if sum(batch_examples[::k]) >= examples
+        )
     k = total // examples  # keeps ⌈total / k⌉ ≥ examples
     while k < total and -(-total // (k + 1)) >= examples:
         k += 1  # (from k = total on, every stride keeps the first example alone)

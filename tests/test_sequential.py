@@ -20,7 +20,7 @@ from analogc.passes import NoiseModel
 from analogc.pipeline import compile_model
 from analogc.report import compile_text
 from analogc.runtime.data import Dataset
-from analogc.runtime.evaluate import Evaluation, subset_stride
+from analogc.runtime.evaluate import WHOLE_BATCHES_FROM, Evaluation, subset_stride
 from analogc.runtime.metrics import METRICS, Metric, custom_metric
 from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
 from analogc.search import SearchSettings, run_search
@@ -577,3 +577,65 @@ def test_confirmation_scales_a_plan_the_subset_accepted_instead_of_dropping_it(
     assert confirmed.uniform == n and confirmed.uniform_point.feasible
     assert confirmed.plan.feasible and confirmed.plan.source == "analytic"
     assert energy < confirmed.plan.energy < confirmed.uniform_point.energy
+
+
+@pytest.mark.parametrize("batches", [[4] * 64, [3] * 170 + [2], [2] * 256, [5, 1] * 40])
+def test_whole_batch_stride_is_the_largest_and_a_count_gives_it_back(batches: list[int]) -> None:
+    total = sum(batches)
+    for wanted in range(1, total):
+        k = subset_stride(batches, wanted, whole_batches=True)
+        kept = sum(batches[::k])
+        assert kept >= wanted
+        assert all(sum(batches[::j]) < wanted for j in range(k + 1, len(batches) + 1))
+        assert subset_stride(batches, kept, whole_batches=True) == k, (wanted, k, kept)
+
+
+def test_a_subset_of_whole_batches_keeps_their_draws_and_the_full_data_reuses_its_scores(
+    small_batches: CalibratedModel,
+) -> None:
+    """Data in 64 batches or more is subset by whole batches: each keeps its place in the
+    data (its draws), so what a configuration scored there is not run again on every example,
+    and the full evaluation is the one made from scratch."""
+    evaluator = small_batches.evaluator
+    assert len(evaluator.batches) == WHOLE_BATCHES_FROM == 64
+    full_batches = evaluator.batches
+    config = {n: 8 * (i + 1) for i, n in enumerate(small_batches.names)}
+    scales = small_batches.simulator.scales(config)
+    seeds = [90, 91]
+    try:
+        with evaluator.subset(64) as n:
+            assert n == 64 and evaluator.batch_ids == list(range(0, 64, 4))
+            assert all(a is b for a, b in zip(evaluator.batches, full_batches[::4], strict=True))
+            assert evaluator.score(evaluator.clean_outputs) == pytest.approx(evaluator.clean)
+            in_subset = evaluator.batch_outputs(scales, 90, 1)  # batch 4 of the data
+            on_subset = small_batches.evaluate(config, seeds)
+        assert evaluator.batch_ids == list(range(64)) and not evaluator.keep_scores
+        np.testing.assert_array_equal(in_subset[0], evaluator.batch_outputs(scales, 90, 4)[0])
+        before = evaluator.example_passes
+        recalled = small_batches.evaluate(config, seeds)
+        assert evaluator.example_passes - before == 2 * (256 - 64), "the subset's batches reused"
+        assert recalled == small_batches.evaluate_together([config], seeds)[0]
+        evaluator.forget_scores()
+        before = evaluator.example_passes
+        fresh = small_batches.evaluate(config, seeds)
+        assert evaluator.example_passes - before == 2 * 256
+        assert recalled == fresh, "the same figures as from scratch"
+        assert on_subset != fresh, "the subset scored 64 examples, not all"
+    finally:
+        evaluator.forget_scores()
+
+
+def test_a_search_explored_on_whole_batches_confirms_on_the_others(
+    small_batches: CalibratedModel, tmp_path: Path
+) -> None:
+    result, _ = _search(small_batches, tmp_path, explore_examples=64)
+    try:
+        c = result.confirmation
+        assert c is not None and (c.explored_on, c.examples) == (64, 256)
+        phases = {p.phase: p.example_passes for p in result.cost}
+        assert phases["confirmation"] % 256 != 0, "batches scored in exploration are not rerun"
+        small_batches.evaluator.forget_scores()
+        full = small_batches.evaluate(c.plan.repeats, list(range(8)))
+        assert c.plan.metric == pytest.approx(full.mean, rel=1e-12), "scored on all 256 examples"
+    finally:
+        small_batches.evaluator.forget_scores()
