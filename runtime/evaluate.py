@@ -180,10 +180,10 @@ class Evaluator:
             else:
                 runs = self.batch_outputs_together([scales[i] for i in todo], seed, b)
             for i, outputs in zip(todo, runs, strict=True):
-                found[i] = self.example_scores(outputs, b)
+                scores = found[i] = self.example_scores(outputs, b)
                 key = keys[i]
                 if key is not None and self.keep_scores:
-                    self._scored[key] = found[i]
+                    self._scored[key] = scores
         return [f for f in found if f is not None]
 
     def example_scores(self, outputs: Sequence[np.ndarray], b: int) -> np.ndarray:
