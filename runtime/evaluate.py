@@ -162,15 +162,12 @@ class Evaluator:
             return None
         return tuple(float(scales.get(n, 0.0)) for n in self.simulator.layers), seed, own
 
-    def batch_scores(self, scales: Mapping[str, float], seed: int, b: int) -> np.ndarray:
-        """The metric of each example of batch ``b`` under noise (recalled when a subset of
-        whole batches scored this batch of the full data so before)."""
-        return self.batch_scores_together([scales], seed, b)[0]
-
     def batch_scores_together(
         self, scales: Sequence[Mapping[str, float]], seed: int, b: int
     ) -> list[np.ndarray]:
-        """:meth:`batch_scores` for each of ``scales``; those not recalled run together."""
+        """For each of ``scales``, the metric of each example of batch ``b`` under noise:
+        recalled when a subset of whole batches scored this batch of the full data so before;
+        the others run together."""
         keys = [self._score_key(s, seed, b) for s in scales]
         found: list[np.ndarray | None] = [None if k is None else self._scored.get(k) for k in keys]
         todo = [i for i, f in enumerate(found) if f is None]
@@ -214,16 +211,12 @@ class Evaluator:
 
         Data in at least :data:`WHOLE_BATCHES_FROM` batches keeps whole batches instead (every
         k-th batch): each keeps its draws, so what a configuration scored on them is not run
-        again on the full data (:meth:`batch_scores`)."""
+        again on the full data (:meth:`batch_scores_together`)."""
         full = {name: getattr(self, name) for name in _SUBSET_STATE}
-        if len(self.batches) >= WHOLE_BATCHES_FROM:
-            step = subset_stride(self.batch_examples, examples, whole_batches=True)
-            if step > 1 and self.can_subset():
-                self._take_batches(step)
-        else:
-            step = subset_stride(self.batch_examples, examples)
-            if step > 1 and self.can_subset():
-                self._take_every(step)
+        whole = len(self.batches) >= WHOLE_BATCHES_FROM
+        step = subset_stride(self.batch_examples, examples, whole_batches=whole)
+        if step > 1 and self.can_subset():
+            (self._take_batches if whole else self._take_every)(step)
         try:
             yield self.examples
         finally:
@@ -309,15 +302,7 @@ class Evaluator:
         return self.evaluate_scales(scales, seeds)
 
     def evaluate_scales(self, scales: Mapping[str, float], seeds: Sequence[int]) -> Evaluation:
-        values = tuple(
-            float(
-                np.concatenate(
-                    [self.batch_scores(scales, seed, b) for b in range(len(self.batches))]
-                ).mean()
-            )  # as :meth:`score`
-            for seed in seeds
-        )
-        return Evaluation(self.metric.name, self.clean, values, tuple(seeds))
+        return self._evaluate_scales_together([scales], seeds)[0]
 
     def evaluate_together(
         self, configurations: Sequence[Mapping[str, int] | int], seeds: Sequence[int]
@@ -325,10 +310,16 @@ class Evaluator:
         """What :meth:`evaluate` gives for each configuration, run batch by batch: every
         configuration in turn on one batch and seed, so that a model whose draws are too large
         to keep makes each batch's draws once for all of them, not once each."""
-        scales = [self.simulator.scales(c) for c in configurations]
-        values: list[list[float]] = [[] for _ in configurations]
+        return self._evaluate_scales_together(
+            [self.simulator.scales(c) for c in configurations], seeds
+        )
+
+    def _evaluate_scales_together(
+        self, scales: Sequence[Mapping[str, float]], seeds: Sequence[int]
+    ) -> list[Evaluation]:
+        values: list[list[float]] = [[] for _ in scales]
         for seed in seeds:
-            scores: list[list[np.ndarray]] = [[] for _ in configurations]
+            scores: list[list[np.ndarray]] = [[] for _ in scales]
             for b in range(len(self.batches)):
                 for i, batch in enumerate(self.batch_scores_together(scales, seed, b)):
                     scores[i].append(batch)

@@ -9,7 +9,8 @@ rule would accept it only by chance), as in exploration. A plan that no longer m
 budget is scaled up until it does, as the uniform N is searched again (:func:`scaled_up`), or,
 if that costs as much as the uniform baseline, gives way to the next cheapest explored one.
 A subset of whole batches (data in 64 batches or more) keeps each batch's draws, and the
-evaluator recalls what exploration scored on those batches: the full data runs only the rest.
+evaluator recalls what exploration scored on those batches
+(``Evaluator.batch_scores_together``): the full data runs only the rest.
 """
 
 from __future__ import annotations
