@@ -12,7 +12,7 @@ import numpy as np
 from analogc.errors import ConfigError
 from analogc.runtime.evaluate import Evaluation
 from analogc.runtime.metrics import Metric
-from analogc.runtime.stats import t_one_sided, z_one_sided
+from analogc.runtime.stats import t_cdf, t_one_sided, z_one_sided
 
 
 @dataclass(frozen=True)
@@ -118,14 +118,20 @@ Quantile = Literal["student-t", "normal"]
 """The bound's multiplier: Student's t for the seeds used (exact for normal per-seed drops),
 or the normal quantile (optimistic with few seeds: 1.645 where t with 7 df is 1.895)."""
 
-Verdict = Literal["over", "within"]
-"""A sequential test decided: over the budget, or within it."""
+Verdict = Literal["over", "within", "futile"]
+"""A sequential test decided: over the budget, within it, or (asked for) futile: not over yet,
+but unlikely to be accepted once every seed has run (:meth:`Acceptance.success_chance`)."""
 
 QUANTILES: tuple[Quantile, ...] = ("student-t", "normal")
 
 MIN_SEQUENTIAL_SEEDS = 3
 """Seeds a sequential evaluation always runs before it may stop (two would leave one degree
 of freedom: t_{0.95,1} = 6.3, a bound too wide to decide anything)."""
+
+FUTILITY = 0.1
+"""By default, exploration stops a configuration (one that could become the plan, never the
+uniform baseline) once its chance of being accepted on every seed falls below this: the
+usual non-binding futility bound of group-sequential trials."""
 
 
 @dataclass(frozen=True)
@@ -209,14 +215,19 @@ class Acceptance:
     def feasible(self, evaluation: Evaluation) -> bool:
         return self.margin(evaluation) <= 0
 
-    def verdict(self, drops: Sequence[float] | np.ndarray, total: int) -> Verdict | None:
+    def verdict(
+        self, drops: Sequence[float] | np.ndarray, total: int, futility: float = 0.0
+    ) -> Verdict | None:
         """The sequential test after the first of ``total`` seeds: ``over`` once the drop is
         over the budget at this confidence (mean − k·SE > allowed: the full rule would accept
         it only by chance), ``within`` once even the bound at a Bonferroni-split confidence
-        (over the looks a sequential run takes) is within it; None: run another seed.
+        (over the looks a sequential run takes) is within it; with a ``futility`` (a
+        probability), ``futile`` once the chance that every seed's rule accepts it
+        (:meth:`success_chance`) is below it; None: run another seed.
 
-        Either verdict agrees with :meth:`margin` over the seeds run (``within``: margin ≤ 0),
-        so a stopped configuration is recorded like a full one.
+        Every verdict agrees with :meth:`margin` over the seeds run (``within``: margin ≤ 0;
+        ``over`` and ``futile``: margin > 0), so a stopped configuration is recorded like a
+        full one.
         """
         drops = np.asarray(drops, dtype=np.float64)
         n = len(drops)
@@ -230,4 +241,28 @@ class Acceptance:
         strict = 1.0 - (1.0 - self.confidence) / looks
         if mean + self.multiplier(n, strict) * se <= self.allowed:
             return "within"
+        if futility > 0 and self.success_chance(drops, total) < min(futility, 0.5):
+            return "futile"
         return None
+
+    def success_chance(self, drops: Sequence[float] | np.ndarray, total: int) -> float:
+        """The predictive probability that the rule accepts the configuration once all
+        ``total`` seeds have run, given the drops of the first ones.
+
+        The seeds still to run are predicted from those run (a flat prior on the true mean:
+        the final mean drop is Student-t about today's, with n − 1 degrees of freedom and
+        scale SD·sqrt((T − n)/(T·n))), and the final bound takes today's SD. Below 1/2 the
+        margin over the seeds run is positive: the mean already sits above the final
+        rule's boundary, and the bound over fewer seeds is wider still.
+        """
+        drops = np.asarray(drops, dtype=np.float64)
+        n = len(drops)
+        mean = float(drops.mean())
+        if n >= total:
+            return 1.0 if self.bound_of(drops) <= self.allowed else 0.0
+        sd = float(drops.std(ddof=1)) if n > 1 else 0.0
+        boundary = self.allowed - self.multiplier(total) * sd / math.sqrt(total)
+        if sd == 0.0 or n < 2:
+            return 1.0 if mean <= boundary else 0.0
+        scale = sd * math.sqrt((total - n) / (total * n))
+        return t_cdf((boundary - mean) / scale, n - 1)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from analogc import __version__
-from analogc.budget import QUANTILES, Quantile
+from analogc.budget import FUTILITY, QUANTILES, Quantile
 from analogc.errors import AnalogcError
 from analogc.hardware import PRESETS
 from analogc.report import EXIT_INTERNAL, EXIT_USAGE, CompileReport
@@ -296,6 +296,14 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
     "or clearly within it (off with --pareto); the plan is confirmed on every seed.",
 )
 @click.option(
+    "--futility",
+    type=click.FloatRange(0.0, 0.5),
+    default=FUTILITY,
+    show_default=True,
+    help="With --sequential, also stop exploring a configuration (never a uniform one) once "
+    "its chance of meeting the budget on every seed falls below this; 0: off.",
+)
+@click.option(
     "--explore-examples",
     type=click.IntRange(min=0),
     help="Explore on this many of the examples, then confirm the plan and the uniform "
@@ -363,6 +371,7 @@ def compile_cmd(
     validation_seeds: int,
     quantile: Quantile,
     sequential: bool,
+    futility: float,
     explore_examples: int | None,
     sensitivity_examples: int | None,
     strategy: str,
@@ -414,6 +423,7 @@ def compile_cmd(
         validation_seeds=validation_seeds,
         quantile=quantile,
         sequential=sequential,
+        futility=futility,
         explore_examples=explore_examples,
         sensitivity_examples=sensitivity_examples,
         storage=storage,

@@ -395,6 +395,7 @@ def search_section(result: SearchResult) -> SearchSection:
         points=[_point(p) for p in result.trials],
         quantile=s.quantile,
         sequential=result.sequential,
+        futility=s.futility if result.sequential else 0.0,
         stopped_early=sum(
             1 for p in [*result.uniform_curve, *result.trials] if 0 < p.seeds < s.seeds
         ),

@@ -319,6 +319,7 @@ def _study_name(job: CompileJob) -> str:
             s.confidence,
             s.quantile,
             s.sequential,
+            s.futility,
             s.explore_examples,
             s.sensitivity_examples,
             s.strategy,

@@ -69,9 +69,15 @@ def _search_lines(report: CompileReport) -> list[str]:
         return []
     lines = []
     if s.sequential:
+        futile = (
+            f" (over the budget, or, off the uniform baseline, with less than a "
+            f"{100 * s.futility:g}% chance of meeting it on every seed)"
+            if s.futility > 0
+            else ""
+        )
         lines.append(
             f"- sequential acceptance: {s.stopped_early} configurations decided before the "
-            f"last seed"
+            f"last seed{futile}"
         )
     c = s.confirmed
     if c is not None:

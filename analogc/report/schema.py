@@ -31,7 +31,8 @@ term's flag and the enabled terms' constants; ``diagnosis``, ``metric.reason``,
 ``inputs`` in inspect; ``outputs.report_html``; the ``check`` report. 3: the acceptance
 bound's multiplier is Student's t for the seeds used (``budget.quantile``,
 ``budget.quantile_value``; ``budget.rule`` says which); a sequential search
-(``search.sequential``, ``search.stopped_early``, ``search.points[].seeds``); exploration on a subset of the examples
+(``search.sequential``, ``search.futility``, ``search.stopped_early``,
+``search.points[].seeds``); exploration on a subset of the examples
 (``search.explore_examples``, ``search.confirmed``); ``run.cost`` (example-passes and seconds
 per phase)."""
 
@@ -396,6 +397,9 @@ class SearchSection:
     quantile: str = "student-t"
     sequential: bool = False
     """Configurations were evaluated seed by seed and stopped once decided."""
+    futility: float = 0.0
+    """A sequential exploration also stopped a configuration other than a uniform one once its
+    chance of being accepted on every seed was below this (0: never)."""
     stopped_early: int = 0
     """Configurations a sequential evaluation stopped before the last seed."""
     explore_examples: int = 0

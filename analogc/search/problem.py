@@ -91,6 +91,9 @@ class SearchProblem:
         """Evaluate seed by seed, stopping once the one-sided test is decided (the search
         turns it off for strategies where it is not sound; with no more seeds than the test
         needs before it may stop, nothing could stop early: off too)."""
+        self.futility = settings.futility if self.sequential else 0.0
+        """Exploration stops a configuration other than a uniform one whose chance of being
+        accepted on every seed falls below this (:meth:`analogc.budget.Acceptance.verdict`)."""
         self.meter = CostMeter(calibrated.evaluator)
         """Example-passes and seconds per phase of the search."""
         self.values: dict[tuple[int, ...], tuple[float, ...]] = {}
@@ -125,9 +128,10 @@ class SearchProblem:
 
         Sequentially, ``stop(k, drop)`` hears each seed's drop and says whether to stop (an
         Optuna trial's pruner); without it, the acceptance's own verdict decides: "over"
-        stops, "within" only for a configuration not cheaper than the cheapest one measured
-        within the budget on every seed (it cannot become the plan; any cheaper one might, and
-        is measured on every seed).
+        stops, "futile" too (not for a uniform configuration: :meth:`futility_for`),
+        "within" only for a configuration not cheaper than the cheapest one measured within
+        the budget on every seed (it cannot become the plan; any cheaper one might, and is
+        measured on every seed).
         """
         repeats = self.calibrated.configuration(repeats)
         key = self.key(repeats)
@@ -147,6 +151,7 @@ class SearchProblem:
             return self.calibrated.evaluate(dict(repeats), self.seeds)
         acceptance, total = self.acceptance, len(self.seeds)
         stops = ("over", "within") if self.energy(repeats) >= self.best_energy() else ("over",)
+        futility = self.futility_for(repeats)
         values: list[float] = []
         clean = 0.0
         for k, seed in enumerate(self.seeds, start=1):
@@ -158,9 +163,16 @@ class SearchProblem:
             if stop is not None:
                 if stop(k, float(drops[-1])):
                     return so_far
-            elif acceptance.verdict(drops, total) in stops:
+            elif acceptance.verdict(drops, total, futility) in (*stops, "futile"):
                 return so_far
         return Evaluation(self.calibrated.metric.name, clean, tuple(values), tuple(self.seeds))
+
+    def futility_for(self, repeats: Mapping[str, int]) -> float:
+        """The futility bound for this configuration: none for a uniform one (every layer the
+        search moves at one N), whose early stop confirmation would take as final, and
+        which the report compares the plan with; :attr:`futility` for any other, which can
+        only make the plan dearer by stopping."""
+        return self.futility if len({int(repeats[n]) for n in self.free}) > 1 else 0.0
 
     def best_energy(self) -> float:
         """The least Ē among configurations measured here within the budget on every seed."""

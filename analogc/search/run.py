@@ -157,7 +157,7 @@ def _explore(
         load_if_exists=True,
     )
     study.pruner = (
-        SequentialPruner(problem.acceptance, len(problem.seeds))
+        SequentialPruner(problem.acceptance, len(problem.seeds), problem.futility)
         if problem.sequential
         else optuna.pruners.NopPruner()
     )

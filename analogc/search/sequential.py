@@ -1,5 +1,6 @@
 """Sequential acceptance for Optuna trials: each seed's drop is an intermediate value, and a
-pruner stops the evaluation once the one-sided test says the trial is over the budget.
+pruner stops the evaluation once the one-sided test says the trial is over the budget, or
+that it is unlikely to be accepted once every seed has run (futility).
 
 A trial stopped this way still completes, with the verdict as its margin (over the budget): a
 PRUNED trial would lose the measurement the local moves and the other workers read. The test
@@ -28,20 +29,27 @@ class SequentialPruner(optuna.pruners.BasePruner):
     (dearer ones are skipped unevaluated), so one within the budget is the new best, the plan
     if nothing beats it, and is measured on every seed.
 
+    Also once it is futile (unlikely to be accepted on every seed), unless its repeats are
+    the same in every layer: a uniform configuration's early stop would be taken as final
+    when the uniform baseline is confirmed.
+
     Args:
         acceptance: the rule; its per-seed drops are the trial's intermediate values (step k:
             the drop under seed k).
         total: the seeds a full evaluation runs.
+        futility: the futility bound (0: off; :data:`analogc.budget.FUTILITY`).
     """
 
-    def __init__(self, acceptance: Acceptance, total: int) -> None:
+    def __init__(self, acceptance: Acceptance, total: int, futility: float = 0.0) -> None:
         self.acceptance = acceptance
         self.total = total
+        self.futility = futility
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         steps = sorted(trial.intermediate_values)
         drops = [trial.intermediate_values[k] for k in steps]
-        return self.acceptance.verdict(drops, self.total) == "over"
+        futility = self.futility if len(set(trial.params.values())) > 1 else 0.0
+        return self.acceptance.verdict(drops, self.total, futility) in ("over", "futile")
 
 
 def trial_stop(trial: optuna.Trial, total: int) -> Callable[[int, float], bool]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analogc.budget import QUANTILES, Quantile
+from analogc.budget import FUTILITY, QUANTILES, Quantile
 from analogc.errors import ConfigError
 
 
@@ -29,6 +29,9 @@ class SearchSettings:
             is decided either way (:meth:`analogc.budget.Acceptance.verdict`); off where it is
             not sound (NSGA-II, whose objective is the bound itself) and with 3 seeds or
             fewer (it never stops before the third).
+        futility: with ``sequential``, also stop a configuration once its chance of being
+            accepted on every seed is below this (:meth:`analogc.budget.Acceptance.verdict`):
+            not a uniform one, whose verdicts the report's baseline rests on; 0: off.
         explore_examples: explore (setup and trials) on this many of the examples, then
             confirm the plan and the uniform baseline on all of them; 0: explore on all; None:
             a quarter of them, at least 128, when there are at least 256.
@@ -56,6 +59,7 @@ class SearchSettings:
     confidence: float = 0.95
     quantile: Quantile = "student-t"
     sequential: bool = True
+    futility: float = FUTILITY
     explore_examples: int | None = None
     sensitivity_examples: int | None = None
     pareto: bool = False
@@ -80,6 +84,10 @@ class SearchSettings:
         if self.quantile not in QUANTILES:
             raise ConfigError(
                 f"unknown quantile {self.quantile!r}; choose from {', '.join(QUANTILES)}"
+            )
+        if not 0.0 <= self.futility <= 0.5:
+            raise ConfigError(
+                f"futility must be in [0, 0.5] (a chance of acceptance), got {self.futility}"
             )
         for name in ("explore_examples", "sensitivity_examples"):
             value = getattr(self, name)
