@@ -249,3 +249,41 @@ def test_a_saturated_feasible_end_gives_a_bisection_step_not_an_extrapolation() 
 
     found, probes = search(margin, top=65536)
     assert found == 9 and len(probes) <= 9, probes
+
+
+@pytest.mark.parametrize("power", [1.5, 2.0, 3.0])
+def test_an_end_collapsed_far_past_the_budget_does_not_steer_the_fit(power: float) -> None:
+    """A metric that collapses below some scale (accuracy at chance, retrieval at 0.26: a
+    drop 75× the allowed) is off the power law: a line from there to the feasible end points
+    just inside that end, probe after probe (nine probes here, as MiniLM's analytic scale
+    took ten). The two feasible points nearest the threshold give the local slope instead."""
+    threshold = 6.0
+
+    def margin(x: float) -> float:
+        bound = ALLOWED * (threshold / x) ** power if x >= 0.7 * threshold else 0.75
+        return bound - ALLOWED
+
+    def inner(lo: float, hi: float, guess: float | None) -> float | None:
+        if hi / lo <= 1.03:
+            return None
+        return math.sqrt(lo * hi) if guess is None else min(hi / 1.01, max(lo * 1.01, guess))
+
+    probes: list[float] = []
+    found = smallest_feasible(
+        lambda x: (probes.append(x), margin(x))[1],
+        10.0,
+        lambda points: predict_crossing(points, ALLOWED, db=False),
+        inner=inner,
+    )
+    assert found is not None and threshold <= found <= threshold * 1.03
+    assert len(probes) <= 5, probes
+
+
+def test_a_one_sided_fit_inside_a_bracket_needs_both_points_nearer_than_the_far_end() -> None:
+    collapsed, near, nearer = (3.0, 0.74), (10.0, 0.0034 - ALLOWED), (8.0, 0.0056 - ALLOWED)
+    guess = predict_crossing([near, collapsed, nearer], ALLOWED, db=False)
+    slope = math.log(0.0056 / 0.0034) / math.log(10.0 / 8.0)
+    assert guess == pytest.approx(8.0 * (0.0056 / ALLOWED) ** (1 / slope))
+    mild = (3.0, 0.05 - ALLOWED)  # five times the allowed: on the power law, the ends are used
+    ends = predict_crossing([near, mild, nearer], ALLOWED, db=False)
+    assert ends != pytest.approx(guess) and 3.0 < ends < 8.0  # type: ignore[operator]

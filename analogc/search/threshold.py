@@ -42,6 +42,12 @@ DB_PER_DECADE = (2.5, 40.0)
 ∝ N; 10 is used outside this)."""
 
 
+COLLAPSED = 10.0
+"""A bound this many times the allowed drop (or this many times under it) is off the power law
+a fit assumes (accuracy near chance: the demo's 94× at N = 1, MiniLM's retrieval 74×); inside
+a bracket with such an end, two points on the other side give the slope instead."""
+
+
 Measured = tuple[float, float]
 """(scale, margin): the acceptance bound minus the allowed drop; feasible when ≤ 0."""
 
@@ -77,6 +83,10 @@ def predict_crossing(points: Sequence[Measured], allowed: float, *, db: bool) ->
         # the feasible end scores as clean (a saturated metric: no drop left to fit), and
         # extrapolating from the other end alone would keep probing just inside it
         return None
+    if bracket and other is not None:
+        local = _one_side_guess(points, (x0, m0), other, allowed)
+        if local is not None:
+            return local
     b0, target = math.log(m0 + allowed), math.log(allowed)
     power = 1.0
     if other is not None and other[1] + allowed > 0:
@@ -86,6 +96,44 @@ def predict_crossing(points: Sequence[Measured], allowed: float, *, db: bool) ->
         elif bracket:
             return None
     return _exp(math.log(x0) + (b0 - target) / power)
+
+
+def _one_side_guess(
+    points: Sequence[Measured], lo_end: Measured, hi_end: Measured, allowed: float
+) -> float | None:
+    """Inside a bracket whose other end is :data:`COLLAPSED`, the crossing extrapolated from
+    two points on one side that are not, when it falls inside.
+
+    An end far past the budget (a collapsed metric: accuracy near chance, a drop of 70× the
+    allowed) lies outside the power law the fit assumes; a line from it to the other end
+    points just inside that end, probe after probe. Two points near the threshold on the
+    same side give the local slope instead."""
+    lo, hi = sorted((lo_end, hi_end))
+
+    def distance(p: Measured) -> float:
+        bound = p[1] + allowed
+        return abs(math.log(bound / allowed)) if bound > 0 else math.inf
+
+    ends = max(distance(lo), distance(hi))
+    if ends < math.log(COLLAPSED):
+        return None
+    below = sorted((p for p in points if p[0] < lo[0]), key=lambda p: -p[0])
+    above = sorted((p for p in points if p[0] > hi[0]), key=lambda p: p[0])
+    best: tuple[float, Measured, Measured] | None = None
+    for end, runner in ((lo, below[0] if below else None), (hi, above[0] if above else None)):
+        if runner is None or (runner[1] > 0) != (end[1] > 0):
+            continue
+        far = max(distance(end), distance(runner))
+        if far < min(ends, math.log(COLLAPSED)) and (best is None or far < best[0]):
+            best = (far, end, runner)
+    if best is None:
+        return None
+    _, (x0, m0), (x1, m1) = best
+    power = math.log((m1 + allowed) / (m0 + allowed)) / math.log(x0 / x1)
+    if not power > 0:
+        return None
+    guess = _exp(math.log(x0) + (math.log(m0 + allowed) - math.log(allowed)) / power)
+    return guess if lo[0] < guess < hi[0] else None
 
 
 def _exp(u: float) -> float:
