@@ -262,7 +262,7 @@ class Acceptance:
             return 1.0 if self.bound_of(drops) <= self.allowed else 0.0
         sd = float(drops.std(ddof=1)) if n > 1 else 0.0
         boundary = self.allowed - self.multiplier(total) * sd / math.sqrt(total)
-        if sd == 0.0 or n < 2:
+        if sd == 0.0:  # one seed, or seeds that agree exactly
             return 1.0 if mean <= boundary else 0.0
         scale = sd * math.sqrt((total - n) / (total * n))
         return t_cdf((boundary - mean) / scale, n - 1)

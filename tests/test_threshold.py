@@ -70,6 +70,13 @@ def search(margin: Callable[[float], float], top: int = 2**20) -> tuple[int | No
     return (None if found is None else int(found)), probes
 
 
+def continuous_inner(lo: float, hi: float, guess: float | None) -> float | None:
+    """A continuous scale's inner(): the guess kept 1% inside, within 3%."""
+    if hi / lo <= 1.03:
+        return None
+    return math.sqrt(lo * hi) if guess is None else min(hi / 1.01, max(lo * 1.01, guess))
+
+
 def exact_threshold(margin: Callable[[float], float], top: int = 2**20) -> int:
     return doubling_then_bisection(lambda n: margin(n) <= 0, top)
 
@@ -133,17 +140,12 @@ def test_a_feasible_start_walks_down_to_the_threshold() -> None:
     down until a probe fails, then narrows (here on a continuous scale)."""
     margin = power_law(40, 1.0)
 
-    def inner(lo: float, hi: float, guess: float | None) -> float | None:
-        if hi / lo <= 1.03:
-            return None
-        return math.sqrt(lo * hi) if guess is None else min(hi / 1.01, max(lo * 1.01, guess))
-
     probes: list[float] = []
     found = smallest_feasible(
         lambda x: (probes.append(x), margin(x))[1],
         400.0,
         lambda points: predict_crossing(points, ALLOWED, db=False),
-        inner=inner,
+        inner=continuous_inner,
     )
     assert found is not None and 40 <= found <= 40 * 1.03
     assert len(probes) <= 4, probes
@@ -263,17 +265,12 @@ def test_an_end_collapsed_far_past_the_budget_does_not_steer_the_fit(power: floa
         bound = ALLOWED * (threshold / x) ** power if x >= 0.7 * threshold else 0.75
         return bound - ALLOWED
 
-    def inner(lo: float, hi: float, guess: float | None) -> float | None:
-        if hi / lo <= 1.03:
-            return None
-        return math.sqrt(lo * hi) if guess is None else min(hi / 1.01, max(lo * 1.01, guess))
-
     probes: list[float] = []
     found = smallest_feasible(
         lambda x: (probes.append(x), margin(x))[1],
         10.0,
         lambda points: predict_crossing(points, ALLOWED, db=False),
-        inner=inner,
+        inner=continuous_inner,
     )
     assert found is not None and threshold <= found <= threshold * 1.03
     assert len(probes) <= 5, probes

@@ -87,15 +87,24 @@ def predict_crossing(points: Sequence[Measured], allowed: float, *, db: bool) ->
         local = _one_side_guess(points, (x0, m0), other, allowed)
         if local is not None:
             return local
-    b0, target = math.log(m0 + allowed), math.log(allowed)
     power = 1.0
     if other is not None and other[1] + allowed > 0:
-        fitted = (b0 - math.log(other[1] + allowed)) / math.log(other[0] / x0)
+        fitted = _power((x0, m0), other, allowed)
         if (bracket and fitted > 0) or POWER[0] <= fitted <= POWER[1]:
             power = fitted
         elif bracket:
             return None
-    return _exp(math.log(x0) + (b0 - target) / power)
+    return _extrapolate((x0, m0), power, allowed)
+
+
+def _power(a: Measured, b: Measured, allowed: float) -> float:
+    """p of bound ∝ scale^-p through two measurements (both bounds positive)."""
+    return (math.log(a[1] + allowed) - math.log(b[1] + allowed)) / math.log(b[0] / a[0])
+
+
+def _extrapolate(a: Measured, power: float, allowed: float) -> float:
+    """Where bound ∝ scale^-power through ``a`` reaches the allowed drop."""
+    return _exp(math.log(a[0]) + (math.log(a[1] + allowed) - math.log(allowed)) / power)
 
 
 def _one_side_guess(
@@ -114,8 +123,7 @@ def _one_side_guess(
         bound = p[1] + allowed
         return abs(math.log(bound / allowed)) if bound > 0 else math.inf
 
-    ends = max(distance(lo), distance(hi))
-    if ends < math.log(COLLAPSED):
+    if max(distance(lo), distance(hi)) < math.log(COLLAPSED):
         return None
     below = sorted((p for p in points if p[0] < lo[0]), key=lambda p: -p[0])
     above = sorted((p for p in points if p[0] > hi[0]), key=lambda p: p[0])
@@ -124,15 +132,15 @@ def _one_side_guess(
         if runner is None or (runner[1] > 0) != (end[1] > 0):
             continue
         far = max(distance(end), distance(runner))
-        if far < min(ends, math.log(COLLAPSED)) and (best is None or far < best[0]):
+        if far < math.log(COLLAPSED) and (best is None or far < best[0]):
             best = (far, end, runner)
     if best is None:
         return None
-    _, (x0, m0), (x1, m1) = best
-    power = math.log((m1 + allowed) / (m0 + allowed)) / math.log(x0 / x1)
+    _, end, runner = best
+    power = _power(end, runner, allowed)
     if not power > 0:
         return None
-    guess = _exp(math.log(x0) + (math.log(m0 + allowed) - math.log(allowed)) / power)
+    guess = _extrapolate(end, power, allowed)
     return guess if lo[0] < guess < hi[0] else None
 
 
